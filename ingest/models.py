@@ -1,0 +1,97 @@
+"""Typed values for statements: a Document made of Paragraphs, embedded as Chunks.
+
+Every value carries its source (document id, paragraph label) so that nothing
+downstream can lose track of where a sentence came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+PREAMBLE_LABEL = "preamble"
+
+# Document ids appear in citations and commands, so keep them short and safe.
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+MAX_SLUG_LENGTH = 64
+
+
+def slugify(value: str) -> str:
+    """A lowercase ascii slug: 'UK–Japan Statement 2025' -> 'uk-japan-statement-2025'."""
+    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    slug = _SLUG_STRIP.sub("-", ascii_value.lower()).strip("-")
+    return slug[:MAX_SLUG_LENGTH].rstrip("-")
+
+
+def content_hash(text: str) -> str:
+    """Short, stable hash of text; ids are built from it so re-runs are idempotent."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def fold_whitespace(text: str) -> str:
+    """Collapse runs of white space to one space, as users see the text."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) inside a paragraph's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a statement, labelled with the document's own number."""
+
+    doc_id: str
+    label: str  # printed number ("12"), or "preamble", or a position for unnumbered text
+    position: int  # 0-based order in the document
+    text: str  # white space folded; otherwise verbatim
+    sentences: tuple[Span, ...] = ()
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.text)
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[s.start : s.end] for s in self.sentences]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed statement."""
+
+    id: str
+    title: str
+    date: date | None
+    source: str  # path or URL it was loaded from
+    content_hash: str  # hash of the parsed paragraphs, used to spot renamed files
+    paragraphs: tuple[Paragraph, ...]
+    numbered: bool  # False when the statement had no numbering and labels are positions
+
+    def paragraph(self, label: str) -> Paragraph | None:
+        return next((p for p in self.paragraphs if p.label == label), None)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What is embedded: a whole paragraph, or one window of a long one.
+
+    Every window keeps its paragraph's label, so a hit on any window cites the
+    paragraph as the document numbers it.
+    """
+
+    paragraph: Paragraph
+    window: int  # 0 for a whole paragraph
+    text: str
+    sentence_range: tuple[int, int] = field(default=(0, 0))  # sentence indices [start, end)
+
+    @property
+    def id(self) -> str:
+        p = self.paragraph
+        return f"{p.doc_id}:{p.label}:{p.hash}:{self.window}"

@@ -1,0 +1,268 @@
+"""Recover a statement's structure: title, date, preamble and numbered paragraphs.
+
+Statements reach us with page breaks and hard wraps in the middle of sentences,
+so a paragraph runs from its printed number to the next number in sequence, not
+to the next blank line. Only statements with no numbering at all fall back to
+blank-line paragraphs, labelled by position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import PurePath
+
+from ingest.errors import UnreadableDocument
+from ingest.models import (
+    PREAMBLE_LABEL,
+    Chunk,
+    Document,
+    Paragraph,
+    content_hash,
+    fold_whitespace,
+    slugify,
+)
+from ingest.sentences import split_sentences
+
+_MONTHS = {
+    name: index
+    for index, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = (
+    r"(January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
+)
+_DATE_PATTERNS = (
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}\s+(\d{{4}})\b", re.I), "dmy"),
+    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
+)
+
+# "12. text", "12) text", "(12) text", "12.\ttext". The number must be followed
+# by white space so "2025. " inside a wrapped sentence is rarely mistaken, and
+# numbers must run in sequence (checked below) so stray ones are ignored.
+_NUMBER_MARKER = re.compile(r"^\s*(?:\((\d{1,3})\)|(\d{1,3})[.)])\s+(?=\S)")
+_BULLET_MARKER = re.compile(r"^\s*[-•*–]\s+(?=\S)")
+
+MAX_TITLE_CHARS = 200
+
+
+def parse_date(text: str) -> date | None:
+    """The first date written in `text` ("28 August 2025", "August 28, 2025", ISO)."""
+    best: tuple[int, date] | None = None
+    for pattern, order in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            try:
+                if order == "dmy":
+                    found = date(int(match[3]), _MONTHS[match[2].lower().rstrip(".")], int(match[1]))
+                elif order == "mdy":
+                    found = date(int(match[3]), _MONTHS[match[1].lower().rstrip(".")], int(match[2]))
+                else:
+                    found = date(int(match[1]), int(match[2]), int(match[3]))
+            except (ValueError, KeyError):
+                continue
+            if best is None or match.start() < best[0]:
+                best = (match.start(), found)
+            break
+    return best[1] if best else None
+
+
+@dataclass
+class _Block:
+    label: str | None  # printed number, or None for unnumbered text
+    lines: list[str]
+
+
+def _numbered_sequence(lines: list[str]) -> dict[int, str]:
+    """Line index -> printed number, for markers that continue 1, 2, 3, ..."""
+    markers: dict[int, str] = {}
+    expected = 1
+    for index, line in enumerate(lines):
+        match = _NUMBER_MARKER.match(line)
+        if not match:
+            continue
+        number = int(match[1] or match[2])
+        if number == expected:
+            markers[index] = str(number)
+            expected += 1
+    # A lone "1." is more likely a list inside prose than numbering.
+    return markers if len(markers) >= 2 else {}
+
+
+def _strip_marker(line: str) -> str:
+    return _NUMBER_MARKER.sub("", line, count=1)
+
+
+def _header(lines: list[str], title_hint: str | None) -> tuple[str | None, int]:
+    """The title line and how many leading lines belong to the header."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return title_hint, 0
+    candidate = lines[first].strip()
+    looks_like_title = (
+        len(candidate) <= MAX_TITLE_CHARS
+        and not _NUMBER_MARKER.match(candidate)
+        and not candidate.endswith((".", ",", ";", ":"))
+    )
+    if looks_like_title:
+        return candidate, first + 1
+    return title_hint, first
+
+
+def _skip_date_line(lines: list[str], start: int) -> int:
+    """Skip a line that holds only a date, right under the title."""
+    for index in range(start, len(lines)):
+        line = lines[index].strip()
+        if not line:
+            continue
+        if parse_date(line) and len(line) <= 40:
+            return index + 1
+        return start
+    return start
+
+
+def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
+    blocks: list[_Block] = [_Block(PREAMBLE_LABEL, [])]
+    for index, line in enumerate(lines):
+        if index in markers:
+            blocks.append(_Block(markers[index], [_strip_marker(line)]))
+        else:
+            blocks[-1].lines.append(line)
+    return blocks
+
+
+def _blocks_by_blank_lines(lines: list[str]) -> list[_Block]:
+    blocks: list[_Block] = []
+    current: list[str] = []
+    for line in [*lines, ""]:
+        starts_bullet = bool(_BULLET_MARKER.match(line))
+        if (not line.strip() or starts_bullet) and current:
+            blocks.append(_Block(None, current))
+            current = []
+        if line.strip():
+            current.append(line)
+    return blocks
+
+
+def _document_id(source: str, title: str | None, override: str | None) -> str:
+    if override:
+        slug = slugify(override)
+        if not slug:
+            raise UnreadableDocument(source, f"document id {override!r} has no usable characters")
+        return slug
+    stem = PurePath(source.split("?", maxsplit=1)[0]).stem if source else ""
+    return slugify(stem) or slugify(title or "") or "statement-" + content_hash(source)[:8]
+
+
+def parse_statement(
+    text: str,
+    *,
+    source: str,
+    title_hint: str | None = None,
+    doc_id: str | None = None,
+) -> Document:
+    """Parse a statement's plain text into a Document with its own numbering."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not any(line.strip() for line in lines):
+        raise UnreadableDocument(source, "is empty")
+    title, body_start = _header(lines, title_hint)
+    body_start = _skip_date_line(lines, body_start)
+    body = lines[body_start:]
+    markers = _numbered_sequence(body)
+    numbered = bool(markers)
+    if numbered:
+        blocks = _blocks_numbered(body, markers)
+    else:
+        blocks = _blocks_by_blank_lines(body)
+        for position, block in enumerate(blocks, start=1):
+            block.label = str(position)
+    resolved_id = _document_id(source, title, doc_id)
+    paragraphs: list[Paragraph] = []
+    for block in blocks:
+        folded = fold_whitespace(" ".join(block.lines))
+        if not folded:
+            continue
+        paragraphs.append(
+            Paragraph(
+                doc_id=resolved_id,
+                label=block.label or str(len(paragraphs) + 1),
+                position=len(paragraphs),
+                text=folded,
+                sentences=split_sentences(folded),
+            )
+        )
+    if not paragraphs:
+        raise UnreadableDocument(source, "has a title but no paragraphs")
+    header_text = "\n".join(lines[: body_start + 3])
+    fingerprint = content_hash("\n".join(f"{p.label}\t{p.text}" for p in paragraphs))
+    return Document(
+        id=resolved_id,
+        title=title or resolved_id,
+        date=parse_date(header_text) or parse_date(text[:5000]),
+        source=source,
+        content_hash=fingerprint,
+        paragraphs=tuple(paragraphs),
+        numbered=numbered,
+    )
+
+
+def approximate_tokens(text: str) -> int:
+    """Rough word-piece count (MiniLM averages ~1.3 pieces per English word)."""
+    return int(len(text.split()) * 1.3) + 2
+
+
+def chunk_paragraph(
+    paragraph: Paragraph,
+    *,
+    max_tokens: int = 240,
+    count_tokens: Callable[[str], int] = approximate_tokens,
+) -> list[Chunk]:
+    """One chunk per paragraph, or overlapping sentence windows for long ones.
+
+    The embedding window of MiniLM is 256 word pieces; anything past it is
+    silently ignored by the model, so long paragraphs are split into windows of
+    whole sentences that overlap by one sentence and keep the paragraph label.
+    """
+    sentences = paragraph.sentence_texts() or [paragraph.text]
+    if count_tokens(paragraph.text) <= max_tokens or len(sentences) == 1:
+        return [Chunk(paragraph, 0, paragraph.text, (0, len(sentences)))]
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(sentences):
+        end = start + 1
+        while end < len(sentences) and count_tokens(" ".join(sentences[start : end + 1])) <= max_tokens:
+            end += 1
+        chunks.append(Chunk(paragraph, len(chunks), " ".join(sentences[start:end]), (start, end)))
+        if end >= len(sentences):
+            break
+        start = max(end - 1, start + 1)  # one sentence of overlap keeps context across windows
+    return chunks
+
+
+def chunk_document(
+    document: Document, *, max_tokens: int = 240, count_tokens: Callable[[str], int] = approximate_tokens
+) -> list[Chunk]:
+    return [
+        chunk
+        for paragraph in document.paragraphs
+        for chunk in chunk_paragraph(paragraph, max_tokens=max_tokens, count_tokens=count_tokens)
+    ]

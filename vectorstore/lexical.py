@@ -1,0 +1,178 @@
+"""A BM25 index (SQLite FTS5) derived from what the Chroma collection holds.
+
+Chroma stays the single source of truth: this index is a cache on disk, keyed
+by the collection's corpus version and rebuilt when that changes. So several
+bot processes that share one Chroma server each see the same corpus, and a
+deleted cache file costs one rebuild, never data.
+
+Names, acronyms and numbers ("GIGO", "F-35B", "2035") are what dense
+embeddings miss and what this index finds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from vectorstore.store import ParagraphStore
+
+# Words that carry no topic. Kept small on purpose: "Japan" or "defence" are
+# common in this corpus, but IDF already discounts them.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves say said says
+    tell told mention mentioned mentions statement statements according document documents paragraph please
+    regarding re does did do anything something thing things kind""".split()
+)
+
+_TOKEN = re.compile(r"[\w]+", re.UNICODE)
+_SCHEMA_VERSION = "1"
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens, split as FTS5's unicode61 tokenizer splits them."""
+    folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    return _TOKEN.findall(folded)
+
+
+def content_terms(text: str) -> list[str]:
+    """Tokens that carry the topic of a question (stop words and 1-letter tokens dropped)."""
+    seen: list[str] = []
+    for token in tokenize(text):
+        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()) or token in seen:
+            continue
+        seen.append(token)
+    return seen
+
+
+class LexicalIndex:
+    """BM25 over paragraphs, cached in an SQLite file next to the data."""
+
+    def __init__(self, store: ParagraphStore, path: Path) -> None:
+        self.store = store
+        self.path = path
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._paragraph_count = 0
+
+    # Freshness ------------------------------------------------------------
+    def ensure_fresh(self) -> None:
+        """Rebuild from Chroma if the collection changed since the cache was built."""
+        version = self.store.corpus_version()
+        with self._lock:
+            if self._connection is not None and self._version == version:
+                return
+            connection = self._open_existing(version)
+            if connection is None:
+                self._rebuild(version)
+                connection = self._open_existing(version)
+            if connection is None:  # pragma: no cover - the rebuild just wrote it
+                raise RuntimeError(f"lexical index at {self.path} could not be opened after rebuild")
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = connection
+            self._version = version
+            row = connection.execute("SELECT count(*) FROM paragraphs").fetchone()
+            self._paragraph_count = int(row[0])
+
+    def _open_existing(self, version: str) -> sqlite3.Connection | None:
+        if not self.path.exists():
+            return None
+        try:
+            connection = sqlite3.connect(self.path, check_same_thread=False)
+            meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:
+            return None  # a corrupt or foreign cache is simply rebuilt
+        if meta.get("version") == version and meta.get("schema") == _SCHEMA_VERSION:
+            return connection
+        connection.close()
+        return None
+
+    def _rebuild(self, version: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and rename: concurrent readers never see half an index.
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.unlink(missing_ok=True)
+        connection = sqlite3.connect(temporary)
+        try:
+            connection.executescript(
+                """
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+                CREATE VIRTUAL TABLE paragraphs USING fts5(key UNINDEXED, doc_id UNINDEXED, text,
+                    tokenize = "porter unicode61 remove_diacritics 2");
+                """
+            )
+            connection.executemany(
+                "INSERT INTO paragraphs(key, doc_id, text) VALUES (?, ?, ?)",
+                ((p.key, p.doc_id, p.text) for p in self.store.paragraphs()),
+            )
+            connection.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)", [("version", version), ("schema", _SCHEMA_VERSION)]
+            )
+            connection.commit()
+        finally:
+            connection.close()
+        temporary.replace(self.path)
+
+    # Queries ----------------------------------------------------------------
+    def search(self, text: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """(paragraph key, BM25 score, higher is better) for the best `k` paragraphs."""
+        self.ensure_fresh()
+        terms = content_terms(text)
+        if not terms or (doc_ids is not None and not doc_ids):
+            return []
+        # Each term quoted: FTS5 operators in user text (AND, NEAR, *, :) are data, not syntax.
+        match = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
+        sql = "SELECT key, -bm25(paragraphs) AS score FROM paragraphs WHERE paragraphs MATCH ?"
+        params: list[object] = [match]
+        if doc_ids is not None:
+            sql += f" AND doc_id IN ({','.join('?' * len(doc_ids))})"
+            params.extend(doc_ids)
+        sql += " ORDER BY score DESC LIMIT ?"
+        params.append(k)
+        assert self._connection is not None
+        with self._lock:
+            rows = self._connection.execute(sql, params).fetchall()
+        return [(str(key), float(score)) for key, score in rows]
+
+    def document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many paragraphs contain each term, stemmed by the index's own tokenizer."""
+        self.ensure_fresh()
+        assert self._connection is not None
+        result: dict[str, int] = {}
+        with self._lock:
+            for term in terms:
+                quoted = '"' + term.replace('"', "") + '"'
+                row = self._connection.execute(
+                    "SELECT count(*) FROM paragraphs WHERE paragraphs MATCH ?", (quoted,)
+                ).fetchone()
+                result[term] = int(row[0])
+        return result
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25-style inverse document frequency; unseen terms get the highest weight."""
+        frequencies = self.document_frequency(terms)
+        n = max(self._paragraph_count, 1)
+        return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequencies.items()}
+
+    @property
+    def paragraph_count(self) -> int:
+        self.ensure_fresh()
+        return self._paragraph_count
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

@@ -1,0 +1,232 @@
+"""Hybrid retrieval: dense (paragraphs and sentences) + BM25, fused by reciprocal rank.
+
+Exact references ("paragraph 7", "para 12 of the 2025 statement", "¶3") bypass
+search entirely: the user asked for a paragraph by its number, so they get it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from ingest.errors import UnknownDocument
+from ingest.models import PREAMBLE_LABEL
+from vectorstore.lexical import LexicalIndex, tokenize
+from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph
+
+RRF_K = 60  # the constant from Cormack et al.; damps the influence of any one list's top ranks
+CANDIDATES = 30  # per list, before fusion
+
+_REFERENCE = re.compile(
+    r"(?:\bparagraphs?|\bparas?\.?|\bpar\.|¶|§)\s*"
+    r"(?P<labels>(?:\d{1,3}|preamble)(?:\s*(?:,|and|&|-|–|to)\s*(?:\d{1,3}))*)"
+    r"(?:\s+(?:of|in|from)\s+(?:the\s+)?(?P<doc>[^?.!,;]{2,80}))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved paragraph with the evidence for its rank."""
+
+    paragraph: StoredParagraph
+    score: float  # fused score (reciprocal rank), or 1.0 for an exact reference
+    dense: float = 0.0  # best cosine similarity of any window or sentence
+    lexical: float = 0.0  # BM25 score, 0 when no query term matched
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    doc_ids: tuple[str, ...] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    query_vector: np.ndarray
+    hits: list[Hit]
+    exact: bool = False
+    documents: dict[str, DocumentRecord] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """Dense + lexical retrieval over a ParagraphStore."""
+
+    def __init__(self, store: ParagraphStore, lexical: LexicalIndex) -> None:
+        self.store = store
+        self.lexical = lexical
+        self._documents_version: str | None = None
+        self._documents: dict[str, DocumentRecord] = {}
+        self._lock = threading.Lock()
+
+    def documents(self) -> dict[str, DocumentRecord]:
+        """Fully ingested documents (those with a record), cached per corpus version."""
+        version = self.store.corpus_version()
+        with self._lock:
+            if version != self._documents_version:
+                self._documents = {r.id: r for r in self.store.documents()}
+                self._documents_version = version
+            return self._documents
+
+    def allowed_doc_ids(self, search_filter: SearchFilter | None) -> list[str]:
+        documents = self.documents()
+        if search_filter is None:
+            return list(documents)
+        allowed = []
+        for doc_id, record in documents.items():
+            if search_filter.doc_ids is not None and doc_id not in search_filter.doc_ids:
+                continue
+            if search_filter.date_from and (record.date is None or record.date < search_filter.date_from):
+                continue
+            if search_filter.date_to and (record.date is None or record.date > search_filter.date_to):
+                continue
+            allowed.append(doc_id)
+        if search_filter.doc_ids:
+            missing = [d for d in search_filter.doc_ids if d not in documents]
+            if missing:
+                raise UnknownDocument(f"No document with id {missing[0]!r}.")
+        return allowed
+
+    def search(self, query: str, *, k: int = 8, search_filter: SearchFilter | None = None) -> SearchResult:
+        doc_ids = self.allowed_doc_ids(search_filter)
+        documents = self.documents()
+        vector = self.store.embedder.encode([query])[0]
+        exact = self.exact_references(query, doc_ids)
+        if exact:
+            return SearchResult(query, vector, exact, exact=True, documents=documents)
+        if not doc_ids:
+            return SearchResult(query, vector, [], documents=documents)
+        # Only restrict by id when a filter narrows the corpus: an `$in` over every
+        # document would cost time at 100k paragraphs for nothing.
+        restrict = doc_ids if len(doc_ids) < len(documents) else None
+        dense = self.store.dense_search(vector, CANDIDATES, doc_ids=restrict)
+        sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
+        lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict)
+        fused: dict[str, float] = {}
+        best_dense: dict[str, float] = {}
+        for ranked in (_dedupe(dense), _dedupe(sentences), lexical):
+            for rank, (key, _score) in enumerate(ranked):
+                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for key, similarity in [*dense, *sentences]:
+            best_dense[key] = max(best_dense.get(key, -1.0), similarity)
+        lexical_scores = dict(lexical)
+        top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+        paragraphs = self.store.paragraphs_by_key(top)
+        allowed = set(doc_ids)
+        hits = [
+            Hit(
+                paragraph=paragraphs[key],
+                score=fused[key],
+                dense=best_dense.get(key, 0.0),
+                lexical=lexical_scores.get(key, 0.0),
+            )
+            for key in top
+            # A paragraph without its document record belongs to an interrupted ingest.
+            if key in paragraphs and paragraphs[key].doc_id in allowed
+        ]
+        return SearchResult(query, vector, hits, documents=documents)
+
+    # Exact references -----------------------------------------------------
+    def exact_references(self, query: str, doc_ids: Sequence[str]) -> list[Hit]:
+        match = _REFERENCE.search(query)
+        if not match or not doc_ids:
+            return []
+        labels = _expand_labels(match["labels"])
+        candidates = self._documents_named(match["doc"], doc_ids) if match["doc"] else list(doc_ids)
+        if not candidates:
+            candidates = list(doc_ids)
+        documents = self.documents()
+        candidates.sort(key=lambda d: (documents[d].date or date.min, d), reverse=True)
+        hits: list[Hit] = []
+        for doc_id in candidates:
+            for label in labels:
+                paragraph = self._paragraph_or_none(doc_id, label)
+                if paragraph is not None:
+                    hits.append(Hit(paragraph=paragraph, score=1.0, dense=1.0, exact=True))
+            if hits:
+                break  # the most recent matching document wins; others are rarely meant
+        return hits
+
+    def _paragraph_or_none(self, doc_id: str, label: str) -> StoredParagraph | None:
+        try:
+            return self.store.paragraph(doc_id, label)
+        except Exception:  # noqa: BLE001 - UnknownParagraph/UnknownDocument both mean "not this one"
+            return None
+
+    def _documents_named(self, words: str, doc_ids: Sequence[str]) -> list[str]:
+        wanted = set(tokenize(words)) - {"statement", "joint", "document", "the", "declaration", "communique"}
+        if not wanted:
+            return []
+        documents = self.documents()
+        scored = []
+        for doc_id in doc_ids:
+            record = documents[doc_id]
+            haystack = set(tokenize(f"{record.id} {record.title} {record.date or ''}"))
+            overlap = len(wanted & haystack)
+            if overlap:
+                scored.append((overlap, doc_id))
+        if not scored:
+            return []
+        best = max(s for s, _ in scored)
+        return [d for s, d in scored if s == best]
+
+
+def _dedupe(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Keep each paragraph's best window or sentence, in rank order."""
+    seen: set[str] = set()
+    result = []
+    for key, score in ranked:
+        if key not in seen:
+            seen.add(key)
+            result.append((key, score))
+    return result
+
+
+def _expand_labels(text: str) -> list[str]:
+    if text.lower().startswith(PREAMBLE_LABEL):
+        return [PREAMBLE_LABEL]
+    numbers = [int(n) for n in re.findall(r"\d{1,3}", text)]
+    if len(numbers) == 2 and re.search(r"-|–|to", text):
+        low, high = sorted(numbers)
+        if high - low <= 10:
+            return [str(n) for n in range(low, high + 1)]
+    return [str(n) for n in dict.fromkeys(numbers)]
+
+
+class StatementRetriever(BaseRetriever):
+    """LangChain's retriever interface over HybridRetriever, for LLM chains."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    hybrid: Any
+    k: int = 6
+    search_filter: SearchFilter | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        result: SearchResult = self.hybrid.search(query, k=self.k, search_filter=self.search_filter)
+        return [
+            LCDocument(
+                page_content=hit.paragraph.text,
+                metadata={
+                    "document": hit.paragraph.doc_id,
+                    "title": result.documents[hit.paragraph.doc_id].title,
+                    "paragraph": hit.paragraph.label,
+                    "score": hit.score,
+                    "exact": hit.exact,
+                },
+            )
+            for hit in result.hits
+        ]

@@ -1,0 +1,519 @@
+"""Chroma behind a small interface: paragraphs, sentences and documents.
+
+Three collections share one prefix:
+
+* ``<prefix>_chunks``: one record per paragraph window, embedded; the
+  paragraph's text, label and position travel in its metadata.
+* ``<prefix>_sentences``: every sentence of every paragraph, embedded at ingest
+  so the answerer can pick evidence sentences without embedding them per query.
+* ``<prefix>_documents``: one record per document (title embedded), written
+  last during ingestion so that a document record means "fully ingested".
+
+Raw Chroma result dicts never leave this module: callers get typed values.
+Embedded mode allows one writer per data directory (an OS file lock); a second
+writer fails at once with `StoreLocked` instead of corrupting the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.errors import StatementbotError, UnknownDocument, UnknownParagraph
+from ingest.models import Chunk, Span
+from vectorstore.embeddings import Embedder
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+DEFAULT_PREFIX = "statementbot"
+_VERSION_KEY = "corpus_version"
+# Chroma rejects very large batches; stay well below its limit.
+_WRITE_BATCH = 500
+_READ_PAGE = 5000
+
+
+class StoreLocked(StatementbotError):
+    """Another process is writing to the same embedded data directory."""
+
+
+class StoreUnavailable(StatementbotError):
+    """The Chroma server cannot be reached or answered with an error."""
+
+
+class EmbeddingModelMismatch(StatementbotError):
+    """The collection was built with another embedding model."""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    title: str
+    date: date | None
+    source: str
+    content_hash: str
+    paragraphs: int
+    ingested_at: str  # ISO 8601, UTC
+    numbered: bool
+
+
+@dataclass(frozen=True)
+class StoredParagraph:
+    """A paragraph as the store holds it (text verbatim, white space folded)."""
+
+    doc_id: str
+    label: str
+    position: int
+    text: str
+    hash: str
+
+    @property
+    def key(self) -> str:
+        return paragraph_key(self.doc_id, self.label, self.hash)
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    paragraph_key: str
+    index: int
+    span: Span
+    text: str
+    vector: np.ndarray
+
+
+def paragraph_key(doc_id: str, label: str, para_hash: str) -> str:
+    return f"{doc_id}:{label}:{para_hash}"
+
+
+def sentence_id(key: str, index: int) -> str:
+    return f"{key}:s{index}"
+
+
+def _chroma_settings() -> Any:
+    import chromadb
+
+    # Telemetry off: the product runs in places that must not phone home.
+    return chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+class _WriterLock:
+    """An exclusive, non-blocking lock on a data directory (released on close or exit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def acquire(self) -> None:
+        if self._handle is not None:
+            return
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreLocked(
+                f"The data directory {self.path.parent} is being written by {holder}.",
+                hint="Wait for it to finish, stop the running bot, or ingest through the bot's /ingest.",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+class ParagraphStore:
+    """The project's only door to Chroma."""
+
+    def __init__(
+        self,
+        client: ClientAPI,
+        embedder: Embedder,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        writer_lock: _WriterLock | None = None,
+        location: str = "",
+    ) -> None:
+        self.client = client
+        self.embedder = embedder
+        self.prefix = prefix
+        self.location = location
+        self._writer_lock = writer_lock
+        metadata = {"embedding_model": embedder.name, "embedding_dimension": embedder.dimension}
+        with self._translate_errors():
+            self._chunks = self._collection(f"{prefix}_chunks", metadata)
+            self._sentences = self._collection(f"{prefix}_sentences", metadata)
+            self._documents = self._collection(f"{prefix}_documents", metadata)
+        self._check_model(self._chunks)
+
+    # Construction --------------------------------------------------------
+    @classmethod
+    def open_embedded(cls, data_dir: Path, embedder: Embedder, *, prefix: str = DEFAULT_PREFIX) -> ParagraphStore:
+        import chromadb
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=_chroma_settings())
+        return cls(
+            client,
+            embedder,
+            prefix=prefix,
+            writer_lock=_WriterLock(data_dir / "writer.lock"),
+            location=str(data_dir),
+        )
+
+    @classmethod
+    def open_server(cls, url: str, embedder: Embedder, *, prefix: str = DEFAULT_PREFIX) -> ParagraphStore:
+        import chromadb
+
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise StoreUnavailable(
+                f"STATEMENTBOT_CHROMA_URL {url!r} has no host.", hint="Use e.g. http://127.0.0.1:8000"
+            )
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=_chroma_settings(),
+            )
+            client.heartbeat()
+        except Exception as error:  # chromadb raises many transport types; all mean "unreachable"
+            raise StoreUnavailable(
+                f"Cannot reach the Chroma server at {url}: {error.__class__.__name__}.",
+                hint="Start it with `chroma run --path DIR` or unset STATEMENTBOT_CHROMA_URL to use the embedded store.",
+            ) from error
+        return cls(client, embedder, prefix=prefix, location=url)
+
+    def _collection(self, name: str, metadata: dict[str, Any]) -> Collection:
+        return self.client.get_or_create_collection(
+            name,
+            metadata=metadata,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,  # we always pass vectors: Chroma's default would download a model
+        )
+
+    def _check_model(self, collection: Collection) -> None:
+        meta = collection.metadata or {}
+        model = meta.get("embedding_model")
+        dimension = meta.get("embedding_dimension")
+        if model != self.embedder.name or dimension != self.embedder.dimension:
+            raise EmbeddingModelMismatch(
+                f"Collection {collection.name!r} was built with {model} ({dimension} dimensions), "
+                f"not {self.embedder.name} ({self.embedder.dimension}).",
+                hint="Use another STATEMENTBOT_DATA_DIR or STATEMENTBOT_COLLECTION, or remove the old data.",
+            )
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except StatementbotError:
+            raise
+        except (ConnectionError, OSError, TimeoutError) as error:
+            raise StoreUnavailable(
+                f"The vector store at {self.location} failed: {error}", hint="Check that Chroma is running."
+            ) from error
+        except Exception as error:
+            # httpx errors from the HTTP client land here too; name the class, not a trace.
+            if error.__class__.__module__.startswith(("httpx", "chromadb")):
+                raise StoreUnavailable(
+                    f"The vector store at {self.location} failed: {error.__class__.__name__}: {error}",
+                    hint="Check that Chroma is running and reachable.",
+                ) from error
+            raise
+
+    def acquire_writer(self) -> None:
+        """Take the embedded store's writer lock (no-op for a server)."""
+        if self._writer_lock is not None:
+            self._writer_lock.acquire()
+
+    def close(self) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+
+    # Versioning for derived indexes -------------------------------------
+    def corpus_version(self) -> str:
+        """Changes whenever the paragraphs change; derived caches key on it."""
+        with self._translate_errors():
+            meta = self.client.get_collection(self._chunks.name).metadata or {}
+        return str(meta.get(_VERSION_KEY, "empty"))
+
+    def _bump_version(self) -> None:
+        meta = dict(self._chunks.metadata or {})
+        meta[_VERSION_KEY] = uuid.uuid4().hex
+        self._chunks.modify(metadata=meta)
+
+    # Writes ---------------------------------------------------------------
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, windows: dict[str, int]) -> None:
+        """Upsert paragraph windows. `windows` maps paragraph key -> number of windows."""
+        self.acquire_writer()
+        ids, documents, metadatas = [], [], []
+        for chunk in chunks:
+            p = chunk.paragraph
+            key = paragraph_key(p.doc_id, p.label, p.hash)
+            meta: dict[str, Any] = {
+                "doc_id": p.doc_id,
+                "label": p.label,
+                "position": p.position,
+                "para_hash": p.hash,
+                "para_key": key,
+                "window": chunk.window,
+                "windows": windows[key],
+            }
+            if windows[key] > 1:
+                meta["paragraph_text"] = p.text
+            ids.append(chunk.id)
+            documents.append(chunk.text)
+            metadatas.append(meta)
+        with self._translate_errors():
+            for start in range(0, len(ids), _WRITE_BATCH):
+                end = start + _WRITE_BATCH
+                self._chunks.upsert(
+                    ids=ids[start:end],
+                    embeddings=vectors[start:end],
+                    documents=documents[start:end],
+                    metadatas=metadatas[start:end],
+                )
+            self._bump_version()
+
+    def add_sentences(self, rows: Sequence[tuple[str, str, str, int, Span, str]], vectors: np.ndarray) -> None:
+        """Upsert sentences: rows of (doc_id, label, para_hash, index, span, text)."""
+        self.acquire_writer()
+        ids, documents, metadatas = [], [], []
+        for doc_id, label, para_hash, index, span, text in rows:
+            key = paragraph_key(doc_id, label, para_hash)
+            ids.append(sentence_id(key, index))
+            documents.append(text)
+            metadatas.append(
+                {
+                    "doc_id": doc_id,
+                    "label": label,
+                    "para_key": key,
+                    "index": index,
+                    "start": span.start,
+                    "end": span.end,
+                }
+            )
+        with self._translate_errors():
+            for start in range(0, len(ids), _WRITE_BATCH):
+                end = start + _WRITE_BATCH
+                self._sentences.upsert(
+                    ids=ids[start:end],
+                    embeddings=vectors[start:end],
+                    documents=documents[start:end],
+                    metadatas=metadatas[start:end],
+                )
+
+    def delete_chunks(self, ids: Iterable[str]) -> None:
+        self._delete(self._chunks, list(ids))
+        with self._translate_errors():
+            self._bump_version()
+
+    def delete_sentences(self, ids: Iterable[str]) -> None:
+        self._delete(self._sentences, list(ids))
+
+    def _delete(self, collection: Collection, ids: list[str]) -> None:
+        if not ids:
+            return
+        self.acquire_writer()
+        with self._translate_errors():
+            for start in range(0, len(ids), _WRITE_BATCH):
+                collection.delete(ids=ids[start : start + _WRITE_BATCH])
+
+    def put_document(self, record: DocumentRecord, title_vector: np.ndarray) -> None:
+        self.acquire_writer()
+        meta = {
+            "title": record.title,
+            "date": record.date.isoformat() if record.date else "",
+            "date_ord": record.date.toordinal() if record.date else 0,
+            "source": record.source,
+            "content_hash": record.content_hash,
+            "paragraphs": record.paragraphs,
+            "ingested_at": record.ingested_at,
+            "numbered": record.numbered,
+        }
+        with self._translate_errors():
+            self._documents.upsert(
+                ids=[record.id], embeddings=title_vector.reshape(1, -1), documents=[record.title], metadatas=[meta]
+            )
+
+    def delete_document_record(self, doc_id: str) -> None:
+        self._delete(self._documents, [doc_id])
+
+    # Reads ----------------------------------------------------------------
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        return set(self._ids(self._chunks, {"doc_id": doc_id}))
+
+    def sentence_ids(self, doc_id: str) -> set[str]:
+        return set(self._ids(self._sentences, {"doc_id": doc_id}))
+
+    def _ids(self, collection: Collection, where: dict[str, Any] | None) -> list[str]:
+        found: list[str] = []
+        with self._translate_errors():
+            offset = 0
+            while True:
+                page = collection.get(where=where, include=[], limit=_READ_PAGE, offset=offset)
+                found.extend(page["ids"])
+                if len(page["ids"]) < _READ_PAGE:
+                    return found
+                offset += _READ_PAGE
+
+    def stored_doc_ids(self) -> set[str]:
+        """Every document id that has paragraphs or a record (orphans included)."""
+        ids = {chunk_id.split(":", 1)[0] for chunk_id in self._ids(self._chunks, None)}
+        return ids | set(self._ids(self._documents, None))
+
+    def documents(self) -> list[DocumentRecord]:
+        with self._translate_errors():
+            page = self._documents.get(include=["metadatas"])
+        records = [_record(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
+        return sorted(records, key=lambda r: (r.date or date.min, r.id), reverse=True)
+
+    def document(self, doc_id: str) -> DocumentRecord:
+        with self._translate_errors():
+            page = self._documents.get(ids=[doc_id], include=["metadatas"])
+        if not page["ids"]:
+            raise UnknownDocument(f"No document with id {doc_id!r}.")
+        return _record(page["ids"][0], (page["metadatas"] or [{}])[0])
+
+    def documents_with_hash(self, content_hash: str) -> list[DocumentRecord]:
+        with self._translate_errors():
+            page = self._documents.get(where={"content_hash": content_hash}, include=["metadatas"])
+        return [_record(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
+
+    def count_paragraphs(self) -> int:
+        with self._translate_errors():
+            return len(self._ids(self._chunks, {"window": 0}))
+
+    def paragraphs(self, doc_id: str | None = None) -> list[StoredParagraph]:
+        """Paragraphs (whole, not windows), ordered by document and position."""
+        where: dict[str, Any] = {"window": 0} if doc_id is None else {"$and": [{"doc_id": doc_id}, {"window": 0}]}
+        found: list[StoredParagraph] = []
+        with self._translate_errors():
+            offset = 0
+            while True:
+                page = self._chunks.get(
+                    where=where, include=["documents", "metadatas"], limit=_READ_PAGE, offset=offset
+                )
+                for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
+                    found.append(_paragraph(text, meta))
+                if len(page["ids"]) < _READ_PAGE:
+                    break
+                offset += _READ_PAGE
+        return sorted(found, key=lambda p: (p.doc_id, p.position))
+
+    def paragraph(self, doc_id: str, label: str) -> StoredParagraph:
+        with self._translate_errors():
+            page = self._chunks.get(
+                where={"$and": [{"doc_id": doc_id}, {"label": label}, {"window": 0}]},
+                include=["documents", "metadatas"],
+            )
+        if not page["ids"]:
+            if not self._ids(self._documents, None) or doc_id not in self.stored_doc_ids():
+                raise UnknownDocument(f"No document with id {doc_id!r}.")
+            raise UnknownParagraph(
+                f"Document {doc_id!r} has no paragraph {label!r}.",
+                hint=f"Paragraph labels are the document's own numbers; see `statementbot source {doc_id} 1`.",
+            )
+        return _paragraph((page["documents"] or [""])[0], (page["metadatas"] or [{}])[0])
+
+    def paragraphs_by_key(self, keys: Sequence[str]) -> dict[str, StoredParagraph]:
+        if not keys:
+            return {}
+        with self._translate_errors():
+            page = self._chunks.get(
+                where={"$and": [{"para_key": {"$in": list(keys)}}, {"window": 0}]},
+                include=["documents", "metadatas"],
+            )
+        paragraphs = [_paragraph(t, m) for t, m in zip(page["documents"] or [], page["metadatas"] or [], strict=True)]
+        return {p.key: p for p in paragraphs}
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, *, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(paragraph key, cosine similarity) for the nearest windows, best first."""
+        return self._query(self._chunks, vector, k, doc_ids)
+
+    def sentence_search(
+        self, vector: np.ndarray, k: int, *, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(paragraph key, cosine similarity) for the nearest sentences, best first."""
+        return self._query(self._sentences, vector, k, doc_ids)
+
+    def _query(
+        self, collection: Collection, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None
+    ) -> list[tuple[str, float]]:
+        where = None if doc_ids is None else {"doc_id": {"$in": list(doc_ids)}}
+        if doc_ids is not None and not doc_ids:
+            return []
+        with self._translate_errors():
+            result = collection.query(
+                query_embeddings=vector.reshape(1, -1), n_results=k, where=where, include=["metadatas", "distances"]
+            )
+        metas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [(str(m["para_key"]), 1.0 - float(d)) for m, d in zip(metas, distances, strict=True)]
+
+    def sentences_for(self, keys: Sequence[str]) -> list[StoredSentence]:
+        if not keys:
+            return []
+        with self._translate_errors():
+            page = self._sentences.get(
+                where={"para_key": {"$in": list(keys)}}, include=["documents", "metadatas", "embeddings"]
+            )
+        vectors = page["embeddings"]
+        sentences = [
+            StoredSentence(
+                paragraph_key=str(meta["para_key"]),
+                index=int(meta["index"]),  # type: ignore[arg-type]
+                span=Span(int(meta["start"]), int(meta["end"])),  # type: ignore[arg-type]
+                text=text,
+                vector=np.asarray(vectors[i], dtype=np.float32),  # type: ignore[index]
+            )
+            for i, (text, meta) in enumerate(zip(page["documents"] or [], page["metadatas"] or [], strict=True))
+        ]
+        return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _record(doc_id: str, meta: Any) -> DocumentRecord:
+    raw_date = str(meta.get("date") or "")
+    return DocumentRecord(
+        id=doc_id,
+        title=str(meta.get("title", doc_id)),
+        date=date.fromisoformat(raw_date) if raw_date else None,
+        source=str(meta.get("source", "")),
+        content_hash=str(meta.get("content_hash", "")),
+        paragraphs=int(meta.get("paragraphs", 0)),
+        ingested_at=str(meta.get("ingested_at", "")),
+        numbered=bool(meta.get("numbered", True)),
+    )
+
+
+def _paragraph(text: str, meta: Any) -> StoredParagraph:
+    return StoredParagraph(
+        doc_id=str(meta["doc_id"]),
+        label=str(meta["label"]),
+        position=int(meta["position"]),
+        text=str(meta.get("paragraph_text") or text),
+        hash=str(meta["para_hash"]),
+    )
