@@ -1,0 +1,51 @@
+# Two commands on a fresh machine:
+#   make ask Q="When is GCAP meant to be delivered?"   (sets up, answers from the bundled statement)
+#   make test                                          (sets up, runs the whole test suite)
+# Both create the virtualenv themselves. CPU torch is installed first: a plain
+# `torch` requirement would pull a multi-GB CUDA build.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+Q ?= When is GCAP meant to be delivered?
+
+.PHONY: setup setup-dev ask test lint bench eval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+ask: setup
+	$(BIN)/statementbot ask "$(Q)"
+
+test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+eval: setup
+	$(BIN)/statementbot eval ../shared/eval/dev_questions.jsonl
+
+bench: setup-dev
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_answer.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,47 @@
+"""Composition root: the one place that opens the store, model and answerer."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bot.settings import Settings
+from qa.service import AnswerBackend, StatementService
+
+
+def build_service(settings: Settings) -> StatementService:
+    """Open every resource the front ends need, from settings alone."""
+    from platformdirs import user_cache_dir
+
+    from qa.extractive import ExtractiveAnswerer
+    from vectorstore.embeddings import Embedder
+    from vectorstore.indexing import Indexer
+    from vectorstore.lexical import LexicalIndex
+    from vectorstore.retrieval import HybridRetriever
+    from vectorstore.store import ParagraphStore
+
+    embedder = Embedder()
+    if settings.chroma_url:
+        store = ParagraphStore.open_server(settings.chroma_url, embedder, prefix=settings.collection)
+        # Each process keeps its own cache of the shared server's corpus.
+        tag = hashlib.sha256(f"{settings.chroma_url}|{settings.collection}".encode()).hexdigest()[:12]
+        from pathlib import Path
+
+        lexical_path = Path(user_cache_dir("statementbot")) / f"lexical-{tag}.sqlite3"
+    else:
+        store = ParagraphStore.open_embedded(settings.data_dir, embedder, prefix=settings.collection)
+        lexical_path = settings.data_dir / f"lexical-{settings.collection}.sqlite3"
+    retriever = HybridRetriever(store, LexicalIndex(store, lexical_path))
+    extractive = ExtractiveAnswerer(retriever, support_threshold=settings.abstain_threshold)
+    answerer: AnswerBackend = extractive
+    if settings.llm_provider != "none":
+        from qa.llm import build_llm_answerer
+
+        answerer = build_llm_answerer(settings, retriever=retriever, extractive=extractive)
+    return StatementService(
+        store=store,
+        indexer=Indexer(store, max_bytes=settings.max_file_bytes),
+        retriever=retriever,
+        answerer=answerer,
+        sample_dir=settings.sample_dir,
+        max_question_chars=settings.max_question_chars,
+    )

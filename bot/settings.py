@@ -1,0 +1,126 @@
+"""Typed settings: one env prefix (STATEMENTBOT_), every field documented.
+
+Secrets come from the environment only. Unknown STATEMENTBOT_* variables are
+rejected, because a typo such as STATEMENTBOT_DATADIR silently falling back to
+the default data directory is worse than an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.errors import StatementbotError
+
+ENV_PREFIX = "STATEMENTBOT_"
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("statementbot"))
+
+
+def _default_sample_dir() -> Path:
+    # The bundled sample statement lives in the repository's data/ folder.
+    return Path(__file__).resolve().parents[1] / "data" / "statements"
+
+
+class SettingsError(StatementbotError):
+    """The environment holds an invalid or unknown setting."""
+
+
+class Settings(BaseSettings):
+    """Everything statementbot can be configured with (env: STATEMENTBOT_<NAME>)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the embedded Chroma store, lexical cache and feedback live.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded store in data_dir.",
+    )
+    collection: str = Field(
+        default="statementbot",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}[a-zA-Z0-9]$",
+        description="Prefix of the Chroma collections, to keep several corpora on one server apart.",
+    )
+    sample_dir: Path = Field(
+        default_factory=_default_sample_dir,
+        description="Statements ingested automatically the first time the store is empty.",
+    )
+    max_file_mb: float = Field(default=20.0, gt=0, le=1024, description="Largest statement file accepted, in MB.")
+    max_question_chars: int = Field(default=1000, ge=20, le=20000, description="Longest question accepted.")
+    abstain_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Override the calibrated evidence threshold below which the bot says the statements don't "
+        "cover a question (see README).",
+    )
+    llm_provider: Literal["none", "openai", "ollama", "llamacpp"] = Field(
+        default="none", description="Chat model used to write answers; 'none' = extractive answers, no LLM."
+    )
+    llm_base_url: str | None = Field(default=None, description="Endpoint of the LLM server (openai, ollama).")
+    llm_model: str | None = Field(default=None, description="Model name, or the GGUF file path for llamacpp.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the LLM endpoint (env only).")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature for the LLM.")
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Seconds before an LLM call is abandoned.")
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192, description="Most tokens an LLM answer may use.")
+    discord_admin_role: str | None = Field(
+        default=None, description="Role name allowed to /ingest and /remove besides Manage Server holders."
+    )
+    discord_guild_id: int | None = Field(
+        default=None, description="Sync slash commands to this guild only (instant) instead of globally."
+    )
+    discord_cooldown_s: float = Field(default=5.0, ge=0, le=3600, description="Per-user seconds between questions.")
+    allow_url_ingest: bool = Field(default=False, description="Let admins /ingest a URL (the host must allow it).")
+    discord_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DISCORD_TOKEN"),
+        description="Bot token, from the DISCORD_TOKEN environment variable only.",
+        exclude=True,
+        repr=False,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_environment(cls, values: object) -> object:
+        known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return values
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with CLI flags as overrides; errors are user-facing."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(
+            (f"{ENV_PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: " if e["loc"] else "") + e["msg"]
+            for e in error.errors()
+        )
+        raise SettingsError(f"Invalid settings: {problems}", hint="See the Settings table in README.md.") from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(env name, default, description) for the README and `statementbot settings`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        env = "DISCORD_TOKEN" if name == "discord_token" else ENV_PREFIX + name.upper()
+        default = "" if field.default_factory else repr(field.default)
+        rows.append((env, default, field.description or ""))
+    return rows

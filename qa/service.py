@@ -1,0 +1,125 @@
+"""The facade front ends call: ask, read sources, ingest, remove.
+
+Built once by `bot.runtime.build_service` and passed to the CLI or the Discord
+bot. Everything here is synchronous and blocking; async front ends call it
+through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from ingest.errors import StatementbotError
+from qa.question import normalise_question
+from qa.types import Answer, Citation, Conversation
+from vectorstore.indexing import Indexer, IngestReport, Progress
+from vectorstore.retrieval import HybridRetriever, SearchFilter
+from vectorstore.store import DocumentRecord, ParagraphStore
+
+
+class AnswerBackend(Protocol):
+    """Turns a question (plus conversation) into a checked, cited Answer."""
+
+    def answer(
+        self, question: str, *, conversation: Conversation | None, search_filter: SearchFilter | None
+    ) -> Answer: ...
+
+
+class StatementService:
+    def __init__(
+        self,
+        *,
+        store: ParagraphStore,
+        indexer: Indexer,
+        retriever: HybridRetriever,
+        answerer: AnswerBackend,
+        sample_dir: Path | None,
+        max_question_chars: int,
+    ) -> None:
+        self.store = store
+        self.indexer = indexer
+        self.retriever = retriever
+        self.answerer = answerer
+        self.sample_dir = sample_dir
+        self.max_question_chars = max_question_chars
+        self._write_lock = threading.Lock()  # one ingest at a time within this process
+
+    # Corpus ---------------------------------------------------------------
+    def ensure_corpus(self) -> IngestReport | None:
+        """Ingest the bundled sample statements when the store is empty (first use)."""
+        if self.store.documents() or self.sample_dir is None or not self.sample_dir.exists():
+            return None
+        return self.ingest_paths([self.sample_dir])
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.store.documents()
+
+    def source(self, doc_id: str, label: str) -> Citation:
+        record = self.store.document(doc_id)
+        paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
+        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.source)
+
+    def paragraph_labels(self, doc_id: str) -> list[str]:
+        return [p.label for p in self.store.paragraphs(doc_id)]
+
+    def ingest_paths(
+        self, paths: Sequence[Path], *, prune: bool = False, doc_id: str | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        with self._write_lock:
+            return self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+
+    def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
+        with self._write_lock:
+            return self.indexer.ingest_bytes(data, name=name, source=source)
+
+    def remove(self, doc_id: str) -> IngestReport:
+        with self._write_lock:
+            return self.indexer.remove(doc_id)
+
+    # Questions ------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        document: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> Answer:
+        """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
+        started = time.perf_counter()
+        cleaned = normalise_question(question, max_chars=self.max_question_chars)
+        search_filter = None
+        if document or date_from or date_to:
+            search_filter = SearchFilter(
+                doc_ids=(document,) if document else None, date_from=date_from, date_to=date_to
+            )
+        answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+        elapsed = (time.perf_counter() - started) * 1000
+        result = Answer(
+            question=question,
+            text=answer.text,
+            citations=answer.citations,
+            abstained=answer.abstained,
+            closest=answer.closest,
+            checked=answer.checked,
+            latency_ms=elapsed,
+            backend=answer.backend,
+            note=answer.note,
+            retrieval_query=answer.retrieval_query,
+        )
+        if conversation is not None:
+            conversation.add(cleaned, result)
+        return result
+
+    def close(self) -> None:
+        self.retriever.lexical.close()
+        self.store.close()
+
+
+__all__ = ["AnswerBackend", "StatementService", "StatementbotError"]
