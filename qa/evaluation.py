@@ -1,0 +1,537 @@
+"""Score the answering pipeline on a question set (JSON lines).
+
+The question format is the one of `shared/eval/dev_questions.jsonl`: one object
+a line with `id`, `question`, `gold` (phrases, each identifying the paragraph
+that answers: a paragraph is gold when its text, white space folded, contains
+the phrase), `facts` (a list of alternatives lists: a good answer contains at
+least one string of every inner list), `unanswerable`, `multi` and an optional
+`document` that restricts the question to one document.
+
+What is measured, and over which questions:
+
+* retrieval hit@1/3/5 and MRR (depth 10): the rank of the first gold paragraph
+  in `retriever.search` for the query the answerer searched; answerable
+  questions whose gold phrases resolved to a paragraph;
+* citation precision: the share of cited paragraphs that are gold, averaged
+  over answerable questions that were answered (an answer citing nothing
+  scores 0: it is not grounded);
+* citation recall: the share of gold paragraphs cited (abstaining scores 0),
+  averaged over answerable questions, and separately over `multi` ones;
+* gold cited: the share of answerable questions citing at least one gold paragraph;
+* facts: the share of answerable questions with facts whose answer text holds
+  every inner list (an abstention holds none);
+* abstention accuracy over unanswerable questions, and the number of
+  answerable questions that were abstained on (false abstentions);
+* mean answer length (characters) of answered questions;
+* latency p50/p95 from `Answer.latency_ms`, the first question left out as
+  warm-up when there are more than five.
+
+A question whose `ask` raises a domain error counts as failed everywhere it
+has a denominator; the error is listed. A gold phrase that matches no
+paragraph is a warning, not a crash: the question is then scored on what did
+resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest.errors import StatementbotError
+from ingest.models import PREAMBLE_LABEL, fold_whitespace
+from qa.types import Answer, Conversation
+
+if TYPE_CHECKING:
+    from qa.service import StatementService
+    from vectorstore.store import StoredParagraph
+
+RETRIEVAL_DEPTH = 10  # MRR is computed over this many hits; deeper gold counts as a miss
+HIT_AT = (1, 3, 5)
+WARM_UP_AFTER = 5  # with more questions than this, the first one's latency is left out
+_FIELDS = {"id", "question", "gold", "facts", "unanswerable", "multi", "document"}
+
+
+class QuestionFileError(StatementbotError):
+    """A question set that cannot be read or has a malformed line."""
+
+    hint = "Each line must be a JSON object like those in shared/eval/dev_questions.jsonl."
+
+
+# Question set --------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    gold: tuple[str, ...] = ()
+    facts: tuple[tuple[str, ...], ...] = ()
+    unanswerable: bool = False
+    multi: bool = False
+    document: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return not self.unanswerable
+
+
+def load_questions(path: Path | str) -> list[EvalQuestion]:
+    """Parse a JSON-lines question set; any malformed line raises QuestionFileError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QuestionFileError(f"{path}: no such question file.", hint="Check the path.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionFileError(f"{path}: cannot be read ({error.__class__.__name__}).") from None
+    questions: list[EvalQuestion] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        question = _parse_line(path, number, line)
+        if question.id in seen:
+            raise QuestionFileError(
+                f"{path}, line {number}: id {question.id!r} was already used on line {seen[question.id]}."
+            )
+        seen[question.id] = number
+        questions.append(question)
+    if not questions:
+        raise QuestionFileError(f"{path}: the file holds no questions.")
+    return questions
+
+
+def _parse_line(path: Path, number: int, line: str) -> EvalQuestion:
+    where = f"{path}, line {number}"
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise QuestionFileError(f"{where}: not valid JSON ({error.msg}, column {error.colno}).") from None
+    if not isinstance(data, dict):
+        raise QuestionFileError(f"{where}: expected a JSON object, got {type(data).__name__}.")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        # A typo such as "unanswerble" silently scoring the question as answerable is worse than an error.
+        raise QuestionFileError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}."
+        )
+    question = data.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionFileError(f"{where}: `question` must be a non-empty string.")
+    raw_id = data.get("id", f"line{number}")
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool) or not str(raw_id).strip():
+        raise QuestionFileError(f"{where}: `id` must be a non-empty string.")
+    gold = data.get("gold", [])
+    if not isinstance(gold, list) or not all(isinstance(g, str) and g.strip() for g in gold):
+        raise QuestionFileError(f"{where}: `gold` must be a list of non-empty strings.")
+    facts = data.get("facts", [])
+    if not isinstance(facts, list) or not all(
+        isinstance(group, list) and group and all(isinstance(s, str) and s.strip() for s in group) for group in facts
+    ):
+        raise QuestionFileError(
+            f'{where}: `facts` must be a list of non-empty lists of strings, e.g. [["2035"], ["GCAP", "Global"]].'
+        )
+    flags = {}
+    for name in ("unanswerable", "multi"):
+        value = data.get(name, False)
+        if not isinstance(value, bool):
+            raise QuestionFileError(f"{where}: `{name}` must be true or false.")
+        flags[name] = value
+    document = data.get("document")
+    if document is not None and (not isinstance(document, str) or not document.strip()):
+        raise QuestionFileError(f"{where}: `document` must be a document id.")
+    if flags["unanswerable"] and (gold or facts):
+        raise QuestionFileError(f"{where}: an unanswerable question cannot have `gold` or `facts`.")
+    return EvalQuestion(
+        id=str(raw_id).strip(),
+        question=question,
+        gold=tuple(gold),
+        facts=tuple(tuple(group) for group in facts),
+        unanswerable=flags["unanswerable"],
+        multi=flags["multi"],
+        document=document,
+    )
+
+
+# Results -------------------------------------------------------------------
+Ref = tuple[str, str]  # (document id, paragraph label)
+
+
+@dataclass
+class QuestionResult:
+    """How one question fared."""
+
+    id: str
+    question: str
+    unanswerable: bool
+    multi: bool
+    abstained: bool = False
+    cited: tuple[Ref, ...] = ()
+    gold: tuple[Ref, ...] = ()
+    gold_units: int = 0  # resolved gold phrases (distinct paragraph sets)
+    gold_units_cited: int = 0
+    retrieval_rank: int | None = None  # 1-based rank of the first gold paragraph, None beyond depth
+    facts_ok: bool | None = None  # None when the question lists no facts
+    missing_facts: tuple[tuple[str, ...], ...] = ()
+    precision: float | None = None  # None when not answered or nothing gold to compare to
+    recall: float | None = None
+    latency_ms: float | None = None
+    answer_chars: int | None = None
+    error: str | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Answerable with at least one resolved gold paragraph."""
+        return not self.unanswerable and self.gold_units > 0
+
+    @property
+    def gold_cited(self) -> bool:
+        return self.gold_units_cited > 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures()
+
+    def failures(self) -> list[str]:
+        """Short reasons this question failed; empty when it passed."""
+        if self.error:
+            return [f"error: {self.error}"]
+        if self.unanswerable:
+            return [] if self.abstained else ["answered; should abstain"]
+        if self.abstained:
+            return ["abstained"]
+        reasons = []
+        if self.scored and self.gold_units_cited < self.gold_units:
+            reasons.append(f"cited {self.gold_units_cited}/{self.gold_units} gold")
+        if self.facts_ok is False:
+            reasons.append("facts missing: " + "; ".join("|".join(group) for group in self.missing_facts))
+        return reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "unanswerable": self.unanswerable,
+            "multi": self.multi,
+            "ok": self.ok,
+            "abstained": self.abstained,
+            "cited": [_ref_json(r) for r in self.cited],
+            "gold": [_ref_json(r) for r in self.gold],
+            "retrieval_rank": self.retrieval_rank,
+            "facts_ok": self.facts_ok,
+            "missing_facts": [list(group) for group in self.missing_facts],
+            "precision": _round(self.precision),
+            "recall": _round(self.recall),
+            "latency_ms": _round(self.latency_ms, 1),
+            "answer_chars": self.answer_chars,
+            "error": self.error,
+        }
+
+
+def _ref_json(ref: Ref) -> dict[str, str]:
+    return {"document": ref[0], "paragraph": ref[1]}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A share with its counts, so a reader sees `12/14` and not just `0.86`."""
+
+    hits: float
+    total: int
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.total if self.total else None
+
+    def to_json(self) -> float | None:
+        return _round(self.value)
+
+
+@dataclass
+class EvalSummary:
+    """Every figure of one evaluation run; `to_json` keys are stable."""
+
+    results: list[QuestionResult]
+    hit_at: dict[int, Rate]
+    mrr: Rate
+    precision: Rate
+    recall: Rate
+    multi_recall: Rate
+    gold_cited: Rate
+    facts: Rate
+    abstention: Rate
+    false_abstentions: int
+    mean_answer_chars: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_samples: int
+    warm_up_excluded: bool = False
+    warnings: list[str] = field(default_factory=list)
+    multi_document: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for r in self.results if r.error)
+
+    @property
+    def failing(self) -> list[QuestionResult]:
+        return [r for r in self.results if not r.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        answerable = [r for r in self.results if not r.unanswerable]
+        return {
+            "questions": len(self.results),
+            "answerable": len(answerable),
+            "unanswerable": len(self.results) - len(answerable),
+            "multi": sum(1 for r in self.results if r.multi),
+            "errors": self.errors,
+            "passed": len(self.results) - len(self.failing),
+            "retrieval": {
+                "scored": self.mrr.total,
+                "depth": RETRIEVAL_DEPTH,
+                **{f"hit@{k}": rate.to_json() for k, rate in self.hit_at.items()},
+                "mrr": self.mrr.to_json(),
+            },
+            "citations": {
+                "precision": self.precision.to_json(),
+                "precision_questions": self.precision.total,
+                "recall": self.recall.to_json(),
+                "recall_questions": self.recall.total,
+                "multi_recall": self.multi_recall.to_json(),
+                "multi_questions": self.multi_recall.total,
+                "gold_cited": self.gold_cited.to_json(),
+            },
+            "facts": {"rate": self.facts.to_json(), "passed": int(self.facts.hits), "questions": self.facts.total},
+            "abstention": {
+                "accuracy": self.abstention.to_json(),
+                "abstained": int(self.abstention.hits),
+                "questions": self.abstention.total,
+                "false_abstentions": self.false_abstentions,
+            },
+            "answer_chars_mean": _round(self.mean_answer_chars, 1),
+            "latency_ms": {
+                "p50": _round(self.latency_p50_ms, 1),
+                "p95": _round(self.latency_p95_ms, 1),
+                "samples": self.latency_samples,
+                "warm_up_excluded": self.warm_up_excluded,
+            },
+            "warnings": list(self.warnings),
+            "per_question": [r.to_json() for r in self.results],
+        }
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# Running -------------------------------------------------------------------
+def run_evaluation(service: StatementService, questions: Sequence[EvalQuestion]) -> EvalSummary:
+    """Ask every question (each in a fresh conversation) and score the answers."""
+    paragraphs = service.store.paragraphs()
+    warnings: list[str] = []
+    results = []
+    for question in questions:
+        units = _resolve_gold(question, paragraphs, warnings)
+        results.append(_evaluate_one(service, question, units))
+    return summarise(results, warnings, multi_document=len({p.doc_id for p in paragraphs}) > 1)
+
+
+def _resolve_gold(
+    question: EvalQuestion, paragraphs: Sequence[StoredParagraph], warnings: list[str]
+) -> list[frozenset[Ref]]:
+    """Each gold phrase as the set of paragraphs containing it (deduplicated)."""
+    units: list[frozenset[Ref]] = []
+    pool = [p for p in paragraphs if question.document is None or p.doc_id == question.document]
+    folded = [(p, fold_whitespace(p.text).casefold()) for p in pool]
+    for phrase in question.gold:
+        needle = fold_whitespace(phrase).casefold()
+        matches = frozenset((p.doc_id, p.label) for p, text in folded if needle in text)
+        if not matches:
+            warnings.append(f"{question.id}: gold phrase {phrase!r} matches no paragraph")
+            continue
+        if len(matches) > 1:
+            warnings.append(
+                f"{question.id}: gold phrase {phrase!r} matches {len(matches)} paragraphs "
+                f"({', '.join(_marker(r, True) for r in sorted(matches))}); citing any counts"
+            )
+        if matches not in units:
+            units.append(matches)
+    return units
+
+
+def _evaluate_one(service: StatementService, question: EvalQuestion, units: list[frozenset[Ref]]) -> QuestionResult:
+    gold_refs = frozenset().union(*units) if units else frozenset()
+    result = QuestionResult(
+        id=question.id,
+        question=question.question,
+        unanswerable=question.unanswerable,
+        multi=question.multi,
+        gold=tuple(sorted(gold_refs, key=_ref_order)),
+        gold_units=len(units),
+    )
+    try:
+        answer = service.ask(question.question, conversation=Conversation(), document=question.document)
+    except StatementbotError as error:
+        result.error = error.user_message()
+        if question.facts:
+            result.facts_ok = False
+            result.missing_facts = question.facts
+        if result.scored:
+            result.recall = 0.0
+        return result
+    result.latency_ms = answer.latency_ms
+    result.abstained = answer.abstained
+    result.cited = tuple(dict.fromkeys((c.doc_id, c.label) for c in answer.citations))
+    if not answer.abstained:
+        result.answer_chars = len(answer.text)
+    if question.unanswerable:
+        return result
+    if units:
+        result.retrieval_rank = _retrieval_rank(service, question, answer, gold_refs, result)
+        cited = set(result.cited) if not answer.abstained else set()
+        result.gold_units_cited = sum(1 for unit in units if unit & cited)
+        result.recall = result.gold_units_cited / len(units)
+        if not answer.abstained:
+            result.precision = len(cited & gold_refs) / len(cited) if cited else 0.0
+    if question.facts:
+        missing = _missing_facts(question.facts, "" if answer.abstained else answer.text)
+        result.facts_ok = not missing
+        result.missing_facts = missing
+    return result
+
+
+def _retrieval_rank(
+    service: StatementService, question: EvalQuestion, answer: Answer, gold: frozenset[Ref], result: QuestionResult
+) -> int | None:
+    from vectorstore.retrieval import SearchFilter
+
+    search_filter = SearchFilter(doc_ids=(question.document,)) if question.document else None
+    query = answer.retrieval_query or question.question
+    try:
+        search = service.retriever.search(query, k=RETRIEVAL_DEPTH, search_filter=search_filter)
+    except StatementbotError as error:
+        result.error = f"retrieval: {error.user_message()}"
+        return None
+    for rank, hit in enumerate(search.hits, start=1):
+        if (hit.paragraph.doc_id, hit.paragraph.label) in gold:
+            return rank
+    return None
+
+
+def _missing_facts(facts: Sequence[Sequence[str]], text: str) -> tuple[tuple[str, ...], ...]:
+    haystack = fold_whitespace(text).casefold()
+    return tuple(tuple(group) for group in facts if not any(fold_whitespace(s).casefold() in haystack for s in group))
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation, as numpy's default; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(results: list[QuestionResult], warnings: list[str], *, multi_document: bool = False) -> EvalSummary:
+    """Aggregate per-question results into the headline figures."""
+    answerable = [r for r in results if not r.unanswerable]
+    scored = [r for r in answerable if r.scored]
+    ranks = [r.retrieval_rank for r in scored]
+    answered_scored = [r for r in scored if r.precision is not None]
+    multi = [r for r in scored if r.multi]
+    with_facts = [r for r in answerable if r.facts_ok is not None]
+    unanswerable = [r for r in results if r.unanswerable]
+    answered = [r.answer_chars for r in results if r.answer_chars is not None]
+    timed = [r.latency_ms for r in results if r.latency_ms is not None]
+    warm_up = len(results) > WARM_UP_AFTER and results[0].latency_ms is not None
+    if warm_up:
+        timed = timed[1:]  # the first question pays for lazy loading (model, caches)
+    return EvalSummary(
+        results=results,
+        hit_at={k: Rate(sum(1 for r in ranks if r is not None and r <= k), len(scored)) for k in HIT_AT},
+        mrr=Rate(sum(1 / r for r in ranks if r is not None), len(scored)),
+        precision=Rate(sum(r.precision or 0.0 for r in answered_scored), len(answered_scored)),
+        recall=Rate(sum(r.recall or 0.0 for r in scored), len(scored)),
+        multi_recall=Rate(sum(r.recall or 0.0 for r in multi), len(multi)),
+        gold_cited=Rate(sum(1 for r in scored if r.gold_cited), len(scored)),
+        facts=Rate(sum(1 for r in with_facts if r.facts_ok), len(with_facts)),
+        abstention=Rate(sum(1 for r in unanswerable if r.abstained and not r.error), len(unanswerable)),
+        false_abstentions=sum(1 for r in answerable if r.abstained and not r.error),
+        mean_answer_chars=sum(answered) / len(answered) if answered else None,
+        latency_p50_ms=percentile(timed, 50),
+        latency_p95_ms=percentile(timed, 95),
+        latency_samples=len(timed),
+        warm_up_excluded=warm_up,
+        warnings=warnings,
+        multi_document=multi_document,
+    )
+
+
+# Formatting ----------------------------------------------------------------
+def _ref_order(ref: Ref) -> tuple[str, int, str]:
+    doc_id, label = ref
+    return (doc_id, int(label) if label.isdigit() else (-1 if label == PREAMBLE_LABEL else 10**6), label)
+
+
+def _marker(ref: Ref, with_document: bool) -> str:
+    doc_id, label = ref
+    mark = label if label == PREAMBLE_LABEL else f"¶{label}"
+    return f"{doc_id} {mark}" if with_document else mark
+
+
+def _pct(rate: Rate) -> str:
+    value = rate.value
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def format_summary(summary: EvalSummary, *, width: int = 110) -> str:
+    """A compact report: warnings and failing questions first, headline figures last.
+
+    The headline block is the final lines so `tail -15` of the output shows it.
+    """
+    both = summary.multi_document
+    lines: list[str] = []
+    if summary.warnings:
+        lines.append(f"Warnings ({len(summary.warnings)}):")
+        lines += [_clip(f"  {w}", width) for w in summary.warnings]
+    failing = summary.failing
+    if failing:
+        lines.append(f"Failing questions ({len(failing)}):")
+        for r in failing:
+            cited = ",".join(_marker(c, both) for c in r.cited) or "-"
+            gold = ",".join(_marker(g, both) for g in r.gold) or "-"
+            detail = "; ".join(r.failures())
+            lines.append(_clip(f"  {r.id:<6} {detail}  [cited {cited}; gold {gold}]", width))
+    if lines:
+        lines.append("")
+    s = summary.to_json()
+    rule = "-" * 64
+    lines += [
+        rule,
+        f"Questions   {s['questions']} ({s['answerable']} answerable, {s['unanswerable']} unanswerable, "
+        f"{s['multi']} multi); passed {s['passed']}/{s['questions']}; errors {s['errors']}",
+        f"Retrieval   hit@1 {_pct(summary.hit_at[1])}  hit@3 {_pct(summary.hit_at[3])}  "
+        f"hit@5 {_pct(summary.hit_at[5])}  MRR {_pct(summary.mrr)}   ({summary.mrr.total} with gold)",
+        f"Citations   precision {_pct(summary.precision)}  recall {_pct(summary.recall)}  "
+        f"gold cited {_pct(summary.gold_cited)} ({int(summary.gold_cited.hits)}/{summary.gold_cited.total})",
+        f"Multi       recall {_pct(summary.multi_recall)}   ({summary.multi_recall.total} multi questions)",
+        f"Facts       {_pct(summary.facts)}   ({int(summary.facts.hits)}/{summary.facts.total})",
+        f"Abstention  accuracy {_pct(summary.abstention)} ({int(summary.abstention.hits)}/{summary.abstention.total})"
+        f"  false abstentions {summary.false_abstentions}",
+        f"Answers     mean {summary.mean_answer_chars or 0:.0f} chars",
+        f"Latency     p50 {_ms(summary.latency_p50_ms)}  p95 {_ms(summary.latency_p95_ms)}  "
+        f"({summary.latency_samples} timed{', first left out as warm-up' if summary.warm_up_excluded else ''})",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+def _clip(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
