@@ -1,0 +1,112 @@
+"""Buttons on answers: "Show paragraph" and 👍 / 👎.
+
+They are `DynamicItem`s: everything a click needs is in its `custom_id`, so buttons keep
+working after the bot restarts and no per-message view is held in memory. A click is routed
+to the client's `actions` (see `commands.StatementCommands`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import discord
+
+from bot.discord import limits
+
+if TYPE_CHECKING:
+    from bot.discord.formatting import Outgoing
+    from bot.feedback import Vote
+
+# Document ids are slugs ([a-z0-9-]); labels are the statement's own ("12", "preamble").
+_PARAGRAPH_ID = re.compile(r"sb:p:(?P<doc>[a-z0-9][a-z0-9-]*):(?P<label>[^:\s]+)")
+_VOTE_ID = re.compile(r"sb:v:(?P<vote>up|down):(?P<answer>[0-9a-f]{16})")
+
+
+class ComponentActions(Protocol):
+    async def show_paragraph(self, interaction: discord.Interaction, doc_id: str, label: str) -> None: ...
+
+    async def vote(self, interaction: discord.Interaction, answer_id: str, vote: Vote) -> None: ...
+
+
+class _HasActions(Protocol):
+    actions: ComponentActions
+
+
+def _actions(interaction: discord.Interaction) -> ComponentActions:
+    return cast(_HasActions, interaction.client).actions
+
+
+class ShowParagraphButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_PARAGRAPH_ID):
+    def __init__(self, doc_id: str, label: str, *, caption: str = "Show paragraph") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=caption[: limits.MAX_BUTTON_LABEL],
+                style=discord.ButtonStyle.secondary,
+                custom_id=paragraph_custom_id(doc_id, label),
+            )
+        )
+        self.doc_id = doc_id
+        self.label = label
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ShowParagraphButton:
+        return cls(match["doc"], match["label"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).show_paragraph(interaction, self.doc_id, self.label)
+
+
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_VOTE_ID):
+    def __init__(self, answer_id: str, vote: Vote) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if vote == "up" else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sb:v:{vote}:{answer_id}",
+            )
+        )
+        self.answer_id = answer_id
+        self.vote: Vote = vote
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> VoteButton:
+        return cls(match["answer"], cast("Vote", match["vote"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).vote(interaction, self.answer_id, self.vote)
+
+
+def paragraph_custom_id(doc_id: str, label: str) -> str:
+    return f"sb:p:{doc_id}:{label}"
+
+
+def _paragraph_caption(label: str, doc_id: str, *, several_documents: bool) -> str:
+    shown = "preamble" if label == "preamble" else f"¶{label}"
+    caption = f"Show {shown} · {doc_id}" if several_documents else f"Show paragraph {shown}"
+    return caption[: limits.MAX_BUTTON_LABEL]
+
+
+def view_for(message: Outgoing) -> discord.ui.View | None:
+    """The buttons a message carries, or None when it has none."""
+    view = discord.ui.View(timeout=None)
+    several = len({doc for doc, _ in message.paragraphs}) > 1
+    room = limits.MAX_BUTTONS_PER_ROW * limits.MAX_ROWS - (2 if message.feedback_id else 0)
+    for doc_id, label in message.paragraphs[:room]:
+        if len(paragraph_custom_id(doc_id, label)) > limits.MAX_CUSTOM_ID or not _PARAGRAPH_ID.fullmatch(
+            paragraph_custom_id(doc_id, label)
+        ):
+            continue  # cannot be encoded in a button; the embed still shows the excerpt
+        caption = _paragraph_caption(label, doc_id, several_documents=several)
+        view.add_item(ShowParagraphButton(doc_id, label, caption=caption))
+    if message.feedback_id:
+        view.add_item(VoteButton(message.feedback_id, "up"))
+        view.add_item(VoteButton(message.feedback_id, "down"))
+    return view if view.children else None
+
+
+DYNAMIC_ITEMS = (ShowParagraphButton, VoteButton)
