@@ -333,12 +333,12 @@ def run_evaluation(service: StatementService, questions: Sequence[EvalQuestion])
     warnings: list[str] = []
     results = []
     for question in questions:
-        units = _resolve_gold(question, paragraphs, warnings)
+        units = resolve_gold(question, paragraphs, warnings)
         results.append(_evaluate_one(service, question, units))
     return summarise(results, warnings, multi_document=len({p.doc_id for p in paragraphs}) > 1)
 
 
-def _resolve_gold(
+def resolve_gold(
     question: EvalQuestion, paragraphs: Sequence[StoredParagraph], warnings: list[str]
 ) -> list[frozenset[Ref]]:
     """Each gold phrase as the set of paragraphs containing it (deduplicated)."""

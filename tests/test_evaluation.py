@@ -1,0 +1,384 @@
+"""The evaluation reads question sets strictly and scores answers on the real sample corpus correctly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.runtime import build_service
+from bot.settings import load_settings
+from ingest.errors import StatementbotError
+from qa.evaluation import (
+    QuestionFileError,
+    QuestionResult,
+    format_summary,
+    load_questions,
+    percentile,
+    resolve_gold,
+    run_evaluation,
+    summarise,
+)
+from qa.service import StatementService
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
+DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+DOC = "uk-japan-defence-ministerial-2025"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("statementbot-data")
+
+
+@pytest.fixture(scope="module")
+def service(data_dir: Path) -> Iterator[StatementService]:
+    """One real service (MiniLM, embedded Chroma) over the bundled sample statement, shared by the module."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
+        built = build_service(load_settings())
+    built.ensure_corpus()
+    yield built
+    built.close()
+
+
+def write_questions(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
+# Reading question sets -----------------------------------------------------
+def test_dev_and_sample_sets_load_with_their_flags() -> None:
+    """Both shipped question sets parse, with unanswerable and multi flags and optional fields defaulted."""
+    sample = load_questions(SAMPLE_QUESTIONS)
+    assert len(sample) >= 40
+    assert sum(q.unanswerable for q in sample) >= 10
+    assert any(q.multi for q in sample)
+    assert all(q.document is None for q in sample)
+    if DEV_QUESTIONS.exists():
+        dev = load_questions(DEV_QUESTIONS)
+        assert [q.id for q in dev][:2] == ["v01", "v02"]
+        assert dev[1].facts == (("GCAP International Government Organisation",),)
+
+
+def test_blank_lines_are_skipped_and_missing_ids_default_to_the_line(tmp_path: Path) -> None:
+    """Blank lines are allowed; a question without an id is named after its line."""
+    path = tmp_path / "q.jsonl"
+    path.write_text('\n{"question": "What is GIGO?"}\n\n{"id": 7, "question": "x", "multi": true}\n')
+    questions = load_questions(path)
+    assert [q.id for q in questions] == ["line2", "7"]
+    assert questions[1].multi
+    assert (questions[0].gold, questions[0].facts, questions[0].unanswerable) == ((), (), False)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"id": "a"}', "`question` must be a non-empty string"),
+        ('{"id": "a", "question": "  "}', "`question` must be a non-empty string"),
+        ('{"id": "a", "question": "q", "gold": "Edgewing"}', "`gold` must be a list"),
+        ('{"id": "a", "question": "q", "facts": ["2035"]}', "`facts` must be a list of non-empty lists"),
+        ('{"id": "a", "question": "q", "facts": [[]]}', "`facts` must be a list of non-empty lists"),
+        ('{"id": "a", "question": "q", "unanswerable": "yes"}', "`unanswerable` must be true or false"),
+        ('{"id": "a", "question": "q", "unanswerble": true}', "unknown field(s) unanswerble"),
+        ('{"id": "a", "question": "q", "unanswerable": true, "gold": ["x"]}', "cannot have `gold`"),
+        ('{"id": "", "question": "q"}', "`id` must be a non-empty string"),
+        ('{"id": "v01", "question": "q"}', "already used on line 1"),
+    ],
+)
+def test_malformed_line_is_an_error_naming_its_line(tmp_path: Path, line: str, expected: str) -> None:
+    """Any malformed line fails the whole file with a message naming the line (here line 3)."""
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "v01", "question": "Who?"}\n\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(QuestionFileError) as caught:
+        load_questions(path)
+    assert "line 3" in str(caught.value)
+    assert expected in str(caught.value)
+    assert isinstance(caught.value, StatementbotError)
+    assert "dev_questions.jsonl" in caught.value.user_message()  # the hint says what a line looks like
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_question_file_is_an_error(tmp_path: Path, content: str) -> None:
+    """A file with no questions is an error, not a report of zero questions."""
+    path = tmp_path / "empty.jsonl"
+    path.write_text(content)
+    with pytest.raises(QuestionFileError, match="holds no questions"):
+        load_questions(path)
+
+
+def test_missing_question_file_is_an_error(tmp_path: Path) -> None:
+    """A path that does not exist is a domain error, not a traceback."""
+    with pytest.raises(QuestionFileError, match="no such question file"):
+        load_questions(tmp_path / "nope.jsonl")
+
+
+# Arithmetic ----------------------------------------------------------------
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=50), st.integers(0, 100))
+def test_percentile_matches_numpy_linear_interpolation(values: list[float], q: int) -> None:
+    """Latency percentiles are numpy's default (linear) percentiles."""
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-9, abs=1e-9)
+
+
+def test_percentile_of_nothing_is_none() -> None:
+    """No timed questions means no latency figure rather than a crash."""
+    assert percentile([], 50) is None
+
+
+def test_summary_arithmetic_over_hand_made_results() -> None:
+    """Each headline figure uses its own denominator: scored, answered, unanswerable, timed."""
+
+    def result(qid: str, **kwargs: object) -> QuestionResult:
+        fields: dict[str, object] = {"unanswerable": False, "multi": False, **kwargs}
+        return QuestionResult(id=qid, question=qid, **fields)  # type: ignore[arg-type]
+
+    results = [
+        result(
+            "a",
+            gold_units=1,
+            gold_units_cited=1,
+            retrieval_rank=1,
+            precision=1.0,
+            recall=1.0,
+            facts_ok=True,
+            latency_ms=900.0,
+            answer_chars=100,
+            cited=(("d", "1"),),
+            gold=(("d", "1"),),
+        ),
+        result(
+            "b",
+            gold_units=1,
+            gold_units_cited=0,
+            retrieval_rank=4,
+            precision=0.0,
+            recall=0.0,
+            facts_ok=False,
+            missing_facts=(("x",),),
+            latency_ms=20.0,
+            answer_chars=300,
+        ),
+        result(
+            "c",
+            gold_units=2,
+            gold_units_cited=1,
+            retrieval_rank=2,
+            precision=0.5,
+            recall=0.5,
+            latency_ms=30.0,
+            answer_chars=200,
+            multi=True,
+        ),
+        result("d", gold_units=1, retrieval_rank=None, recall=0.0, abstained=True, facts_ok=False, latency_ms=40.0),
+        QuestionResult(id="e", question="e", unanswerable=True, multi=False, abstained=True, latency_ms=50.0),
+        QuestionResult(
+            id="f", question="f", unanswerable=True, multi=False, abstained=False, latency_ms=60.0, answer_chars=400
+        ),
+        result("g", error="boom", facts_ok=False, missing_facts=(("y",),)),
+    ]
+    summary = summarise(results, [])
+    assert summary.hit_at[1].value == pytest.approx(1 / 4)
+    assert summary.hit_at[3].value == pytest.approx(2 / 4)
+    assert summary.hit_at[5].value == pytest.approx(3 / 4)
+    assert summary.mrr.value == pytest.approx((1 + 1 / 4 + 1 / 2 + 0) / 4)
+    assert summary.precision.value == pytest.approx((1 + 0 + 0.5) / 3)  # "d" abstained: no precision
+    assert summary.recall.value == pytest.approx((1 + 0 + 0.5 + 0) / 4)
+    assert summary.multi_recall.value == pytest.approx(0.5)
+    assert summary.gold_cited.value == pytest.approx(2 / 4)
+    assert summary.facts.value == pytest.approx(1 / 4)  # a, b, d, g have facts; only a holds them
+    assert summary.abstention.value == pytest.approx(1 / 2)
+    assert summary.false_abstentions == 1
+    assert summary.mean_answer_chars == pytest.approx((100 + 300 + 200 + 400) / 4)
+    assert summary.warm_up_excluded  # 7 questions: the first (900 ms) is warm-up
+    assert summary.latency_samples == 5
+    assert summary.latency_p50_ms == pytest.approx(40.0)
+    assert summary.errors == 1
+    assert [r.id for r in summary.failing] == ["b", "c", "d", "f", "g"]
+    assert results[0].ok
+
+
+# On the real corpus ----------------------------------------------------------
+def test_every_gold_phrase_of_the_sample_set_names_exactly_one_paragraph(service: StatementService) -> None:
+    """The hand-written question set resolves cleanly against the sample statement (no warnings)."""
+    paragraphs = service.store.paragraphs()
+    warnings: list[str] = []
+    for question in load_questions(SAMPLE_QUESTIONS):
+        units = resolve_gold(question, paragraphs, warnings)
+        assert len(units) == len(set(question.gold)), question.id
+    assert warnings == []
+
+
+@pytest.fixture(scope="module")
+def small_run(service: StatementService, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object]:
+    rows: list[dict[str, object]] = [
+        # Exact paragraph references are answered with that paragraph by design: stable expectations.
+        {"id": "e1", "question": "What does paragraph 12 say?", "gold": ["Edgewing"], "facts": [["2035"], ["GIGO"]]},
+        {"id": "e2", "question": "Quote paragraph 9.", "gold": ["Vigilant Isles"], "facts": [["Nakatani"]]},
+        {
+            "id": "e3",
+            "question": "Show paragraphs 9 and 10",
+            "gold": ["Vigilant Isles", "Defence Cyber Marvel", "TALISMAN SABRE"],
+            "facts": [["Vigilant Isles"]],
+            "multi": True,
+        },
+        {"id": "e4", "question": "What did the ministers decide about the price of rice?", "unanswerable": True},
+        {"id": "e5", "question": "What does GIGO stand for?", "gold": ["Edgewing", "no such phrase in any paragraph"]},
+        {"id": "e6", "question": "What does paragraph 16 say?", "gold": ["2+2"], "document": DOC},
+        {"id": "e7", "question": "What does paragraph 1 say?", "document": "no-such-doc"},
+    ]
+    path = write_questions(tmp_path_factory.mktemp("questions") / "small.jsonl", rows)
+    summary = run_evaluation(service, load_questions(path))
+    return summary, {r.id: r for r in summary.results}
+
+
+def test_exact_answers_score_full_precision_recall_and_rank_one(small_run: tuple) -> None:
+    """A question answered with exactly its gold paragraph has rank 1, precision 1, recall 1, facts ok."""
+    _, by_id = small_run
+    e1 = by_id["e1"]
+    assert e1.cited == ((DOC, "12"),)
+    assert e1.gold == ((DOC, "12"),)
+    assert (e1.retrieval_rank, e1.precision, e1.recall, e1.facts_ok) == (1, 1.0, 1.0, True)
+    assert e1.ok
+    assert not e1.abstained
+    assert e1.answer_chars
+    assert e1.latency_ms
+    assert e1.latency_ms > 0
+    assert by_id["e6"].ok  # the `document` field restricts the question and the gold to that document
+
+
+def test_missing_fact_fails_the_question_and_names_the_fact(small_run: tuple) -> None:
+    """An answer citing the right paragraph still fails when a required fact is absent."""
+    _, by_id = small_run
+    e2 = by_id["e2"]
+    assert e2.recall == 1.0
+    assert e2.facts_ok is False
+    assert e2.missing_facts == (("Nakatani",),)
+    assert e2.failures() == ["facts missing: Nakatani"]
+
+
+def test_multi_question_recall_is_the_share_of_gold_paragraphs_cited(small_run: tuple) -> None:
+    """Citing 2 of 3 gold paragraphs is recall 2/3 with precision 1."""
+    summary, by_id = small_run
+    e3 = by_id["e3"]
+    assert set(e3.cited) == {(DOC, "9"), (DOC, "10")}
+    assert set(e3.gold) == {(DOC, "9"), (DOC, "10"), (DOC, "15")}
+    assert e3.recall == pytest.approx(2 / 3)
+    assert e3.precision == 1.0
+    assert summary.multi_recall.value == pytest.approx(2 / 3)
+
+
+def test_unanswerable_question_counts_toward_abstention_only(small_run: tuple, service: StatementService) -> None:
+    """An unanswerable question is scored by whether it was abstained on, and has no gold."""
+    summary, by_id = small_run
+    e4 = by_id["e4"]
+    answer = service.ask(e4.question)
+    assert e4.abstained == answer.abstained
+    assert (e4.gold, e4.recall, e4.precision) == ((), None, None)
+    assert summary.abstention.total == 1
+    assert summary.abstention.hits == int(answer.abstained)
+    assert summary.to_json()["abstention"]["accuracy"] == (1.0 if answer.abstained else 0.0)
+
+
+def test_unmatched_gold_phrase_is_a_warning_and_the_rest_still_scores(small_run: tuple) -> None:
+    """A gold phrase found in no paragraph is reported, and the question is scored on the phrase that resolved."""
+    summary, by_id = small_run
+    assert any("e5" in w and "no such phrase" in w for w in summary.warnings)
+    assert by_id["e5"].gold == ((DOC, "12"),)
+    assert by_id["e5"].gold_units == 1
+
+
+def test_domain_error_is_counted_per_question_not_raised(small_run: tuple) -> None:
+    """An unknown document fails that question with the error message; the run goes on."""
+    summary, by_id = small_run
+    e7 = by_id["e7"]
+    assert e7.error
+    assert "no-such-doc" in e7.error
+    assert summary.errors == 1
+    assert not e7.ok
+    assert e7.latency_ms is None
+
+
+def test_summary_figures_agree_with_the_per_question_results(small_run: tuple) -> None:
+    """Headline figures are recomputable from the per-question list."""
+    summary, by_id = small_run
+    scored = [r for r in by_id.values() if r.scored]
+    assert summary.mrr.total == len(scored) == 5  # e1, e2, e3, e5, e6
+    ranks = [r.retrieval_rank for r in scored]
+    assert summary.mrr.value == pytest.approx(sum(1 / r for r in ranks if r) / len(scored))
+    assert summary.recall.value == pytest.approx(sum(r.recall for r in scored) / len(scored))
+    assert summary.latency_samples == sum(1 for r in by_id.values() if r.latency_ms is not None) - 1
+    assert summary.warm_up_excluded
+
+
+def test_json_report_has_stable_keys_and_serialises(small_run: tuple) -> None:
+    """The --json report keeps its keys (a contract for scripts) and is plain JSON."""
+    summary, _ = small_run
+    report = json.loads(json.dumps(summary.to_json()))
+    assert list(report) == [
+        "questions", "answerable", "unanswerable", "multi", "errors", "passed", "retrieval", "citations",
+        "facts", "abstention", "answer_chars_mean", "latency_ms", "warnings", "per_question",
+    ]  # fmt: skip
+    assert set(report["retrieval"]) == {"scored", "depth", "hit@1", "hit@3", "hit@5", "mrr"}
+    assert set(report["latency_ms"]) == {"p50", "p95", "samples", "warm_up_excluded"}
+    assert set(report["per_question"][0]) == {
+        "id", "question", "unanswerable", "multi", "ok", "abstained", "cited", "gold", "retrieval_rank",
+        "facts_ok", "missing_facts", "precision", "recall", "latency_ms", "answer_chars", "error",
+    }  # fmt: skip
+    assert report["per_question"][0]["cited"] == [{"document": DOC, "paragraph": "12"}]
+    assert (report["questions"], report["multi"], report["unanswerable"]) == (7, 1, 1)
+
+
+def test_human_summary_ends_with_the_headline_figures(small_run: tuple) -> None:
+    """`tail -15` of the report shows every headline figure; failing questions and warnings are listed by id."""
+    summary, _ = small_run
+    text = format_summary(summary)
+    tail = "\n".join(text.splitlines()[-15:])
+    for figure in ("hit@1", "hit@5", "MRR", "precision", "recall", "Facts", "Abstention", "false abstentions",
+                   "p50", "p95", "chars"):  # fmt: skip
+        assert figure in tail, figure
+    assert "passed" in tail
+    assert "  e2 " in text
+    assert "facts missing: Nakatani" in text
+    assert "  e7 " in text
+    assert "error:" in text
+    assert "Warnings (1):" in text
+    assert "no such phrase" in text
+    assert "  e1 " not in text  # passing questions are not listed
+
+
+@pytest.mark.slow
+def test_eval_command_runs_on_a_question_file(data_dir: Path, service: StatementService, tmp_path: Path) -> None:
+    """`statementbot eval FILE --json` runs end to end on an ingested data directory."""
+    path = write_questions(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "c1", "question": "What does paragraph 12 say?", "gold": ["Edgewing"], "facts": [["GIGO"]]},
+            {"id": "c2", "question": "Which football team won the 2025 league?", "unanswerable": True},
+        ],
+    )
+    env = {**os.environ, "STATEMENTBOT_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", str(path), "--json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["questions"] == 2
+    assert report["per_question"][0]["ok"] is True
+    text = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", str(tmp_path / "missing.jsonl")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+    assert text.returncode == 1
+    assert "no such question file" in text.stderr
