@@ -16,7 +16,19 @@ from importlib import resources
 # Front ends, the LLM prompt and the evaluation all look for exactly this text.
 ABSTAIN_PHRASE = "The statements don't cover that."
 CLOSEST_HEADING = "Closest passages"
-FALLBACK_NOTE = "The language model's answer could not be checked against the statements, so this is the extractive answer."
+FALLBACK_NOTE = (
+    "The language model's answer could not be checked against the statements, so this is the extractive answer."
+)
+# Shown when a checked answer kept nothing and there was no extractive answer to fall back to.
+UNSUPPORTED_NOTE = "Nothing in the answer could be matched to the statements, so only the closest passages are shown."
+# Shown when the language model failed; keyed by what went wrong.
+LLM_FAILURE_NOTES = {
+    "timeout": "The language model did not answer in time, so this is the extractive answer.",
+    "connection": "The language model could not be reached, so this is the extractive answer.",
+    "rate_limit": "The language model is rate-limited right now, so this is the extractive answer.",
+    "malformed": "The language model sent an unusable response, so this is the extractive answer.",
+    "error": "The language model failed, so this is the extractive answer.",
+}
 
 # Each template and the placeholders it must use, no more and no fewer.
 TEMPLATE_FIELDS: dict[str, frozenset[str]] = {

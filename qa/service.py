@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import StatementbotError
+from qa.citations import final_check
 from qa.question import normalise_question
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress
@@ -28,6 +30,14 @@ class AnswerBackend(Protocol):
     def answer(
         self, question: str, *, conversation: Conversation | None, search_filter: SearchFilter | None
     ) -> Answer: ...
+
+
+class StreamingAnswerBackend(AnswerBackend, Protocol):
+    """A backend that can also stream: text deltas (str), then the Answer, always last."""
+
+    def stream_answer(
+        self, question: str, *, conversation: Conversation | None, search_filter: SearchFilter | None
+    ) -> Iterator[str | Answer]: ...
 
 
 class StatementService:
@@ -93,26 +103,63 @@ class StatementService:
     ) -> Answer:
         """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
         started = time.perf_counter()
+        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+        return self._shown(question, cleaned, answer, started, conversation)
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        document: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like `ask`, as events: text deltas (str) while a model writes, then the checked Answer, last.
+
+        Bad input raises here, before iteration. The deltas are an unchecked
+        preview (sanitised); only the final Answer is checked. A backend that
+        cannot stream yields the Answer alone. Blocking, like `ask`: async
+        callers iterate it in a worker thread.
+        """
+        started = time.perf_counter()
+        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        stream = getattr(self.answerer, "stream_answer", None)
+
+        def events() -> Iterator[str | Answer]:
+            final: Answer | None = None
+            if stream is None:
+                final = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+            else:
+                for event in stream(cleaned, conversation=conversation, search_filter=search_filter):
+                    if isinstance(event, Answer):
+                        final = event
+                    else:
+                        yield event
+            if final is None:
+                raise RuntimeError(f"{type(self.answerer).__name__}.stream_answer ended without an Answer")
+            yield self._shown(question, cleaned, final, started, conversation)
+
+        return events()
+
+    def _question(
+        self, question: str, document: str | None, date_from: date | None, date_to: date | None
+    ) -> tuple[str, SearchFilter | None]:
         cleaned = normalise_question(question, max_chars=self.max_question_chars)
         search_filter = None
         if document or date_from or date_to:
             search_filter = SearchFilter(
                 doc_ids=(document,) if document else None, date_from=date_from, date_to=date_to
             )
-        answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
-        elapsed = (time.perf_counter() - started) * 1000
-        result = Answer(
-            question=question,
-            text=answer.text,
-            citations=answer.citations,
-            abstained=answer.abstained,
-            closest=answer.closest,
-            checked=answer.checked,
-            latency_ms=elapsed,
-            backend=answer.backend,
-            note=answer.note,
-            retrieval_query=answer.retrieval_query,
-        )
+        return cleaned, search_filter
+
+    def _shown(
+        self, question: str, cleaned: str, answer: Answer, started: float, conversation: Conversation | None
+    ) -> Answer:
+        """The answer as shown: through the citation check (every answer), timed, remembered."""
+        checked = final_check(answer)
+        result = replace(checked, question=question, latency_ms=(time.perf_counter() - started) * 1000)
         if conversation is not None:
             conversation.add(cleaned, result)
         return result
@@ -122,4 +169,4 @@ class StatementService:
         self.store.close()
 
 
-__all__ = ["AnswerBackend", "StatementService", "StatementbotError"]
+__all__ = ["AnswerBackend", "StatementService", "StatementbotError", "StreamingAnswerBackend"]
