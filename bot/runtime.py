@@ -34,9 +34,18 @@ def build_service(settings: Settings) -> StatementService:
     extractive = ExtractiveAnswerer(retriever, support_threshold=settings.abstain_threshold)
     answerer: AnswerBackend = extractive
     if settings.llm_provider != "none":
-        from qa.llm import build_llm_answerer
+        from qa.llm import LLMConfig, build_llm_answerer
 
-        answerer = build_llm_answerer(settings, retriever=retriever, extractive=extractive)
+        config = LLMConfig(
+            provider=settings.llm_provider,
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            temperature=settings.llm_temperature,
+            timeout_s=settings.llm_timeout_s,
+            max_tokens=settings.llm_max_tokens,
+        )
+        answerer = build_llm_answerer(config, retriever=retriever, extractive=extractive)
     return StatementService(
         store=store,
         indexer=Indexer(store, max_bytes=settings.max_file_bytes),
