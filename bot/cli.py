@@ -220,8 +220,21 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
     _first_use(service, quiet=args.json)
     kwargs = {"document": args.document, "date_from": args.since, "date_to": args.until}
     if args.question != "-":
-        answer = service.ask(args.question, **kwargs)
-        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+        if args.json:
+            print(json.dumps(service.ask(args.question, **kwargs).to_json(), ensure_ascii=False))
+            return EXIT_OK
+        # A language model's words go to stderr as they come (an unchecked preview);
+        # stdout gets only the checked answer, so pipes and scripts see one answer.
+        streamed = False
+        for event in service.ask_stream(args.question, **kwargs):
+            if isinstance(event, str):
+                sys.stderr.write(event)
+                sys.stderr.flush()
+                streamed = True
+            else:
+                if streamed:
+                    print("\n\n-- checked against the statements: --", file=sys.stderr, flush=True)
+                print(format_answer(event))
         return EXIT_OK
     failures = 0
     for line in sys.stdin:
