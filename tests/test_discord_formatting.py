@@ -17,9 +17,9 @@ from bot.discord.formatting import (
     citation_embed,
     neutralise,
     paragraph_messages,
+    question_text,
     split_text,
     thread_name,
-    without_mentions_of,
 )
 from prompts import ABSTAIN_PHRASE, CLOSEST_HEADING
 from qa.types import Answer, CheckReport, Citation
@@ -204,6 +204,7 @@ def test_buttons_show_paragraph_and_votes() -> None:
 
 
 def test_thread_name_and_mention_stripping() -> None:
-    """Thread titles fit 100 characters; the bot's own mention is removed from a question."""
+    """Thread titles fit 100 characters; mentions are no part of a question."""
     assert len(thread_name("why " * 100)) <= limits.MAX_THREAD_NAME
-    assert without_mentions_of("<@42> What about <@!42> space?", 42) == "What about space?"
+    assert question_text("<@42> What about <@!42> space?") == "What about space?"
+    assert question_text("<@42> @everyone @here <@7> <@&8> cyber?") == "cyber?"

@@ -287,6 +287,9 @@ def thread_name(question: str) -> str:
     return truncate(name, limits.MAX_THREAD_NAME) if name else "Question"
 
 
-def without_mentions_of(content: str, user_id: int) -> str:
-    """The message text with the bot's own mention (`<@id>` or `<@!id>`) removed."""
-    return " ".join(re.sub(rf"<@!?{user_id}>", " ", content).split())
+_MENTION_MARKUP = re.compile(r"<@[!&]?\d+>|@everyone\b|@here\b")
+
+
+def question_text(content: str) -> str:
+    """The question in a message: mentions (the bot's, users', roles', @everyone) removed."""
+    return " ".join(_MENTION_MARKUP.sub(" ", content).split())

@@ -1,0 +1,345 @@
+"""Slash commands, autocomplete and button clicks: thin adapters over StatementService.
+
+Each handler checks its input (cheap, so a refusal is immediate and ephemeral), defers
+within Discord's 3 s, runs the blocking core through `asyncio.to_thread`, formats and
+sends. The declarations in `install` are only names, descriptions and wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.discord import limits
+from bot.discord.formatting import (
+    documents_text,
+    paragraph_messages,
+    report_text,
+    text_messages,
+)
+from bot.discord.guards import Cooldown, is_admin
+from bot.discord.replies import InteractionReply, failure_text
+from ingest.errors import StatementbotError
+from vectorstore.indexing import IngestReport
+
+if TYPE_CHECKING:
+    from bot.discord.answering import Answering
+    from bot.feedback import FeedbackStore, Vote
+    from bot.settings import Settings
+    from qa.service import StatementService
+    from vectorstore.store import DocumentRecord
+
+log = logging.getLogger("statementbot.discord")
+
+URL_FETCH_TIMEOUT_S = 30.0
+_SUFFIX_BY_TYPE = {"text/html": ".html", "application/pdf": ".pdf", "text/plain": ".txt"}
+
+
+class UrlFetchError(StatementbotError):
+    """A URL given to /ingest could not be downloaded."""
+
+    hint = "Check the address, or download the file and attach it instead."
+
+
+def merge_reports(reports: list[IngestReport]) -> IngestReport:
+    merged = IngestReport()
+    for report in reports:
+        merged.added += report.added
+        merged.updated += report.updated
+        merged.removed += report.removed
+        merged.unchanged += report.unchanged
+        merged.embedded += report.embedded
+        merged.changes += report.changes
+        merged.failed += report.failed
+        merged.skipped += report.skipped
+    return merged
+
+
+class StatementCommands:
+    """Handlers for /ask, /source, /documents, /ingest, /remove and the answer buttons."""
+
+    def __init__(
+        self,
+        *,
+        service: StatementService,
+        answering: Answering,
+        feedback: FeedbackStore | None,
+        settings: Settings,
+        cooldown: Cooldown,
+    ) -> None:
+        self.service = service
+        self.answering = answering
+        self.feedback = feedback
+        self.settings = settings
+        self.cooldown = cooldown
+        self._documents: tuple[float, list[DocumentRecord]] | None = None
+
+    # Declarations ---------------------------------------------------------------------------
+    def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
+        async def document_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return await self.document_choices(current)
+
+        async def paragraph_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return await self.paragraph_choices(getattr(interaction.namespace, "document", None), current)
+
+        @tree.command(name="ask", description="Ask a question about the statements; the answer cites its paragraphs.")
+        @app_commands.describe(question="Your question", document="Only search this statement")
+        @app_commands.autocomplete(document=document_choices)
+        async def ask(interaction: discord.Interaction, question: str, document: str | None = None) -> None:
+            await self.ask(interaction, question, document)
+
+        @tree.command(name="source", description="Show one paragraph of a statement, verbatim.")
+        @app_commands.describe(document="Statement id", paragraph="Paragraph label, e.g. 12 or preamble")
+        @app_commands.autocomplete(document=document_choices, paragraph=paragraph_choices)
+        async def source(interaction: discord.Interaction, document: str, paragraph: str) -> None:
+            await self.source(interaction, document, paragraph)
+
+        @tree.command(name="documents", description="List the statements the bot can answer from.")
+        async def documents(interaction: discord.Interaction) -> None:
+            await self.documents(interaction)
+
+        @tree.command(name="ingest", description="(Admins) Add or update statements from attached files or a URL.")
+        @app_commands.describe(
+            file="A statement file (.txt, .md, .html, .pdf)",
+            file2="Another statement file",
+            file3="Another statement file",
+            url="Fetch a statement from this address (when the host allows it)",
+        )
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        async def ingest(
+            interaction: discord.Interaction,
+            file: discord.Attachment | None = None,
+            file2: discord.Attachment | None = None,
+            file3: discord.Attachment | None = None,
+            url: str | None = None,
+        ) -> None:
+            await self.ingest(interaction, [f for f in (file, file2, file3) if f is not None], url)
+
+        @tree.command(name="remove", description="(Admins) Remove a statement and its paragraphs.")
+        @app_commands.describe(document="Statement id")
+        @app_commands.autocomplete(document=document_choices)
+        @app_commands.guild_only()
+        @app_commands.default_permissions(manage_guild=True)
+        async def remove(interaction: discord.Interaction, document: str) -> None:
+            await self.remove(interaction, document)
+
+    # Questions --------------------------------------------------------------------------------
+    def question_refusal(self, question: str, user_id: int) -> str | None:
+        """Why a question is refused before any work (too long, cooldown), or None."""
+        if len(question.strip()) > self.settings.max_question_chars:
+            return (
+                f"That question is {len(question.strip())} characters long; I can take up to "
+                f"{self.settings.max_question_chars}. Could you ask something shorter, one question at a time?"
+            )
+        wait = self.cooldown.retry_after(user_id)
+        if wait > 0:
+            return f"One moment, please: you can ask again in {max(1, round(wait))} s."
+        return None
+
+    async def ask(self, interaction: discord.Interaction, question: str, document: str | None) -> None:
+        reply = InteractionReply(interaction, ephemeral=False)
+        if refusal := self.question_refusal(question, interaction.user.id):
+            await reply.fail(refusal)
+            return
+        try:
+            await reply.defer()
+            answer = await self.answering.answer_for(question, document=document or None)
+            await reply.send(await self.answering.messages_for(answer))
+            log.info(
+                "answered /ask in %.0f ms (abstained=%s, citations=%s)",
+                answer.latency_ms,
+                answer.abstained,
+                [c.label for c in answer.citations],
+            )
+        except Exception as error:  # noqa: BLE001 - every failure becomes a message, see replies.py
+            await reply.fail(failure_text(error, action="answering your question"))
+
+    # Reading ----------------------------------------------------------------------------------
+    async def source(self, interaction: discord.Interaction, document: str, paragraph: str) -> None:
+        reply = InteractionReply(interaction, ephemeral=False)
+        try:
+            await reply.defer()
+            citation = await asyncio.to_thread(self.service.source, document.strip(), paragraph)
+            await reply.send(paragraph_messages(citation))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="looking up that paragraph"))
+
+    async def documents(self, interaction: discord.Interaction) -> None:
+        reply = InteractionReply(interaction, ephemeral=True)
+        try:
+            await reply.defer()
+            records = await asyncio.to_thread(self.service.documents)
+            await reply.send(text_messages(documents_text(records)))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="listing the statements"))
+
+    # Admin ------------------------------------------------------------------------------------
+    async def _refuse_non_admin(self, interaction: discord.Interaction, command: str) -> bool:
+        if is_admin(interaction, self.settings.discord_admin_role):
+            return False
+        role = self.settings.discord_admin_role
+        who = "server admins (Manage Server permission)" + (f" and members with the “{role}” role" if role else "")
+        log.info("refused /%s for user %s (not an admin)", command, interaction.user.id)
+        await InteractionReply(interaction, ephemeral=True).fail(f"Only {who} can use /{command}, in a server.")
+        return True
+
+    async def ingest(self, interaction: discord.Interaction, files: list[discord.Attachment], url: str | None) -> None:
+        if await self._refuse_non_admin(interaction, "ingest"):
+            return
+        reply = InteractionReply(interaction, ephemeral=True)
+        if not files and not url:
+            await reply.fail("Attach at least one statement file (.txt, .md, .html or .pdf) to /ingest.")
+            return
+        if url and not self.settings.allow_url_ingest:
+            await reply.fail(
+                "This bot's host does not allow fetching URLs. Attach the file instead "
+                "(the operator can allow URLs with STATEMENTBOT_ALLOW_URL_INGEST=true)."
+            )
+            return
+        limit_mb = self.settings.max_file_mb
+        if too_big := [f.filename for f in files if f.size > self.settings.max_file_bytes]:
+            await reply.fail(f"{', '.join(too_big)}: larger than the {limit_mb:g} MB limit.")
+            return
+        try:
+            await reply.defer()
+            reports = []
+            for attachment in files:
+                data = await attachment.read()
+                reports.append(await asyncio.to_thread(self.service.ingest_bytes, data, name=attachment.filename))
+            if url:
+                data, name = await fetch_url(url, max_bytes=self.settings.max_file_bytes)
+                reports.append(await asyncio.to_thread(self.service.ingest_bytes, data, name=name, source=url))
+            report = merge_reports(reports)
+            self._documents = None
+            log.info(
+                "/ingest by user %s: %s",
+                interaction.user.id,
+                {c.id: c.status for c in report.changes} or [f.reason for f in report.failed],
+            )
+            await reply.send(text_messages(report_text(report)))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="ingesting the statements"))
+
+    async def remove(self, interaction: discord.Interaction, document: str) -> None:
+        if await self._refuse_non_admin(interaction, "remove"):
+            return
+        reply = InteractionReply(interaction, ephemeral=True)
+        try:
+            await reply.defer()
+            report = await asyncio.to_thread(self.service.remove, document.strip())
+            self._documents = None
+            log.info("/remove by user %s: %s", interaction.user.id, document)
+            await reply.send(text_messages(report_text(report)))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="removing the statement"))
+
+    # Autocomplete -----------------------------------------------------------------------------
+    async def _document_records(self) -> list[DocumentRecord]:
+        """The document list, cached briefly: autocomplete fires on every keystroke."""
+        now = time.monotonic()
+        if self._documents is not None and now - self._documents[0] < limits.AUTOCOMPLETE_CACHE_S:
+            return self._documents[1]
+        # Answer within the 3 s window even when the worker threads are busy answering.
+        records = await asyncio.wait_for(asyncio.to_thread(self.service.documents), limits.ACK_DEADLINE_S / 2)
+        self._documents = (now, records)
+        return records
+
+    async def document_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        try:
+            records = await self._document_records()
+        except Exception:
+            log.warning("document autocomplete failed", exc_info=True)
+            return []
+        typed = current.strip().lower()
+        matching = [r for r in records if typed in r.id or typed in r.title.lower()]
+        matching.sort(key=lambda r: (not r.id.startswith(typed), r.id))
+        return [
+            app_commands.Choice(name=_choice_name(f"{r.id} — {r.title}"), value=r.id)
+            for r in matching[: limits.MAX_AUTOCOMPLETE_CHOICES]
+            if len(r.id) <= limits.MAX_CHOICE_VALUE
+        ]
+
+    async def paragraph_choices(self, document: str | None, current: str) -> list[app_commands.Choice[str]]:
+        if not document:
+            return []
+        try:
+            labels = await asyncio.wait_for(
+                asyncio.to_thread(self.service.paragraph_labels, document.strip()), limits.ACK_DEADLINE_S / 2
+            )
+        except Exception:
+            log.warning("paragraph autocomplete failed for %r", document, exc_info=True)
+            return []
+        typed = current.strip().lstrip("¶").strip().lower()
+        matching = [label for label in labels if label.lower().startswith(typed)] or [
+            label for label in labels if typed in label.lower()
+        ]
+        return [
+            app_commands.Choice(name="preamble" if label == "preamble" else f"¶{label}", value=label)
+            for label in matching[: limits.MAX_AUTOCOMPLETE_CHOICES]
+        ]
+
+    # Buttons ------------------------------------------------------------------------------------
+    async def show_paragraph(self, interaction: discord.Interaction, doc_id: str, label: str) -> None:
+        reply = InteractionReply(interaction, ephemeral=True)
+        try:
+            await reply.defer()
+            citation = await asyncio.to_thread(self.service.source, doc_id, label)
+            await reply.send(paragraph_messages(citation))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="looking up that paragraph"))
+
+    async def vote(self, interaction: discord.Interaction, answer_id: str, vote: Vote) -> None:
+        reply = InteractionReply(interaction, ephemeral=True)
+        if self.feedback is None:
+            await reply.fail("Feedback is not being collected on this bot.")
+            return
+        try:
+            await reply.defer()
+            known = await asyncio.to_thread(self.feedback.vote, answer_id, interaction.user.id, vote)
+            text = (
+                f"Thanks, your {'👍' if vote == 'up' else '👎'} is recorded."
+                if known
+                else "That answer is too old to rate, sorry."
+            )
+            await reply.send(text_messages(text))
+        except Exception as error:  # noqa: BLE001
+            await reply.fail(failure_text(error, action="recording your vote"))
+
+
+def _choice_name(text: str) -> str:
+    return text if len(text) <= limits.MAX_CHOICE_NAME else text[: limits.MAX_CHOICE_NAME - 1] + "…"
+
+
+async def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
+    """Download a statement (http/https only, size-capped); returns the bytes and a file name."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UrlFetchError(f"{url!r} is not an http(s) address.")
+    timeout = aiohttp.ClientTimeout(total=URL_FETCH_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(parts.geturl()) as response:
+            if response.status != 200:
+                raise UrlFetchError(f"{parts.netloc} answered HTTP {response.status}.")
+            if (response.content_length or 0) > max_bytes:
+                raise UrlFetchError(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise UrlFetchError(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
+            content_type = response.content_type
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise UrlFetchError(f"Could not download {parts.netloc}: {error.__class__.__name__}.") from error
+    name = PurePosixPath(parts.path).name or parts.netloc
+    if not PurePosixPath(name).suffix:
+        name += _SUFFIX_BY_TYPE.get(content_type, ".html")
+    return bytes(data), name

@@ -1,0 +1,112 @@
+"""Where messages go: an interaction's followups or a channel/thread; and how failures read.
+
+Errors become one short message. Domain errors (`StatementbotError`) tell the user what to do;
+anything else is logged with a trace id that the message repeats, so an admin can find the
+stack trace in the log while the channel never sees one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+
+from bot.discord import limits
+from bot.discord.components import view_for
+from bot.discord.formatting import Outgoing, neutralise, truncate
+from ingest.errors import InvalidQuestion, StatementbotError, UnknownDocument, UnknownParagraph
+
+log = logging.getLogger("statementbot.discord")
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# Hints that name CLI commands are rewritten for Discord users.
+_DISCORD_HINTS: dict[type[StatementbotError], str] = {
+    UnknownDocument: "Use /documents to see the ingested statements.",
+    UnknownParagraph: "Labels are the statement's own paragraph numbers; the paragraph option suggests them.",
+}
+
+
+def new_trace_id() -> str:
+    return secrets.token_hex(4)
+
+
+def failure_text(error: BaseException, *, action: str) -> str:
+    """What the user reads when `action` failed; logs unexpected errors with a trace id."""
+    if isinstance(error, StatementbotError):
+        hint = next((h for kind, h in _DISCORD_HINTS.items() if isinstance(error, kind)), None)
+        if not isinstance(error, InvalidQuestion):
+            log.info("%s refused: %s", action, error.message)
+        return f"{error.message} {hint}" if hint else error.user_message()
+    trace = new_trace_id()
+    log.error("%s failed [trace %s]", action, trace, exc_info=error)
+    return (
+        f"Sorry, something went wrong on my side while {action}. Please try again in a moment; "
+        f"if it keeps happening, give an admin the trace id `{trace}`."
+    )
+
+
+def _send_kwargs(message: Outgoing) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    if message.content:
+        kwargs["content"] = message.content
+    if message.embeds:
+        kwargs["embeds"] = message.embeds
+    view = view_for(message)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+class InteractionReply:
+    """Defer an interaction, then answer with followups; failures are always ephemeral."""
+
+    def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
+        self.interaction = interaction
+        self.ephemeral = ephemeral
+        self.sent: list[discord.WebhookMessage] = []
+
+    async def defer(self) -> None:
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(ephemeral=self.ephemeral, thinking=True)
+
+    async def send(self, messages: Sequence[Outgoing]) -> None:
+        for message in messages:
+            sent = await self.interaction.followup.send(**_send_kwargs(message), ephemeral=self.ephemeral, wait=True)
+            self.sent.append(sent)
+
+    async def fail(self, text: str) -> None:
+        text = truncate(neutralise(text), limits.MAX_CONTENT)
+        response = self.interaction.response
+        if not response.is_done():
+            await response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if not self.ephemeral and not self.sent:
+            # The first followup would replace the public "thinking…" message and stay public;
+            # remove it so the error can go to the user alone.
+            with contextlib.suppress(discord.HTTPException):
+                await self.interaction.delete_original_response()
+        await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+class ChannelReply:
+    """Messages in a channel or thread (mentions); the first may reply to the question."""
+
+    def __init__(self, channel: discord.abc.Messageable, *, reference: discord.Message | None = None) -> None:
+        self.channel = channel
+        self.reference = reference
+
+    async def send(self, messages: Sequence[Outgoing]) -> None:
+        for message in messages:
+            kwargs = _send_kwargs(message)
+            if self.reference is not None:
+                kwargs |= {"reference": self.reference, "mention_author": False}
+                self.reference = None
+            await self.channel.send(**kwargs)
+
+    async def fail(self, text: str) -> None:
+        await self.send([Outgoing(content=truncate(neutralise(text), limits.MAX_CONTENT))])
