@@ -2,6 +2,13 @@
 
 Official statements are full of abbreviations ("H.E. Mr Nakatani", "Rt Hon",
 "No. 5", "U.K.") that a naive split on '.' would cut, so the splitter knows them.
+Abbreviations come in three kinds, because some of them also end sentences:
+
+* titles and Latin abbreviations that never end a sentence ("Mr.", "e.g."),
+* references that abbreviate only before a number ("No. 5", "para. 3"), so that
+  "The answer was no. The Ministers ..." still splits,
+* the rest ("U.K.", "etc.", "Ltd.", months), which end a sentence when the next
+  word is one that typically opens one ("... held in the U.K. The Ministers").
 """
 
 from __future__ import annotations
@@ -10,91 +17,65 @@ import re
 
 from ingest.models import Span
 
-# Tokens that end with a period but do not end a sentence.
-_ABBREVIATIONS = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "hon",
-        "rt",
-        "h.e",
-        "he",
-        "st",
-        "gen",
-        "lt",
-        "col",
-        "maj",
-        "capt",
-        "cdr",
-        "adm",
-        "sgt",
-        "no",
-        "nos",
-        "vol",
-        "art",
-        "arts",
-        "para",
-        "paras",
-        "e.g",
-        "i.e",
-        "etc",
-        "cf",
-        "vs",
-        "v",
-        "u.k",
-        "u.s",
-        "u.n",
-        "e.u",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "approx",
-        "fig",
-        "op",
-        "ex",
-        "al",
-    }
+# Never end a sentence: they precede a name, a number or more words.
+_ALWAYS = frozenset(
+    """mr mrs ms dr prof hon rt h.e st gen lt col maj capt cdr adm sgt cpl brig
+    e.g i.e cf vs v approx ca viz""".split()
+)
+# Abbreviations only when a number follows ("No. 5", "para. 12", "Art. 2").
+_BEFORE_NUMBER = frozenset("no nos para paras art arts vol vols fig figs op p pp ch sec".split())
+# Abbreviations that also end sentences: "etc.", "Ltd.", "U.K.", month names.
+_CONDITIONAL = frozenset(
+    """etc al inc ltd co corp plc jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+# Words that open a sentence; after a conditional abbreviation they mean it ended.
+_SENTENCE_OPENERS = frozenset(
+    """the this that these those they their there it its we our he she his her in on at as
+    a an both all each however furthermore moreover further also finally such ministers""".split()
 )
 
 # A candidate end: . ! ? optionally followed by closing quotes/brackets, then space.
 _CANDIDATE = re.compile(r"[.!?][\"'”’)\]]*(?=\s+)")
+_INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J" or "U.K" (the final dot is the candidate)
+_FIRST_WORD = re.compile(r"[\"“‘(']*([\w’']+)")
 
 
-def _is_abbreviation(text: str, dot_index: int) -> bool:
+def _token_before(text: str, dot_index: int) -> str:
     start = dot_index
     while start > 0 and not text[start - 1].isspace() and text[start - 1] not in '("“‘':
         start -= 1
-    token = text[start:dot_index].lower()
-    if token in _ABBREVIATIONS:
+    return text[start:dot_index].lower()
+
+
+def _opens_sentence(following: str) -> bool:
+    match = _FIRST_WORD.match(following)
+    return match is not None and match[1].lower() in _SENTENCE_OPENERS
+
+
+def _is_abbreviation(text: str, dot_index: int, following: str) -> bool:
+    token = _token_before(text, dot_index)
+    if token in _ALWAYS:
         return True
-    # Single capital initial ("J. Healey") or dotted acronym ("U.K.").
-    return bool(re.fullmatch(r"[a-z]", token) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token))
+    if token in _BEFORE_NUMBER:
+        return following[:1].isdigit()
+    if token in _CONDITIONAL or _INITIALS.fullmatch(token):
+        # Single initials ("J. Healey"), dotted acronyms ("U.K.") and the like.
+        return not _opens_sentence(following)
+    return False
 
 
 def split_sentences(text: str) -> tuple[Span, ...]:
-    """Spans of the sentences of `text` (white space already folded)."""
+    """Spans of the sentences of `text` (white space already folded).
+
+    The spans are in order, do not overlap, and every non-blank character of
+    `text` lies in exactly one of them.
+    """
     spans: list[Span] = []
     start = 0
     for match in _CANDIDATE.finditer(text):
-        if text[match.start()] == "." and _is_abbreviation(text, match.start()):
-            continue
         following = text[match.end() :].lstrip()
+        if text[match.start()] == "." and _is_abbreviation(text, match.start(), following):
+            continue
         # A sentence starts with a capital, a digit or an opening quote; otherwise
         # the period was inside something like "approx. 5 ships".
         if following and not (following[0].isupper() or following[0].isdigit() or following[0] in "\"“‘('"):
