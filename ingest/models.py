@@ -19,10 +19,21 @@ _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 MAX_SLUG_LENGTH = 64
 
 
+_APOSTROPHES = "'’ʼ‘"
+
+
 def slugify(value: str) -> str:
-    """A lowercase ascii slug: 'UK–Japan Statement 2025' -> 'uk-japan-statement-2025'."""
-    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    slug = _SLUG_STRIP.sub("-", ascii_value.lower()).strip("-")
+    """A lowercase ascii slug: 'UK–Japan Statement 2025' -> 'uk-japan-statement-2025'.
+
+    Accents fold to their letters ("Défense" -> "defense"), apostrophes vanish
+    ("Japan’s" -> "japans"), and any other symbol (dashes included) separates words.
+    """
+    decomposed = unicodedata.normalize("NFKD", value)
+    kept = "".join(
+        "" if unicodedata.combining(char) or char in _APOSTROPHES else (char if char.isascii() else "-")
+        for char in decomposed
+    )
+    slug = _SLUG_STRIP.sub("-", kept.lower()).strip("-")
     return slug[:MAX_SLUG_LENGTH].rstrip("-")
 
 

@@ -57,13 +57,15 @@ _DATE_PATTERNS = (
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
 )
 
-# "12. text", "12) text", "(12) text", "12.\ttext". The number must be followed
-# by white space so "2025. " inside a wrapped sentence is rarely mistaken, and
-# numbers must run in sequence (checked below) so stray ones are ignored.
-_NUMBER_MARKER = re.compile(r"^\s*(?:\((\d{1,3})\)|(\d{1,3})[.)])\s+(?=\S)")
+# "12. text", "12) text", "(12) text", "12.\ttext", or "12." alone on its line
+# (PDFs often put the number apart). The number must be followed by white space
+# so "2025. " inside a wrapped sentence is rarely mistaken, and numbers must run
+# in sequence (checked below) so stray ones are ignored.
+_NUMBER_MARKER = re.compile(r"^\s*(?:\((\d{1,3})\)|(\d{1,3})[.)])(?:\s+(?=\S)|\s*$)")
 _BULLET_MARKER = re.compile(r"^\s*[-•*–]\s+(?=\S)")
 
 MAX_TITLE_CHARS = 200
+MAX_DATE_LINE_CHARS = 40
 
 
 def parse_date(text: str) -> date | None:
@@ -92,20 +94,36 @@ class _Block:
     lines: list[str]
 
 
+def _marker_style(match: re.Match[str]) -> str:
+    """'(n)', 'n)' or 'n.': paragraphs are numbered in one style throughout."""
+    return "(n)" if match[1] else "n" + match[0].strip()[-1]
+
+
 def _numbered_sequence(lines: list[str]) -> dict[int, str]:
-    """Line index -> printed number, for markers that continue 1, 2, 3, ..."""
-    markers: dict[int, str] = {}
-    expected = 1
+    """Line index -> printed number, for markers that continue 1, 2, 3, ...
+
+    Each marker style is followed on its own. The paragraphs' numbering is the
+    run that starts first, so a sub-list "(1) ... (2) ..." inside paragraph 1.
+    does not take over; a short list that ends before a longer run starts (a
+    list in the preamble) gives way to it.
+    """
+    runs: dict[str, dict[int, str]] = {}
     for index, line in enumerate(lines):
         match = _NUMBER_MARKER.match(line)
         if not match:
             continue
-        number = int(match[1] or match[2])
-        if number == expected:
-            markers[index] = str(number)
-            expected += 1
+        run = runs.setdefault(_marker_style(match), {})
+        if int(match[1] or match[2]) == len(run) + 1:
+            run[index] = str(len(run) + 1)
     # A lone "1." is more likely a list inside prose than numbering.
-    return markers if len(markers) >= 2 else {}
+    candidates = sorted((run for run in runs.values() if len(run) >= 2), key=min)
+    if not candidates:
+        return {}
+    chosen = candidates[0]
+    for run in candidates[1:]:
+        if max(chosen) < min(run) and len(run) >= len(chosen):
+            chosen = run
+    return chosen
 
 
 def _strip_marker(line: str) -> str:
@@ -121,11 +139,18 @@ def _header(lines: list[str], title_hint: str | None) -> tuple[str | None, int]:
     looks_like_title = (
         len(candidate) <= MAX_TITLE_CHARS
         and not _NUMBER_MARKER.match(candidate)
+        and not _BULLET_MARKER.match(candidate)
+        and not _is_date_line(candidate)
         and not candidate.endswith((".", ",", ";", ":"))
     )
     if looks_like_title:
         return candidate, first + 1
     return title_hint, first
+
+
+def _is_date_line(line: str) -> bool:
+    """A short line that is a date ("28 August 2025", "Published 3 May 2024")."""
+    return len(line) <= MAX_DATE_LINE_CHARS and parse_date(line) is not None
 
 
 def _skip_date_line(lines: list[str], start: int) -> int:
@@ -134,9 +159,7 @@ def _skip_date_line(lines: list[str], start: int) -> int:
         line = lines[index].strip()
         if not line:
             continue
-        if parse_date(line) and len(line) <= 40:
-            return index + 1
-        return start
+        return index + 1 if _is_date_line(line) else start
     return start
 
 
@@ -151,15 +174,17 @@ def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
 
 
 def _blocks_by_blank_lines(lines: list[str]) -> list[_Block]:
+    """Blank-line paragraphs; each "- item" of a list is a paragraph of its own."""
     blocks: list[_Block] = []
     current: list[str] = []
     for line in [*lines, ""]:
-        starts_bullet = bool(_BULLET_MARKER.match(line))
-        if (not line.strip() or starts_bullet) and current:
+        bullet = _BULLET_MARKER.match(line)
+        if (not line.strip() or bullet) and current:
             blocks.append(_Block(None, current))
             current = []
         if line.strip():
-            current.append(line)
+            # The bullet is layout, like a paragraph number: the text starts after it.
+            current.append(line[bullet.end() :] if bullet else line)
     return blocks
 
 

@@ -1,0 +1,399 @@
+"""The statement parser recovers title, date, preamble and the document's own paragraph numbers."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.errors import UnreadableDocument
+from ingest.loaders import html_to_text, load_path
+from ingest.models import PREAMBLE_LABEL, Paragraph, fold_whitespace
+from ingest.parser import approximate_tokens, chunk_document, chunk_paragraph, parse_date, parse_statement
+from ingest.sentences import split_sentences
+from tests.conftest import SEED
+from vectorstore.embeddings import Embedder
+
+SEED_ID = "uk-japan-defence-ministerial-2025"
+
+
+@pytest.fixture(scope="module")
+def seed():
+    loaded = load_path(SEED)
+    return loaded, parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint)
+
+
+def _sentences(paragraph: Paragraph) -> list[str]:
+    return paragraph.sentence_texts()
+
+
+# --------------------------------------------------------------------------- the bundled seed statement
+
+
+def test_seed_has_preamble_and_sixteen_numbered_paragraphs(seed):
+    """The seed parses into its preamble plus paragraphs 1 … 16, in order."""
+    _, document = seed
+    assert [p.label for p in document.paragraphs] == [PREAMBLE_LABEL] + [str(n) for n in range(1, 17)]
+    assert [p.position for p in document.paragraphs] == list(range(17))
+    assert document.numbered
+    assert document.paragraph(PREAMBLE_LABEL).text.startswith("The Rt Hon John Healey MP, Secretary of State")
+
+
+def test_seed_title_date_and_id(seed):
+    """Title is the first line, the date the line under it, the id the file name's slug."""
+    _, document = seed
+    assert document.title == "UK-Japan Defence Ministerial Meeting 2025 – Joint Statement"
+    assert document.date == date(2025, 8, 28)
+    assert document.id == SEED_ID
+
+
+_JOINED = [
+    (
+        "4",
+        "support for Ukraine in defending its freedom",
+        "The Ministers reiterated that President Putin’s",
+        "including through the assistance to Ukraine.",
+    ),
+    (
+        "8",
+        "including through joint initiatives, capacity-building efforts",
+        "The Ministers welcomed UK and Japanese collaboration",
+        "and engagement with regional partners.",
+    ),
+    (
+        "13",
+        "peaceful uses of outer space, ensuring space remains",
+        "The Ministers recognised the critical importance",
+        "Space Domain Awareness between each force.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "joined", "starts", "ends"), _JOINED)
+def test_paragraph_continues_across_blank_line_until_next_number(seed, label, joined, starts, ends):
+    """A blank line in the middle of a sentence does not end the paragraph; the next number does."""
+    _, document = seed
+    text = document.paragraph(label).text
+    assert joined in text
+    assert text.startswith(starts)
+    assert text.endswith(ends)
+    following = document.paragraph(str(int(label) + 1)).text
+    assert not following.startswith(("defending", "capacity-building", "ensuring"))
+
+
+def test_every_seed_paragraph_occurs_verbatim_in_the_folded_source(seed):
+    """Paragraph text is the source's own words, white space folded, nothing rewritten."""
+    loaded, document = seed
+    folded = fold_whitespace(loaded.text)
+    for paragraph in document.paragraphs:
+        assert paragraph.text in folded, paragraph.label
+
+
+def test_seed_sentences_keep_abbreviations_whole(seed):
+    """'H.E. Mr Nakatani' and 'Rt Hon' stay inside one sentence of the preamble."""
+    _, document = seed
+    preamble = _sentences(document.paragraph(PREAMBLE_LABEL))
+    assert len(preamble) == 1
+    assert "H.E. Mr Nakatani Gen" in preamble[0]
+    assert len(_sentences(document.paragraph("16"))) == 1
+    assert len(_sentences(document.paragraph("4"))) == 5
+
+
+# --------------------------------------------------------------------------- numbering styles
+
+
+@pytest.mark.parametrize("style", ["{n}.", "{n})", "({n})"])
+def test_numbering_styles_are_read_as_printed(style):
+    """'1.', '1)' and '(1)' all number paragraphs; the label is the printed number without punctuation."""
+    lines = ["Joint Statement", "", "Intro line of the preamble."]
+    lines += [f"{style.format(n=n)} Paragraph number {n} says something." for n in range(1, 4)]
+    document = parse_statement("\n".join(lines), source="s.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        (PREAMBLE_LABEL, "Intro line of the preamble."),
+        ("1", "Paragraph number 1 says something."),
+        ("2", "Paragraph number 2 says something."),
+        ("3", "Paragraph number 3 says something."),
+    ]
+
+
+def test_sub_list_in_another_style_stays_inside_its_paragraph():
+    """'(1) (2) (3)' inside paragraph 1. does not replace the document's own 1. 2. numbering."""
+    text = "Title\n\n1. The Ministers agreed:\n(1) first;\n(2) second;\n(3) third.\n2. They met again."
+    document = parse_statement(text, source="s.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The Ministers agreed: (1) first; (2) second; (3) third."),
+        ("2", "They met again."),
+    ]
+
+
+def test_list_in_preamble_gives_way_to_the_paragraph_numbering():
+    """A short list before the numbered paragraphs stays in the preamble."""
+    text = "Title\n\nWe note:\n(1) one\n(2) two\n\n1. First.\n2. Second.\n3. Third."
+    document = parse_statement(text, source="s.txt")
+    assert [p.label for p in document.paragraphs] == [PREAMBLE_LABEL, "1", "2", "3"]
+    assert document.paragraph(PREAMBLE_LABEL).text == "We note: (1) one (2) two"
+
+
+def test_out_of_sequence_numbers_continue_the_paragraph():
+    """A wrapped line that starts with a number out of sequence is text, not a new paragraph."""
+    text = "Title\n\n1. Delivery is due by\n2035. Work continues.\n2. Next paragraph.\n7. Stray."
+    document = parse_statement(text, source="s.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "Delivery is due by 2035. Work continues."),
+        ("2", "Next paragraph. 7. Stray."),
+    ]
+
+
+def test_number_alone_on_its_line_starts_a_paragraph():
+    """PDF text often prints '1.' on a line of its own; the paragraph is the text after it."""
+    text = "Title\n\n1.\nFirst paragraph text.\n\n2.\nSecond paragraph text."
+    document = parse_statement(text, source="s.pdf")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "First paragraph text."),
+        ("2", "Second paragraph text."),
+    ]
+
+
+def test_unnumbered_statement_falls_back_to_blank_line_paragraphs_by_position():
+    """Without numbering, blank lines separate paragraphs and labels are positions 1, 2, 3."""
+    text = "A Statement Title\n\n1 May 2024\n\nFirst paragraph,\nhard wrapped.\n\nSecond one.\n\n\nThird one."
+    document = parse_statement(text, source="plain.txt")
+    assert not document.numbered
+    assert document.title == "A Statement Title"
+    assert document.date == date(2024, 5, 1)
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "First paragraph, hard wrapped."),
+        ("2", "Second one."),
+        ("3", "Third one."),
+    ]
+
+
+def test_html_bullet_list_items_become_paragraphs():
+    """'- item' lists, as the HTML loader emits them, give one paragraph per item without the bullet."""
+    markup = (
+        "<html><body><h1>Leaders' Statement</h1><p>3 March 2024</p><p>The leaders agreed to:</p>"
+        "<ul><li>deepen defence ties;</li><li>meet again\n in 2025.</li></ul></body></html>"
+    )
+    text, title = html_to_text(markup)
+    document = parse_statement(text, source="leaders.html", title_hint=title)
+    assert document.title == "Leaders' Statement"
+    assert document.date == date(2024, 3, 3)
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The leaders agreed to:"),
+        ("2", "deepen defence ties;"),
+        ("3", "meet again in 2025."),
+    ]
+
+
+def test_html_ordered_list_is_numbered():
+    """An <ol> of paragraphs is read with the numbers the loader prints."""
+    text, title = html_to_text("<h1>T</h1><ol><li>First point.</li><li>Second point.</li></ol>")
+    document = parse_statement(text, source="t.html", title_hint=title)
+    assert document.numbered
+    assert [(p.label, p.text) for p in document.paragraphs] == [("1", "First point."), ("2", "Second point.")]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("28 August 2025", date(2025, 8, 28)),
+        ("August 28, 2025", date(2025, 8, 28)),
+        ("2nd Sept. 2024", date(2024, 9, 2)),
+        ("Published 2025-01-31", date(2025, 1, 31)),
+        ("31 February 2025", None),
+        ("no date here", None),
+    ],
+)
+def test_dates_are_read_in_common_formats(written, expected):
+    """Day-month-year, month-day-year and ISO dates are read; impossible dates are not."""
+    assert parse_date(written) == expected
+
+
+def test_document_id_override_and_file_name_slug():
+    """The id comes from the file name, or from an explicit override, as a safe slug."""
+    text = "Title line\n\n1. One.\n2. Two."
+    assert parse_statement(text, source="/x/UK–Japan Statement 2025.txt").id == "uk-japan-statement-2025"
+    assert parse_statement(text, source="a.txt", doc_id="My Custom ID").id == "my-custom-id"
+    with pytest.raises(UnreadableDocument, match="no usable characters"):
+        parse_statement(text, source="a.txt", doc_id="–––")
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n \t"])
+def test_blank_text_is_unreadable(text):
+    """A statement with no text raises UnreadableDocument naming the source."""
+    with pytest.raises(UnreadableDocument, match=r"empty\.txt: is empty"):
+        parse_statement(text, source="empty.txt")
+
+
+def test_lone_number_one_is_prose_not_numbering():
+    """A single '1.' with no '2.' after it does not make the statement numbered."""
+    document = parse_statement("Title\n\nWe list:\n1. only one point.\n\nAnd a closing line.", source="t.txt")
+    assert not document.numbered
+    assert [p.text for p in document.paragraphs] == ["We list: 1. only one point.", "And a closing line."]
+
+
+def test_title_alone_is_unreadable():
+    """A title with nothing under it is not a statement."""
+    with pytest.raises(UnreadableDocument, match="no paragraphs"):
+        parse_statement("Just A Title\n\n", source="t.txt")
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The Rt Hon John Healey MP and H.E. Mr Nakatani Gen met. They agreed.",
+            ["The Rt Hon John Healey MP and H.E. Mr Nakatani Gen met.", "They agreed."],
+        ),
+        ("See No. 5 and para. 12 of it. Next one.", ["See No. 5 and para. 12 of it.", "Next one."]),
+        ("The answer was no. The Ministers left.", ["The answer was no.", "The Ministers left."]),
+        ("It was held in the U.K. The Ministers met.", ["It was held in the U.K.", "The Ministers met."]),
+        ("Mr. J. Healey met the U.K. Prime Minister. Good.", ["Mr. J. Healey met the U.K. Prime Minister.", "Good."]),
+        ("Ships, aircraft, etc. They sailed.", ["Ships, aircraft, etc.", "They sailed."]),
+        ("e.g. The first. Then more.", ["e.g. The first.", "Then more."]),
+        ("Approx. 5 ships sailed. Then more.", ["Approx. 5 ships sailed.", "Then more."]),
+        ("Will they? Yes! Done.", ["Will they?", "Yes!", "Done."]),
+        ("He said “We agree.” Then he left.", ["He said “We agree.”", "Then he left."]),
+        ("Version 2.5 is out. It works.", ["Version 2.5 is out.", "It works."]),
+        ("No end mark", ["No end mark"]),
+    ],
+)
+def test_sentence_boundaries(text, expected):
+    """Sentences split at . ! ? but not after titles, initials, 'No. 5' or inside numbers."""
+    assert [text[s.start : s.end] for s in split_sentences(text)] == expected
+
+
+_WORDS = st.sampled_from(
+    "the UK Japan Ministers welcomed H.E. Mr Rt Hon No. 5 U.K. e.g. etc. 2025 defence (CSG) “quoted” Ukraine. "
+    "Why? Yes! St. GCAP 2.5 and of in".split()
+)
+
+
+@given(st.lists(_WORDS, min_size=1, max_size=60).map(" ".join))
+def test_sentence_spans_tile_the_text(text):
+    """Spans are ordered, disjoint, trimmed, and together hold every non-blank character."""
+    spans = split_sentences(text)
+    assert spans
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+    covered = "".join(text[s.start : s.end] for s in spans)
+    assert covered.replace(" ", "") == text.replace(" ", "")
+    assert all(text[s.start : s.end] == text[s.start : s.end].strip() for s in spans)
+
+
+# --------------------------------------------------------------------------- property: parsing keeps the words
+
+_SENTENCE = st.lists(
+    st.sampled_from("Ministers welcomed the partnership and cooperation in space cyber 2025 (GCAP) Japan’s UK".split()),
+    min_size=2,
+    max_size=12,
+).map(lambda words: " ".join(words).capitalize() + ".")
+_PARAGRAPH = st.lists(_SENTENCE, min_size=1, max_size=4).map(" ".join)
+
+
+@st.composite
+def _statements(draw: st.DrawFn) -> tuple[str, list[str], str]:
+    """(raw text, paragraph texts, numbering style) with random hard wraps and stray blank lines."""
+    style = draw(st.sampled_from(["{n}.", "{n})", "({n})", ""]))
+    # Numbering needs two numbers in sequence (a lone "1." reads as prose), so numbered ones have two or more.
+    paragraphs = draw(st.lists(_PARAGRAPH, min_size=2 if style else 1, max_size=6))
+    lines = [draw(st.sampled_from(["Joint Statement on Things", "Statement – 2025"])), ""]
+    for n, paragraph in enumerate(paragraphs, start=1):
+        words = paragraph.split(" ")
+        cuts = sorted(draw(st.sets(st.integers(1, max(1, len(words) - 1)), max_size=3)))
+        pieces = [" ".join(words[a:b]) for a, b in zip([0, *cuts], [*cuts, len(words)], strict=True) if a < b]
+        if style:
+            pieces[0] = f"{style.format(n=n)} {pieces[0]}"
+            # Numbered paragraphs may be broken by blank lines (page breaks) mid-sentence.
+            glue = draw(st.sampled_from(["\n", "\n\n"]))
+        else:
+            glue = "\n"
+        lines.append(glue.join(pieces))
+        lines.append("" if not style else draw(st.sampled_from(["", "\n"])))
+    return "\n".join(lines), paragraphs, style
+
+
+@settings(max_examples=150, deadline=None)
+@given(_statements())
+def test_parsed_paragraphs_are_the_written_paragraphs(statement):
+    """Whatever the wraps and page breaks, each paragraph comes back whole, labelled, and verbatim."""
+    text, paragraphs, style = statement
+    document = parse_statement(text, source="generated.txt")
+    folded = fold_whitespace(text)
+    assert [p.text for p in document.paragraphs] == paragraphs
+    assert [p.label for p in document.paragraphs] == [str(n) for n in range(1, len(paragraphs) + 1)]
+    assert document.numbered == bool(style)
+    for paragraph in document.paragraphs:
+        assert paragraph.text in folded
+        assert "".join(_sentences(paragraph)).replace(" ", "") == paragraph.text.replace(" ", "")
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+def _long_paragraph(sentences: int = 30) -> Paragraph:
+    sentence = "Sentence {n} says that the Ministers welcomed cooperation on maritime security and space."
+    text = " ".join(sentence.format(n=n) for n in range(sentences))
+    return Paragraph("doc", "7", 7, text, split_sentences(text))
+
+
+def test_short_paragraph_is_one_chunk_with_all_sentences():
+    """A paragraph within the window is embedded whole: one chunk, window 0."""
+    paragraph = _long_paragraph(3)
+    chunks = chunk_paragraph(paragraph, max_tokens=240)
+    assert [(c.window, c.text, c.sentence_range) for c in chunks] == [(0, paragraph.text, (0, 3))]
+
+
+def test_long_paragraph_splits_into_overlapping_sentence_windows(embedder: Embedder):
+    """Over 256 word pieces, windows of whole sentences overlap by one, fit the model, and keep the label."""
+    paragraph = _long_paragraph(30)
+    assert embedder.count_tokens(paragraph.text) > 256
+    chunks = chunk_paragraph(paragraph, max_tokens=240, count_tokens=embedder.count_tokens)
+    assert len(chunks) > 1
+    assert {c.paragraph.label for c in chunks} == {"7"}
+    assert [c.window for c in chunks] == list(range(len(chunks)))
+    assert len({c.id for c in chunks}) == len(chunks)
+    sentences = _sentences(paragraph)
+    for chunk in chunks:
+        start, end = chunk.sentence_range
+        assert chunk.text == " ".join(sentences[start:end])
+        assert embedder.count_tokens(chunk.text) <= 240
+    ranges = [c.sentence_range for c in chunks]
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == len(sentences)
+    assert all(b[0] == a[1] - 1 for a, b in itertools.pairwise(ranges))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=25),
+    st.integers(min_value=8, max_value=120),
+)
+def test_windows_cover_every_sentence_in_order(sentence_lengths, max_tokens):
+    """For any paragraph and window size, windows start at the first sentence, end at the last, and overlap."""
+    text = " ".join(" ".join(["word"] * n).capitalize() + "." for n in sentence_lengths)
+    paragraph = Paragraph("doc", "3", 3, text, split_sentences(text))
+    chunks = chunk_paragraph(paragraph, max_tokens=max_tokens, count_tokens=approximate_tokens)
+    ranges = [c.sentence_range for c in chunks]
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == len(sentence_lengths)
+    covered = set().union(*(range(a, b) for a, b in ranges))
+    assert covered == set(range(len(sentence_lengths)))
+    for (a_start, a_end), (b_start, b_end) in itertools.pairwise(ranges):
+        assert a_start < b_start < a_end <= b_end or (a_end - a_start == 1 and b_start == a_end)
+    for chunk in chunks:
+        start, end = chunk.sentence_range
+        assert end - start == 1 or approximate_tokens(chunk.text) <= max_tokens
+
+
+def test_chunk_document_labels_every_window_with_its_paragraph(seed):
+    """Every chunk of the seed carries its paragraph's printed label and the document id."""
+    _, document = seed
+    chunks = chunk_document(document)
+    assert [c.paragraph.label for c in chunks] == [p.label for p in document.paragraphs]
+    assert all(c.id.startswith(f"{SEED_ID}:{c.paragraph.label}:") for c in chunks)
