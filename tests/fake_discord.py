@@ -161,6 +161,9 @@ EVERYONE_PERMISSIONS: Final = (
 INTENT_GUILD_MESSAGES: Final = 1 << 9
 INTENT_DIRECT_MESSAGES: Final = 1 << 12
 INTENT_MESSAGE_CONTENT: Final = 1 << 15
+INTENT_GUILD_MEMBERS: Final = 1 << 1
+INTENT_GUILD_PRESENCES: Final = 1 << 8
+PRIVILEGED_INTENTS: Final = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
 # Gateway opcodes.
 OP_DISPATCH: Final = 0
@@ -636,12 +639,15 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
         ack_deadline: float | None = 3.0,
         echo_bot_messages: bool = True,
+        enabled_privileged_intents: int = PRIVILEGED_INTENTS,
     ) -> None:
         """Build the world; nothing listens until :meth:`start`.
 
         ``token`` defaults to a random bot-token-shaped string (tests can check it never leaks).
         ``ack_deadline`` is Discord's 3 s window to acknowledge an interaction (None disables).
         ``echo_bot_messages`` sends the bot's own channel messages back as MESSAGE_CREATE.
+        ``enabled_privileged_intents`` are those switched on in the developer portal; an IDENTIFY
+        asking for any other privileged intent is closed with 4014, as Discord does.
         """
         self._last_snowflake = 0
         self.token: str = token or (
@@ -650,6 +656,7 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_deadline = ack_deadline
         self.echo_bot_messages = echo_bot_messages
+        self.enabled_privileged_intents = enabled_privileged_intents
 
         self.application_id: int = self.snowflake()
         self.bot_user = FakeUser(self.application_id, "statementbot", bot=True)
@@ -1407,6 +1414,9 @@ class FakeDiscord:
     async def _identify(self, connection: _GatewayConnection, data: JSON) -> None:
         if data.get("token") != self.token:
             await connection.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if int(data.get("intents", 0)) & PRIVILEGED_INTENTS & ~self.enabled_privileged_intents:
+            await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         session = _GatewaySession(secrets.token_hex(16), int(data.get("intents", 0)))
         session.connection = connection
