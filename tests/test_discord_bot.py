@@ -7,7 +7,9 @@ on what the bot sent to Discord.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import json
 import logging
 import re
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.discord.app import create_bot, serve
+from bot.discord.app import create_bot, install_redaction, serve
 from bot.discord.client import StatementBot
 from bot.discord.formatting import ZERO_WIDTH_SPACE
 from bot.feedback import FeedbackStore
@@ -27,7 +29,7 @@ from bot.runtime import build_service
 from bot.settings import Settings
 from prompts import ABSTAIN_PHRASE
 from qa.service import StatementService
-from tests.fake_discord import FakeDiscord, FakeUser, RecordedRequest, run_client
+from tests.fake_discord import INTENT_MESSAGE_CONTENT, FakeDiscord, FakeUser, RecordedRequest, run_client
 
 pytestmark = pytest.mark.timeout(120)  # the first test also builds the service (model load, ingest)
 
@@ -456,3 +458,42 @@ async def test_rejected_token_exits_non_zero_without_echoing_it(
     captured = capsys.readouterr()
     assert "rejected the token" in captured.err
     assert wrong not in captured.err + captured.out + caplog.text
+
+
+async def test_bot_runs_without_message_content_when_the_portal_has_not_enabled_it(
+    service: StatementService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses the privileged intent (4014): the bot reconnects without it and says why."""
+    async with FakeDiscord(enabled_privileged_intents=0) as fake, fake.patch_client_endpoints():
+        settings = Settings(data_dir=tmp_path, discord_guild_id=fake.guild.id)
+        running = asyncio.create_task(serve(settings, service, None, fake.token, guild_ready_timeout=0.05))
+        try:
+            identify = await fake.wait_for_identify(timeout=10)
+            assert not identify["intents"] & INTENT_MESSAGE_CONTENT
+            await fake.wait_for_request("PUT", "/applications/{app}/guilds/{guild}/commands", status=200)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    assert "Message Content intent is not enabled" in caplog.text
+
+
+def test_log_filter_redacts_the_token_from_messages_and_tracebacks() -> None:
+    """Even a record that quotes the token, or a traceback that contains it, is logged redacted."""
+    secret = "MTIz.very-secret.token"
+    stream = io.StringIO()
+    logger = logging.getLogger("statementbot.test-redaction")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.propagate = False
+    install_redaction(secret, logger)
+    try:
+        logger.warning("token is %s", secret)
+        try:
+            raise RuntimeError(f"bad token {secret}")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    assert secret not in stream.getvalue()
+    assert stream.getvalue().count("[redacted]") == 2  # the message and the exception text
