@@ -497,3 +497,22 @@ def test_log_filter_redacts_the_token_from_messages_and_tracebacks() -> None:
         logger.removeHandler(handler)
     assert secret not in stream.getvalue()
     assert stream.getvalue().count("[redacted]") == 2  # the message and the exception text
+
+
+async def test_follow_up_after_a_restart_reads_the_thread_back(service: StatementService, tmp_path: Path) -> None:
+    """After a restart, "Tell me more about it." in an existing thread still knows what "it" is."""
+    async with FakeDiscord() as fake, fake.patch_client_endpoints():
+        settings = Settings(data_dir=tmp_path, discord_guild_id=fake.guild.id, discord_cooldown_s=0)
+        question = fake.message_create("What do the ministers say about cyber?", mention_bot=True)
+        async with run_client(create_bot(settings, service, None, guild_ready_timeout=0.05), fake):
+            await fake.dispatch("MESSAGE_CREATE", question)
+            thread_path = f"/channels/{question['id']}/messages"  # a thread started from a message has its id
+            await fake.wait_for_request("POST", thread_path, status=200, timeout=20)
+
+        async with run_client(create_bot(settings, service, None, guild_ready_timeout=0.05), fake):
+            since = fake.mark()
+            follow = fake.message_create("Tell me more about it.", channel_id=int(question["id"]))
+            await fake.dispatch("MESSAGE_CREATE", follow)
+            follow_up = await fake.wait_for_request("POST", thread_path, status=200, since=since, timeout=20)
+    assert not follow_up.json["content"].startswith(ABSTAIN_PHRASE)
+    assert any("¶10" in e["title"] for e in follow_up.json["embeds"])

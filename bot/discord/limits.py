@@ -37,4 +37,5 @@ MAX_ANSWER_MESSAGES: Final = 4  # an answer longer than this many messages is cu
 EXCERPT_CHARS: Final = 600  # quoted excerpt in a citation embed; "Show paragraph" gives the rest
 MIN_EDIT_INTERVAL_S: Final = 1.0  # a streamed answer may edit its message at most once per second
 THREAD_CONVERSATIONS: Final = 500  # threads whose turns are kept in memory (least recent dropped)
+THREAD_HISTORY_MESSAGES: Final = 50  # messages read back to rebuild a thread's turns after a restart
 AUTOCOMPLETE_CACHE_S: Final = 10.0  # how long autocomplete reuses the document list

@@ -20,7 +20,8 @@ import discord
 from bot.discord import limits
 from bot.discord.formatting import question_text, thread_name
 from bot.discord.replies import ChannelReply, failure_text
-from qa.types import Conversation
+from prompts import ABSTAIN_PHRASE
+from qa.types import Answer, Conversation
 
 if TYPE_CHECKING:
     from bot.discord.answering import Answering
@@ -35,6 +36,7 @@ EMPTY_MENTION_HELP = "Ask me something after the mention, e.g. “@{name} What d
 class _Chat:
     conversation: Conversation = field(default_factory=Conversation)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one answer at a time per thread
+    restored: bool = False  # earlier turns read back from the thread (after a restart) or none to read
 
 
 class MentionHandler:
@@ -70,9 +72,15 @@ class MentionHandler:
             return
         reply, chat_id = await self._destination(message, question)
         # Outside a thread or DM there is no conversation to continue: answer on its own.
-        chat = self.chat(chat_id) if chat_id is not None else _Chat()
+        chat = self.chat(chat_id) if chat_id is not None else _Chat(restored=True)
+        if reply.channel is not channel:
+            chat.restored = True  # a thread just started from this question has no history yet
         try:
             async with chat.lock, reply.channel.typing():
+                if not chat.restored:
+                    chat.restored = True
+                    if our_thread and isinstance(channel, discord.Thread):
+                        await restore_turns(chat.conversation, channel, before=message, me=me)
                 answer = await self.answering.answer_for(question, conversation=chat.conversation)
                 await reply.send(await self.answering.messages_for(answer))
             log.info("answered a mention in %.0f ms (turn %d)", answer.latency_ms, len(chat.conversation))
@@ -101,3 +109,34 @@ class MentionHandler:
             else:
                 return ChannelReply(thread), thread.id
         return ChannelReply(channel, reference=message), None
+
+
+async def restore_turns(
+    conversation: Conversation, thread: discord.Thread, *, before: discord.Message, me: discord.ClientUser
+) -> None:
+    """Read a thread's earlier questions and answers back into `conversation` (after a restart).
+
+    The first question is the message the thread was started from (same id); then each
+    person's message is a question and the bot's messages after it are its answer. Needs
+    Read Message History; without it the follow-up is answered on its own.
+    """
+    turns: list[tuple[str, list[str]]] = []
+    try:
+        if isinstance(thread.parent, discord.TextChannel):  # our threads start from a question there
+            starter = await thread.parent.fetch_message(thread.id)
+            turns.append((question_text(starter.content), []))
+        history = [m async for m in thread.history(limit=limits.THREAD_HISTORY_MESSAGES, before=before)]
+    except discord.HTTPException as error:
+        log.warning("cannot read the history of thread %s (%s); answering without it", thread.id, error.status)
+        return
+    for message in reversed(history):  # oldest first
+        if message.author.id == me.id:
+            if turns and message.content:
+                turns[-1][1].append(message.content)
+        elif not message.author.bot and (question := question_text(message.content)):
+            turns.append((question, []))
+    for question, parts in turns[-(conversation.turns.maxlen or len(turns)) :]:
+        if question and parts:
+            text = "\n".join(parts)
+            conversation.add(question, Answer(question, text, (), abstained=text.startswith(ABSTAIN_PHRASE)))
+    log.info("restored %d earlier turn(s) of thread %s", len(conversation), thread.id)
