@@ -1,15 +1,22 @@
 """Re-ingestion: make the store hold exactly the paragraphs of the given statements.
 
-The plan is computed from ids alone (document id + label + content hash), so an
-unchanged statement costs no embeddings and no writes. Writes are ordered so a
-crash at any point is repaired by running the same command again:
+The plan is computed from ids alone (document id + label + content hash), read
+once per run, so an unchanged statement costs no embeddings, no tokenizing and
+no writes. Documents are embedded in groups (one model call for many files) and
+each group is written in an order that makes a crash at any point repairable by
+running the same command again:
 
 1. new sentences, 2. new paragraph windows, 3. stale windows and sentences
-deleted, 4. the document record written last ("fully ingested").
+deleted, 4. the document records written last ("fully ingested").
+
+A document record therefore always describes paragraphs that are all stored;
+paragraphs without a record (orphans of an interrupted run) are invisible to
+`documents` and are completed, replaced or pruned by the next run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,13 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import StatementbotError, UnknownDocument, UnreadableDocument
+from ingest.errors import UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
 from ingest.models import Chunk, Document, Span
-from ingest.parser import chunk_document, parse_statement
-from vectorstore.store import DocumentRecord, ParagraphStore, paragraph_key, sentence_id
+from ingest.parser import chunk_paragraph, parse_statement
+from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
+SentenceRow = tuple[str, str, str, int, Span, str]  # (doc_id, label, para_hash, index, span, text)
+
+# A group is embedded in one model call and written in one round of upserts.
+# Large enough to keep the model's batches full across small files, small
+# enough that progress and crash repair stay fine-grained.
+GROUP_TEXTS = 512
+GROUP_DOCUMENTS = 16
+# Texts whose vectors a run remembers (about 1.5 kB each) before it starts afresh.
+VECTOR_CACHE_TEXTS = 50_000
 
 
 @dataclass
@@ -82,16 +98,55 @@ class IngestReport:
         return not self.failed
 
 
-@dataclass(frozen=True)
-class _Plan:
+@dataclass
+class _Staged:
+    """One document's plan: what to embed, write and delete to make the store match it."""
+
+    document: Document
     chunks_to_add: list[Chunk]
+    windows: dict[str, int]  # paragraph key -> window count, for the paragraphs being (re)written
+    desired_chunks: set[str]
     chunk_ids_to_delete: set[str]
-    sentences_to_add: list[tuple[str, str, str, int, Span, str]]
+    sentences_to_add: list[SentenceRow]
+    desired_sentences: set[str]
     sentence_ids_to_delete: set[str]
+    positions: dict[str, int]  # chunk id -> position, for stored windows whose paragraph moved
+    record: DocumentRecord
+    write_record: bool
+    embed_title: bool  # new document or new title; a moved file keeps its title vector
+    status: str
     added: int
     updated: int
     removed: int
     unchanged: int
+
+    def texts(self) -> list[str]:
+        titles = [self.record.title] if self.embed_title else []
+        return [c.text for c in self.chunks_to_add] + [row[5] for row in self.sentences_to_add] + titles
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(
+            self.chunks_to_add
+            or self.chunk_ids_to_delete
+            or self.sentences_to_add
+            or self.sentence_ids_to_delete
+            or self.positions
+            or self.write_record
+        )
+
+
+@dataclass
+class _Run:
+    """State of one ingest run: the store's ids (kept current as groups are written) and the pending group."""
+
+    state: IndexState
+    report: IngestReport
+    seen_ids: set[str] = field(default_factory=set)
+    pending: list[_Staged] = field(default_factory=list)
+    pending_texts: int = 0
+    # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _labels(ids: Iterable[str]) -> dict[str, set[str]]:
@@ -106,10 +161,20 @@ def _labels(ids: Iterable[str]) -> dict[str, set[str]]:
 class Indexer:
     """Loads, parses and syncs statements into a ParagraphStore."""
 
-    def __init__(self, store: ParagraphStore, *, max_bytes: int = DEFAULT_MAX_BYTES, max_tokens: int = 240) -> None:
+    def __init__(
+        self,
+        store: ParagraphStore,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_tokens: int = 240,
+        group_texts: int = GROUP_TEXTS,
+        group_documents: int = GROUP_DOCUMENTS,
+    ) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.max_tokens = max_tokens
+        self.group_texts = group_texts
+        self.group_documents = group_documents
 
     # Entry points -----------------------------------------------------------
     def ingest_paths(
@@ -120,6 +185,12 @@ class Indexer:
         doc_id: str | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
+        """Sync files and folders; each unreadable file is reported in `failed`, the others ingested.
+
+        Raises StoreLocked at once (before any work) when another process writes
+        the same embedded store, and StoreUnavailable when the store fails.
+        """
+        self.store.acquire_writer()
         report = IngestReport()
         found = discover(paths)
         report.failed.extend(found.failures)
@@ -127,177 +198,140 @@ class Indexer:
         if doc_id and len(found.files) > 1:
             report.failed.append(UnreadableDocument(", ".join(map(str, paths)), "--id needs exactly one file"))
             return report
-        seen_ids: set[str] = set()
+        run = _Run(self.store.index_state(), report)
         for done, path in enumerate(found.files):
             if progress:
                 progress(done, len(found.files), str(path))
             try:
                 loaded = load_path(path, max_bytes=self.max_bytes)
-                self._ingest_loaded(loaded, report, doc_id=doc_id, seen_ids=seen_ids)
+                self._stage(self._prepare(loaded, run, doc_id=doc_id), run)
             except UnreadableDocument as error:
                 report.failed.append(error)
-            except StatementbotError as error:
-                report.failed.append(UnreadableDocument(path, error.user_message()))
+        self._flush(run)
         if progress:
             progress(len(found.files), len(found.files), "")
         if prune:
-            self._prune(paths, seen_ids, report)
+            self._prune(paths, run)
         return report
 
     def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
         """Ingest an uploaded file (Discord attachment) with the same code path."""
+        self.store.acquire_writer()
         report = IngestReport()
         try:
             loaded = load_bytes(data, name=name, max_bytes=self.max_bytes)
-            if source:
-                loaded = LoadedText(loaded.text, source, loaded.title_hint, loaded.format, loaded.raw_hash)
-            self._ingest_loaded(loaded, report, doc_id=None, seen_ids=set())
         except UnreadableDocument as error:
             report.failed.append(error)
+            return report
+        if source:
+            loaded = dataclasses.replace(loaded, source=source)
+        run = _Run(self.store.index_state(), report)
+        try:
+            self._stage(self._prepare(loaded, run, doc_id=None), run)
+        except UnreadableDocument as error:
+            report.failed.append(error)
+        self._flush(run)
         return report
 
     def ingest_document(self, document: Document, report: IngestReport | None = None) -> IngestReport:
-        report = report or IngestReport()
-        plan = self._plan(document)
-        self._apply(document, plan, report)
-        return report
+        """Sync one parsed document (its id is taken as given)."""
+        self.store.acquire_writer()
+        run = _Run(self.store.index_state(), report or IngestReport())
+        run.seen_ids.add(document.id)
+        self._stage(document, run)
+        self._flush(run)
+        return run.report
 
     def remove(self, doc_id: str) -> IngestReport:
         """Delete a document and its paragraphs; works on half-ingested leftovers too."""
-        if doc_id not in self.store.stored_doc_ids():
+        self.store.acquire_writer()
+        state = self.store.index_state()
+        if doc_id not in state.doc_ids():
             raise UnknownDocument(f"No document with id {doc_id!r}.")
         report = IngestReport()
-        title = doc_id
-        try:
-            title = self.store.document(doc_id).title
-        except UnknownDocument:
-            pass  # an orphan from an interrupted ingest: remove its paragraphs all the same
-        chunk_ids = self.store.chunk_ids(doc_id)
-        # Record first: once it is gone the document is invisible, whatever happens next.
-        self.store.delete_document_record(doc_id)
-        self.store.delete_chunks(chunk_ids)
-        self.store.delete_sentences(self.store.sentence_ids(doc_id))
-        report.removed = len(_labels(chunk_ids))
-        report.changes.append(DocumentChange(doc_id, title, "", "removed", report.removed))
+        self._remove(doc_id, state, report)
         return report
 
-    # Internals --------------------------------------------------------------
-    def _ingest_loaded(
-        self, loaded: LoadedText, report: IngestReport, *, doc_id: str | None, seen_ids: set[str]
-    ) -> None:
+    # Planning -----------------------------------------------------------------
+    def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
         document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
         if doc_id is None:
-            document = self._follow_rename(document)
-        if document.id in seen_ids:
+            document = self._follow_rename(document, run)
+        if document.id in run.seen_ids:
             raise UnreadableDocument(
                 loaded.source,
                 f"has the same document id {document.id!r} as another file in this run",
                 hint="Rename one of them or ingest it alone with --id.",
             )
-        seen_ids.add(document.id)
-        self.ingest_document(document, report)
+        run.seen_ids.add(document.id)
+        return document
 
-    def _follow_rename(self, document: Document) -> Document:
-        """A file renamed with the same content keeps its old id instead of duplicating."""
-        try:
-            self.store.document(document.id)
+    @staticmethod
+    def _follow_rename(document: Document, run: _Run) -> Document:
+        """A file renamed with the same content keeps its old id instead of duplicating.
+
+        Only a document whose file is gone counts as renamed: a copy that sits
+        next to the original is a second document.
+        """
+        if document.id in run.state.doc_ids():
             return document
-        except UnknownDocument:
-            pass
-        twins = [r for r in self.store.documents_with_hash(document.content_hash) if r.id != document.id]
+        twins = sorted(
+            record.id
+            for record in run.state.records.values()
+            if record.content_hash == document.content_hash
+            and record.id not in run.seen_ids
+            and not (record.source and Path(record.source).exists())
+        )
         if not twins:
             return document
-        text_source = document.source
-        renamed = twins[0].id
-        paragraphs = tuple(type(p)(renamed, p.label, p.position, p.text, p.sentences) for p in document.paragraphs)
-        return Document(
-            renamed, document.title, document.date, text_source, document.content_hash, paragraphs, document.numbered
-        )
+        renamed = twins[0]
+        paragraphs = tuple(dataclasses.replace(p, doc_id=renamed) for p in document.paragraphs)
+        return dataclasses.replace(document, id=renamed, paragraphs=paragraphs)
 
-    def _plan(self, document: Document) -> _Plan:
-        chunks = chunk_document(document, max_tokens=self.max_tokens, count_tokens=self._count_tokens)
-        existing_chunks = self.store.chunk_ids(document.id)
-        desired = {chunk.id: chunk for chunk in chunks}
-        sentences: dict[str, tuple[str, str, str, int, Span, str]] = {}
+    def _plan(self, document: Document, state: IndexState) -> _Staged:
+        existing_chunks = state.chunk_ids.get(document.id, set())
+        existing_sentences = state.sentence_ids.get(document.id, set())
+        chunks_to_add: list[Chunk] = []
+        windows: dict[str, int] = {}
+        desired_chunks: set[str] = set()
+        positions: dict[str, int] = {}
+        sentences_to_add: list[SentenceRow] = []
+        desired_sentences: set[str] = set()
+        complete: set[str] = set()  # labels whose windows and sentences are all stored already
         for p in document.paragraphs:
             key = paragraph_key(p.doc_id, p.label, p.hash)
+            stored_windows = state.windows.get(key, 0)
+            stored = [f"{key}:{window}" for window in range(stored_windows)]
+            if stored and all(cid in existing_chunks for cid in stored):
+                # Stored whole: no need to tokenize or embed it again.
+                desired_chunks.update(stored)
+                chunks_complete = True
+                if state.positions.get(key) != p.position:
+                    positions.update(dict.fromkeys(stored, p.position))
+            else:
+                chunks = chunk_paragraph(p, max_tokens=self.max_tokens, count_tokens=self._count_tokens)
+                windows[key] = len(chunks)
+                desired_chunks.update(c.id for c in chunks)
+                missing = [c for c in chunks if c.id not in existing_chunks]
+                chunks_to_add.extend(missing)
+                chunks_complete = not missing
+            sentences_complete = True
             for index, span in enumerate(p.sentences or (Span(0, len(p.text)),)):
-                sentences[sentence_id(key, index)] = (
-                    p.doc_id,
-                    p.label,
-                    p.hash,
-                    index,
-                    span,
-                    p.text[span.start : span.end],
-                )
-        existing_sentences = self.store.sentence_ids(document.id)
+                sid = sentence_id(key, index)
+                desired_sentences.add(sid)
+                if sid not in existing_sentences:
+                    sentences_complete = False
+                    sentences_to_add.append((p.doc_id, p.label, p.hash, index, span, p.text[span.start : span.end]))
+            if chunks_complete and sentences_complete:
+                complete.add(p.label)
 
         old = _labels(existing_chunks)
         new = {p.label: p.hash for p in document.paragraphs}
         added = sum(1 for label in new if label not in old)
         removed = sum(1 for label in old if label not in new)
-        unchanged = sum(
-            1
-            for label, h in new.items()
-            if old.get(label) == {h} and self._complete(label, h, desired, existing_chunks)
-        )
+        unchanged = sum(1 for label, h in new.items() if old.get(label) == {h} and label in complete)
         updated = len(new) - added - unchanged
-        return _Plan(
-            chunks_to_add=[c for cid, c in desired.items() if cid not in existing_chunks],
-            chunk_ids_to_delete=existing_chunks - desired.keys(),
-            sentences_to_add=[row for sid, row in sentences.items() if sid not in existing_sentences],
-            sentence_ids_to_delete=existing_sentences - sentences.keys(),
-            added=added,
-            updated=updated,
-            removed=removed,
-            unchanged=unchanged,
-        )
 
-    @staticmethod
-    def _complete(label: str, para_hash: str, desired: dict[str, Chunk], existing: set[str]) -> bool:
-        """True when every window of the paragraph is already stored."""
-        return all(
-            cid in existing
-            for cid, c in desired.items()
-            if c.paragraph.label == label and c.paragraph.hash == para_hash
-        )
-
-    def _count_tokens(self, text: str) -> int:
-        return self.store.embedder.count_tokens(text)
-
-    def _apply(self, document: Document, plan: _Plan, report: IngestReport) -> None:
-        embedder = self.store.embedder
-        texts = [c.text for c in plan.chunks_to_add] + [row[5] for row in plan.sentences_to_add]
-        vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), dtype=np.float32)
-        report.embedded += len(texts)
-        chunk_vectors = vectors[: len(plan.chunks_to_add)]
-        sentence_vectors = vectors[len(plan.chunks_to_add) :]
-        if plan.sentences_to_add:
-            self.store.add_sentences(plan.sentences_to_add, sentence_vectors)
-        if plan.chunks_to_add:
-            windows: dict[str, int] = {}
-            for chunk in chunk_document(document, max_tokens=self.max_tokens, count_tokens=self._count_tokens):
-                key = paragraph_key(chunk.paragraph.doc_id, chunk.paragraph.label, chunk.paragraph.hash)
-                windows[key] = windows.get(key, 0) + 1
-            self.store.add_chunks(plan.chunks_to_add, chunk_vectors, windows=windows)
-        self.store.delete_chunks(plan.chunk_ids_to_delete)
-        self.store.delete_sentences(plan.sentence_ids_to_delete)
-        status = self._put_record(document)
-        report.added += plan.added
-        report.updated += plan.updated
-        report.removed += plan.removed
-        report.unchanged += plan.unchanged
-        if status == "unchanged" and (plan.added or plan.updated or plan.removed):
-            status = "updated"
-        report.changes.append(
-            DocumentChange(document.id, document.title, document.source, status, len(document.paragraphs))
-        )
-
-    def _put_record(self, document: Document) -> str:
-        try:
-            current: DocumentRecord | None = self.store.document(document.id)
-        except UnknownDocument:
-            current = None
         record = DocumentRecord(
             id=document.id,
             title=document.title,
@@ -308,22 +342,133 @@ class Indexer:
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             numbered=document.numbered,
         )
-        if current is not None and _same_record(current, record):
-            return "unchanged"
-        self.store.put_document(record, self.store.embedder.encode([document.title])[0])
-        return "added" if current is None else "updated"
+        current = state.records.get(document.id)
+        write_record = current is None or not _same_record(current, record)
+        if current is not None and not write_record:
+            record = current  # keep its ingested_at: nothing about it is rewritten
+        staged = _Staged(
+            document=document,
+            chunks_to_add=chunks_to_add,
+            windows=windows,
+            desired_chunks=desired_chunks,
+            chunk_ids_to_delete=existing_chunks - desired_chunks,
+            sentences_to_add=sentences_to_add,
+            desired_sentences=desired_sentences,
+            sentence_ids_to_delete=existing_sentences - desired_sentences,
+            positions=positions,
+            record=record,
+            write_record=write_record,
+            embed_title=current is None or current.title != record.title,
+            status="unchanged",
+            added=added,
+            updated=updated,
+            removed=removed,
+            unchanged=unchanged,
+        )
+        if current is None:
+            staged.status = "added"
+        elif staged.has_writes:
+            staged.status = "updated"
+        return staged
 
-    def _prune(self, paths: Sequence[Path], seen_ids: set[str], report: IngestReport) -> None:
-        roots = [p.resolve() for p in paths]
-        for record in self.store.documents():
-            if record.id in seen_ids or not record.source:
+    def _count_tokens(self, text: str) -> int:
+        return self.store.embedder.count_tokens(text)
+
+    # Writing ------------------------------------------------------------------
+    def _stage(self, document: Document, run: _Run) -> None:
+        staged = self._plan(document, run.state)
+        run.pending.append(staged)
+        run.pending_texts += len(staged.texts())
+        busy = sum(1 for s in run.pending if s.has_writes)
+        if run.pending_texts >= self.group_texts or busy >= self.group_documents:
+            self._flush(run)
+
+    def _flush(self, run: _Run) -> None:
+        """Embed the pending group in one call, then write it in crash-safe order."""
+        group, run.pending, run.pending_texts = run.pending, [], 0
+        if not group:
+            return
+        embedder = self.store.embedder
+        # Identical texts (a one-sentence paragraph is also its own sentence) are embedded once.
+        wanted = dict.fromkeys(text for staged in group for text in staged.texts())
+        unique = [text for text in wanted if text not in run.vectors]
+        if len(run.vectors) + len(unique) > VECTOR_CACHE_TEXTS:
+            run.vectors = {t: run.vectors[t] for t in wanted if t in run.vectors}
+        if unique:
+            run.vectors.update(zip(unique, embedder.encode(unique), strict=True))
+        run.report.embedded += len(unique)
+
+        def vectors_for(texts: Sequence[str]) -> np.ndarray:
+            if not texts:
+                return np.zeros((0, embedder.dimension), dtype=np.float32)
+            return np.stack([run.vectors[t] for t in texts])
+
+        sentences = [r for staged in group for r in staged.sentences_to_add]
+        chunks = [c for staged in group for c in staged.chunks_to_add]
+        windows = {k: v for staged in group for k, v in staged.windows.items()}
+        titled = [staged.record for staged in group if staged.write_record and staged.embed_title]
+        moved = [staged.record for staged in group if staged.write_record and not staged.embed_title]
+        if sentences:
+            self.store.add_sentences(sentences, vectors_for([r[5] for r in sentences]))
+        if chunks:
+            self.store.add_chunks(chunks, vectors_for([c.text for c in chunks]), windows=windows)
+        self.store.delete_chunks([cid for staged in group for cid in staged.chunk_ids_to_delete])
+        self.store.delete_sentences([sid for staged in group for sid in staged.sentence_ids_to_delete])
+        self.store.update_positions({cid: pos for staged in group for cid, pos in staged.positions.items()})
+        self.store.put_documents(titled, vectors_for([r.title for r in titled]))
+        self.store.put_documents(moved)
+
+        report, state = run.report, run.state
+        for staged in group:
+            document = staged.document
+            state.chunk_ids[document.id] = set(staged.desired_chunks)
+            state.sentence_ids[document.id] = set(staged.desired_sentences)
+            state.records[document.id] = staged.record
+            for p in document.paragraphs:
+                key = paragraph_key(p.doc_id, p.label, p.hash)
+                if key in staged.windows:
+                    state.windows[key] = staged.windows[key]
+                state.positions[key] = p.position
+            report.added += staged.added
+            report.updated += staged.updated
+            report.removed += staged.removed
+            report.unchanged += staged.unchanged
+            report.changes.append(
+                DocumentChange(document.id, document.title, document.source, staged.status, len(document.paragraphs))
+            )
+
+    def _remove(self, doc_id: str, state: IndexState, report: IngestReport) -> None:
+        record = state.records.get(doc_id)
+        chunk_ids = state.chunk_ids.get(doc_id, set())
+        # Record first: once it is gone the document is invisible, whatever happens next.
+        if record is not None:
+            self.store.delete_document_record(doc_id)
+        self.store.delete_chunks(chunk_ids)
+        self.store.delete_sentences(state.sentence_ids.get(doc_id, set()))
+        state.records.pop(doc_id, None)
+        state.chunk_ids.pop(doc_id, None)
+        state.sentence_ids.pop(doc_id, None)
+        removed = len(_labels(chunk_ids))
+        report.removed += removed
+        title = record.title if record else doc_id
+        report.changes.append(DocumentChange(doc_id, title, record.source if record else "", "removed", removed))
+
+    def _prune(self, paths: Sequence[Path], run: _Run) -> None:
+        """Remove documents whose files under `paths` are gone, and leftovers of interrupted runs."""
+        roots = [Path(p).resolve() for p in paths]
+        state = run.state
+        for doc_id in sorted(state.doc_ids() - run.seen_ids):
+            record = state.records.get(doc_id)
+            if record is None:
+                # Paragraphs without a record: an interrupted run's leftovers nobody can see.
+                self._remove(doc_id, state, run.report)
+                continue
+            if not record.source:
                 continue
             source = Path(record.source)
             inside = any(source == root or root in source.parents for root in roots)
             if inside and not source.exists():
-                removal = self.remove(record.id)
-                report.removed += removal.removed
-                report.changes.extend(removal.changes)
+                self._remove(doc_id, state, run.report)
 
 
 def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:

@@ -21,7 +21,7 @@ import fcntl
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +66,36 @@ class DocumentRecord:
     paragraphs: int
     ingested_at: str  # ISO 8601, UTC
     numbered: bool
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    model: str
+    dimension: int
+    space: str  # Chroma's distance function: always "cosine"
+    telemetry: bool  # anonymized telemetry: always False
+    location: str
+    embedded: bool
+
+
+@dataclass
+class IndexState:
+    """Everything re-ingestion needs to plan, read in a few round trips per run.
+
+    Ids are enough to tell what is stored: a chunk id is ``doc:label:hash:window``
+    and a sentence id ``doc:label:hash:sN``, so an unchanged paragraph is spotted
+    without reading its text or embedding it.
+    """
+
+    chunk_ids: dict[str, set[str]] = field(default_factory=dict)  # doc id -> chunk ids
+    sentence_ids: dict[str, set[str]] = field(default_factory=dict)  # doc id -> sentence ids
+    windows: dict[str, int] = field(default_factory=dict)  # paragraph key -> windows it was split into
+    positions: dict[str, int] = field(default_factory=dict)  # paragraph key -> stored position
+    records: dict[str, DocumentRecord] = field(default_factory=dict)  # doc id -> record
+
+    def doc_ids(self) -> set[str]:
+        """Documents with a record or any leftover paragraphs (orphans of an interrupted run)."""
+        return set(self.records) | set(self.chunk_ids) | set(self.sentence_ids)
 
 
 @dataclass(frozen=True)
@@ -163,7 +193,8 @@ class ParagraphStore:
             self._chunks = self._collection(f"{prefix}_chunks", metadata)
             self._sentences = self._collection(f"{prefix}_sentences", metadata)
             self._documents = self._collection(f"{prefix}_documents", metadata)
-        self._check_model(self._chunks)
+        for collection in (self._chunks, self._sentences, self._documents):
+            self._check_model(collection)
 
     # Construction --------------------------------------------------------
     @classmethod
@@ -200,7 +231,7 @@ class ParagraphStore:
         except Exception as error:  # chromadb raises many transport types; all mean "unreachable"
             raise StoreUnavailable(
                 f"Cannot reach the Chroma server at {url}: {error.__class__.__name__}.",
-                hint="Start it with `chroma run --path DIR` or unset STATEMENTBOT_CHROMA_URL to use the embedded store.",
+                hint="Start it with `chroma run --path DIR`, or unset STATEMENTBOT_CHROMA_URL for the embedded store.",
             ) from error
         return cls(client, embedder, prefix=prefix, location=url)
 
@@ -242,6 +273,21 @@ class ParagraphStore:
                 ) from error
             raise
 
+    def describe(self) -> StoreInfo:
+        """The embedding model, distance and telemetry setting the store was opened with."""
+        meta = self._chunks.metadata or {}
+        # The raw JSON: the parsed `configuration` warns about our (deliberately absent) embedding function.
+        configuration: Any = self._chunks.configuration_json or {}
+        hnsw = configuration.get("hnsw") or {}
+        return StoreInfo(
+            model=str(meta.get("embedding_model")),
+            dimension=int(meta.get("embedding_dimension", 0)),
+            space=str(hnsw.get("space", "")),
+            telemetry=bool(self.client.get_settings().anonymized_telemetry),
+            location=self.location,
+            embedded=self._writer_lock is not None,
+        )
+
     def acquire_writer(self) -> None:
         """Take the embedded store's writer lock (no-op for a server)."""
         if self._writer_lock is not None:
@@ -266,8 +312,12 @@ class ParagraphStore:
     # Writes ---------------------------------------------------------------
     def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, windows: dict[str, int]) -> None:
         """Upsert paragraph windows. `windows` maps paragraph key -> number of windows."""
+        if not chunks:
+            return
         self.acquire_writer()
-        ids, documents, metadatas = [], [], []
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[Any] = []
         for chunk in chunks:
             p = chunk.paragraph
             key = paragraph_key(p.doc_id, p.label, p.hash)
@@ -298,8 +348,12 @@ class ParagraphStore:
 
     def add_sentences(self, rows: Sequence[tuple[str, str, str, int, Span, str]], vectors: np.ndarray) -> None:
         """Upsert sentences: rows of (doc_id, label, para_hash, index, span, text)."""
+        if not rows:
+            return
         self.acquire_writer()
-        ids, documents, metadatas = [], [], []
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[Any] = []
         for doc_id, label, para_hash, index, span, text in rows:
             key = paragraph_key(doc_id, label, para_hash)
             ids.append(sentence_id(key, index))
@@ -325,8 +379,23 @@ class ParagraphStore:
                 )
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
-        self._delete(self._chunks, list(ids))
+        ids = list(ids)
+        if not ids:
+            return  # nothing changed: the corpus version (and every cache keyed on it) stays
+        self._delete(self._chunks, ids)
         with self._translate_errors():
+            self._bump_version()
+
+    def update_positions(self, positions: dict[str, int]) -> None:
+        """Set the position of stored windows (chunk id -> position) without re-embedding them."""
+        if not positions:
+            return
+        self.acquire_writer()
+        ids = list(positions)
+        with self._translate_errors():
+            for start in range(0, len(ids), _WRITE_BATCH):
+                batch = ids[start : start + _WRITE_BATCH]
+                self._chunks.update(ids=batch, metadatas=[{"position": positions[i]} for i in batch])
             self._bump_version()
 
     def delete_sentences(self, ids: Iterable[str]) -> None:
@@ -341,26 +410,66 @@ class ParagraphStore:
                 collection.delete(ids=ids[start : start + _WRITE_BATCH])
 
     def put_document(self, record: DocumentRecord, title_vector: np.ndarray) -> None:
+        self.put_documents([record], title_vector.reshape(1, -1))
+
+    def put_documents(self, records: Sequence[DocumentRecord], title_vectors: np.ndarray | None = None) -> None:
+        """Write document records; a record means "fully ingested".
+
+        With `title_vectors` (one row per record) the records are upserted; without,
+        existing records get their metadata replaced and keep their title vectors
+        (a renamed file: same title, new source).
+        """
+        if not records:
+            return
         self.acquire_writer()
-        meta = {
-            "title": record.title,
-            "date": record.date.isoformat() if record.date else "",
-            "date_ord": record.date.toordinal() if record.date else 0,
-            "source": record.source,
-            "content_hash": record.content_hash,
-            "paragraphs": record.paragraphs,
-            "ingested_at": record.ingested_at,
-            "numbered": record.numbered,
-        }
+        metadatas = [_record_metadata(record) for record in records]
         with self._translate_errors():
-            self._documents.upsert(
-                ids=[record.id], embeddings=title_vector.reshape(1, -1), documents=[record.title], metadatas=[meta]
-            )
+            for start in range(0, len(records), _WRITE_BATCH):
+                end = start + _WRITE_BATCH
+                ids = [r.id for r in records[start:end]]
+                if title_vectors is None:
+                    self._documents.update(ids=ids, metadatas=metadatas[start:end])
+                else:
+                    self._documents.upsert(
+                        ids=ids,
+                        embeddings=title_vectors[start:end],
+                        documents=[r.title for r in records[start:end]],
+                        metadatas=metadatas[start:end],
+                    )
 
     def delete_document_record(self, doc_id: str) -> None:
         self._delete(self._documents, [doc_id])
 
     # Reads ----------------------------------------------------------------
+    def index_state(self) -> IndexState:
+        """What is stored, for planning a re-ingest: three paginated reads, whatever the corpus size."""
+        state = IndexState()
+        with self._translate_errors():
+            for chunk_id, meta in self._pages(self._chunks, ["metadatas"]):
+                doc_id = chunk_id.split(":", 1)[0]
+                state.chunk_ids.setdefault(doc_id, set()).add(chunk_id)
+                if meta is not None and "para_key" in meta:
+                    key = str(meta["para_key"])
+                    state.windows[key] = int(meta.get("windows", 1))
+                    state.positions[key] = int(meta.get("position", 0))
+            for sentence, _meta in self._pages(self._sentences, []):
+                state.sentence_ids.setdefault(sentence.split(":", 1)[0], set()).add(sentence)
+            for doc_id, meta in self._pages(self._documents, ["metadatas"]):
+                state.records[doc_id] = _record(doc_id, meta or {})
+        return state
+
+    def _pages(self, collection: Collection, include: list[Any]) -> Iterator[tuple[str, Any]]:
+        """(id, metadata or None) of every record, read a page at a time."""
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_READ_PAGE, offset=offset)
+            metadatas = page["metadatas"] if "metadatas" in include else None
+            for index, record_id in enumerate(page["ids"]):
+                yield record_id, (metadatas[index] if metadatas else None)
+            if len(page["ids"]) < _READ_PAGE:
+                return
+            offset += _READ_PAGE
+
     def chunk_ids(self, doc_id: str) -> set[str]:
         return set(self._ids(self._chunks, {"doc_id": doc_id}))
 
@@ -442,7 +551,7 @@ class ParagraphStore:
             return {}
         with self._translate_errors():
             page = self._chunks.get(
-                where={"$and": [{"para_key": {"$in": list(keys)}}, {"window": 0}]},
+                where=_where({"$and": [{"para_key": {"$in": list(keys)}}, {"window": 0}]}),
                 include=["documents", "metadatas"],
             )
         paragraphs = [_paragraph(t, m) for t, m in zip(page["documents"] or [], page["metadatas"] or [], strict=True)]
@@ -463,7 +572,7 @@ class ParagraphStore:
     def _query(
         self, collection: Collection, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None
     ) -> list[tuple[str, float]]:
-        where = None if doc_ids is None else {"doc_id": {"$in": list(doc_ids)}}
+        where = None if doc_ids is None else _where({"doc_id": {"$in": list(doc_ids)}})
         if doc_ids is not None and not doc_ids:
             return []
         with self._translate_errors():
@@ -479,7 +588,7 @@ class ParagraphStore:
             return []
         with self._translate_errors():
             page = self._sentences.get(
-                where={"para_key": {"$in": list(keys)}}, include=["documents", "metadatas", "embeddings"]
+                where=_where({"para_key": {"$in": list(keys)}}), include=["documents", "metadatas", "embeddings"]
             )
         vectors = page["embeddings"]
         sentences = [
@@ -493,6 +602,24 @@ class ParagraphStore:
             for i, (text, meta) in enumerate(zip(page["documents"] or [], page["metadatas"] or [], strict=True))
         ]
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _record_metadata(record: DocumentRecord) -> Any:
+    return {
+        "title": record.title,
+        "date": record.date.isoformat() if record.date else "",
+        "date_ord": record.date.toordinal() if record.date else 0,
+        "source": record.source,
+        "content_hash": record.content_hash,
+        "paragraphs": record.paragraphs,
+        "ingested_at": record.ingested_at,
+        "numbered": record.numbered,
+    }
+
+
+def _where(clause: dict[str, Any]) -> Any:
+    """A Chroma `where` filter (its TypedDicts reject `$in` lists built at run time)."""
+    return clause
 
 
 def _record(doc_id: str, meta: Any) -> DocumentRecord:

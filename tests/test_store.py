@@ -1,0 +1,159 @@
+"""The Chroma store: model bookkeeping, cosine distance, telemetry off, verbatim reads, both modes.
+
+Every test taking `store` or `store_location` runs twice: against an embedded
+PersistentClient in tmp_path and against a real `chroma run` server.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from ingest.errors import UnknownDocument, UnknownParagraph
+from ingest.parser import parse_statement
+from tests.conftest import StoreLocation
+from vectorstore.embeddings import MODEL_DIMENSION, MODEL_NAME, Embedder
+from vectorstore.indexing import Indexer
+from vectorstore.store import EmbeddingModelMismatch, ParagraphStore, StoreUnavailable
+
+STATEMENT = """Maritime Cooperation Statement
+
+4 June 2024
+
+The two Ministers met in London.
+
+1. The Ministers welcomed the first landing of F-35B aircraft on JS KAGA.
+2. They agreed to deliver GCAP by 2035. Work will start at once.
+3. The Ministers looked forward to the next meeting in 2026.
+"""
+
+
+class OtherModel(Embedder):
+    """An embedder that reports another model; it never embeds (the store refuses it first)."""
+
+    def __init__(self, name: str, dimension: int) -> None:
+        super().__init__(name=name)
+        self.dimension = dimension
+
+
+def _ingest(store: ParagraphStore, text: str = STATEMENT, source: str = "maritime.txt") -> None:
+    Indexer(store).ingest_document(parse_statement(text, source=source))
+
+
+def test_store_records_model_cosine_and_no_telemetry(store: ParagraphStore):
+    """The collections record model name and dimension; distance is cosine; telemetry is off."""
+    info = store.describe()
+    assert (info.model, info.dimension) == (MODEL_NAME, MODEL_DIMENSION)
+    assert info.space == "cosine"
+    assert info.telemetry is False
+
+
+@pytest.mark.parametrize(("name", "dimension"), [("other-model", MODEL_DIMENSION), (MODEL_NAME, 768)])
+def test_opening_with_another_model_is_refused(store_location: StoreLocation, embedder, name, dimension):
+    """A store built with MiniLM refuses an embedder with another name or dimension, saying which."""
+    first = store_location.open(embedder)
+    _ingest(first)
+    first.close()
+    with pytest.raises(EmbeddingModelMismatch) as caught:
+        store_location.open(OtherModel(name, dimension))
+    message = caught.value.user_message()
+    assert MODEL_NAME in message
+    assert name in message
+    assert str(dimension) in message
+
+
+def test_reopening_with_the_same_model_keeps_the_data(store_location: StoreLocation, embedder):
+    """Data written by one store object is there when the store is opened again."""
+    first = store_location.open(embedder)
+    _ingest(first)
+    first.close()
+    again = store_location.open(embedder)
+    assert [r.id for r in again.documents()] == ["maritime"]
+    assert again.count_paragraphs() == 4
+
+
+def test_cosine_similarity_of_a_paragraph_with_itself_and_its_opposite(store: ParagraphStore, embedder):
+    """Dense search returns cosine similarity: 1 for the paragraph's own vector, -1 for its negation."""
+    _ingest(store)
+    paragraph = store.paragraph("maritime", "1")
+    vector = embedder.encode([paragraph.text])[0]
+    key, score = store.dense_search(vector, 1)[0]
+    assert key == paragraph.key
+    assert score == pytest.approx(1.0, abs=1e-3)
+    farthest = dict(store.dense_search(-vector, 4))[paragraph.key]
+    assert farthest == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_paragraphs_and_sentences_are_read_back_verbatim(store: ParagraphStore):
+    """Stored paragraphs keep label, position and exact text; sentences keep their spans."""
+    _ingest(store)
+    paragraphs = store.paragraphs("maritime")
+    assert [(p.label, p.position) for p in paragraphs] == [("preamble", 0), ("1", 1), ("2", 2), ("3", 3)]
+    second = store.paragraph("maritime", "2")
+    assert second.text == "They agreed to deliver GCAP by 2035. Work will start at once."
+    sentences = store.sentences_for([second.key])
+    assert [s.text for s in sentences] == ["They agreed to deliver GCAP by 2035.", "Work will start at once."]
+    assert all(second.text[s.span.start : s.span.end] == s.text for s in sentences)
+    assert all(np.linalg.norm(s.vector) == pytest.approx(1.0, abs=1e-4) for s in sentences)
+
+
+def test_document_record_fields(store: ParagraphStore):
+    """The document record carries title, date, source, paragraph count and an ingestion time."""
+    _ingest(store)
+    record = store.document("maritime")
+    assert record.title == "Maritime Cooperation Statement"
+    assert record.date is not None
+    assert record.date.isoformat() == "2024-06-04"
+    assert (record.source, record.paragraphs, record.numbered) == ("maritime.txt", 4, True)
+    assert record.ingested_at.endswith("+00:00")
+
+
+def test_unknown_document_and_paragraph_raise_domain_errors(store: ParagraphStore):
+    """Asking for a missing document or label raises UnknownDocument / UnknownParagraph with a hint."""
+    _ingest(store)
+    with pytest.raises(UnknownDocument, match="nope"):
+        store.document("nope")
+    with pytest.raises(UnknownDocument, match="nope"):
+        store.paragraph("nope", "1")
+    with pytest.raises(UnknownParagraph, match="'9'") as caught:
+        store.paragraph("maritime", "9")
+    assert "statementbot source maritime" in caught.value.user_message()
+
+
+def test_long_paragraph_is_stored_as_windows_but_read_whole(store: ParagraphStore, embedder):
+    """A paragraph split into windows still reads back as one paragraph with its full text."""
+    long_text = " ".join(f"Point {n}: the Ministers welcomed maritime cooperation in the region." for n in range(24))
+    _ingest(store, f"Long Statement\n\n1. {long_text}\n2. Short one.\n", "long.txt")
+    paragraph = store.paragraph("long", "1")
+    assert paragraph.text == long_text
+    assert [p.label for p in store.paragraphs("long")] == ["1", "2"]
+    windows = store.index_state().windows[paragraph.key]
+    assert windows > 1
+    assert store.count_paragraphs() == 2
+
+
+def test_corpus_version_changes_only_when_paragraphs_change(store: ParagraphStore):
+    """Derived caches key on corpus_version: a write changes it, a read or a no-op does not."""
+    assert store.corpus_version() == "empty"
+    _ingest(store)
+    version = store.corpus_version()
+    assert version != "empty"
+    store.paragraphs()
+    store.delete_chunks([])
+    assert store.corpus_version() == version
+    _ingest(store, STATEMENT.replace("2026", "2027"))
+    assert store.corpus_version() != version
+
+
+def test_unreachable_server_is_a_clear_error(embedder):
+    """A Chroma URL nobody listens on raises StoreUnavailable naming the URL and how to fix it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with pytest.raises(StoreUnavailable) as caught:
+        ParagraphStore.open_server(url, embedder)
+    assert url in caught.value.user_message()
+    assert "chroma run" in caught.value.user_message()
