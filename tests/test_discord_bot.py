@@ -516,3 +516,36 @@ async def test_follow_up_after_a_restart_reads_the_thread_back(service: Statemen
             follow_up = await fake.wait_for_request("POST", thread_path, status=200, since=since, timeout=20)
     assert not follow_up.json["content"].startswith(ABSTAIN_PHRASE)
     assert any("¶10" in e["title"] for e in follow_up.json["embeds"])
+
+
+async def test_admin_ingests_a_url_when_the_host_allows_it(service: StatementService, tmp_path: Path) -> None:
+    """With URL fetching on, /ingest url:... downloads the statement and keeps the URL as its source."""
+    async with harness_for(service, tmp_path, allow_url_ingest=True) as harness:
+        hosted = harness.fake.add_attachment("discord-url-statement.txt", EXTRA_STATEMENT, content_type="text/plain")
+        try:
+            interaction = await harness.slash("ingest", {"url": hosted["url"]}, user=harness.fake.admin)
+            [summary] = await harness.followups(interaction, timeout=60)
+            assert "`discord-url-statement`" in summary["content"]
+            [record] = [r for r in harness.service.documents() if r.id == "discord-url-statement"]
+            assert record.source == hosted["url"]
+        finally:
+            if "discord-url-statement" in harness.stored_documents():
+                harness.service.remove("discord-url-statement")
+        refused = await harness.slash("ingest", {"url": "file:///etc/passwd"}, user=harness.fake.admin)
+        [failure] = await harness.followups(refused)
+        assert failure["flags"] & EPHEMERAL
+        assert "not an http(s) address" in failure["content"]
+
+
+async def test_unreachable_discord_exits_non_zero_with_a_hint(
+    service: StatementService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No route to Discord: a one-line explanation and exit 1, not a traceback."""
+    fake = FakeDiscord()
+    await fake.start()
+    with fake.patch_client_endpoints():
+        await fake.stop()  # the address stays patched in; nothing listens there any more
+        assert await serve(Settings(data_dir=tmp_path), service, None, fake.token) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach Discord" in err
+    assert fake.token not in err

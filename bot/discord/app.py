@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 
 from bot.discord.client import StatementBot
@@ -40,6 +41,8 @@ REJECTED_CREDENTIAL_HELP = (
     "statementbot: Discord rejected the token in DISCORD_TOKEN. Reset it on the application's Bot page "
     "(https://discord.com/developers/applications) and set DISCORD_TOKEN to the new one."
 )
+
+UNREACHABLE_HELP = "Check this host's network connection (discord.com, gateway.discord.gg) and try again."
 
 INTENT_FALLBACK_WARNING = (
     "The Message Content intent is not enabled for this bot in the Discord developer portal; "
@@ -151,5 +154,8 @@ async def serve(
             log.warning(INTENT_FALLBACK_WARNING)
         except discord.LoginFailure:
             print(REJECTED_CREDENTIAL_HELP, file=sys.stderr)
+            return EXIT_ERROR
+        except (aiohttp.ClientError, OSError, discord.GatewayNotFound) as error:
+            print(f"statementbot: cannot reach Discord ({type(error).__name__}). {UNREACHABLE_HELP}", file=sys.stderr)
             return EXIT_ERROR
     return EXIT_ERROR
