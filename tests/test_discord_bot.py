@@ -549,3 +549,15 @@ async def test_unreachable_discord_exits_non_zero_with_a_hint(
     err = capsys.readouterr().err
     assert "cannot reach Discord" in err
     assert fake.token not in err
+
+
+async def test_refused_command_sync_is_explained_and_the_bot_still_runs(
+    service: StatementService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A guild id the bot cannot register commands in: an error log that says what to fix, not a crash."""
+    async with FakeDiscord() as fake, fake.patch_client_endpoints():
+        settings = Settings(data_dir=tmp_path, discord_guild_id=fake.guild.id + 1)
+        async with run_client(create_bot(settings, service, None, guild_ready_timeout=0.05), fake):
+            pass
+    assert "applications.commands" in caplog.text
+    assert "STATEMENTBOT_DISCORD_GUILD_ID" in caplog.text

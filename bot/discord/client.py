@@ -72,15 +72,23 @@ class StatementBot(discord.Client):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
+        """Publish the slash commands; a refusal is logged with what to fix, and the bot runs on."""
         guild_id = self.settings.discord_guild_id
-        if guild_id is None:
-            synced = await self.tree.sync()
-            log.info("synced %d slash commands globally (new ones can take up to an hour to show)", len(synced))
+        guild = discord.Object(guild_id) if guild_id is not None else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.Forbidden:
+            log.error(
+                "Discord refused to register the slash commands%s. Invite the bot with the "
+                "'applications.commands' scope%s; mentions still work meanwhile.",
+                f" in guild {guild_id}" if guild_id is not None else "",
+                " and check STATEMENTBOT_DISCORD_GUILD_ID" if guild_id is not None else "",
+            )
             return
-        guild = discord.Object(guild_id)
-        self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
-        log.info("synced %d slash commands to guild %s", len(synced), guild_id)
+        where = f"to guild {guild_id}" if guild_id is not None else "globally (new ones can take up to an hour to show)"
+        log.info("synced %d slash commands %s", len(synced), where)
 
     async def on_ready(self) -> None:
         log.info(

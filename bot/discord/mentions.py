@@ -64,7 +64,9 @@ class MentionHandler:
             return
         question = question_text(message.content)
         if not question:
-            if mentioned:  # an empty follow-up without the content intent is just unreadable: ignore it
+            # A bare mention gets a hint. Anything else empty is a follow-up whose text Discord
+            # withheld (no Message Content intent): there is nothing to answer.
+            if mentioned:
                 await ChannelReply(channel, reference=message).fail(EMPTY_MENTION_HELP.format(name=me.name))
             return
         if refusal := self.commands.question_refusal(question, message.author.id):
