@@ -15,7 +15,10 @@ the layout of extractive answers). Then, sentence by sentence:
 3. the sentence is *supported* by the paragraphs it cites when every number,
    code, name, negation and past tense appears in them and at least
    `KEY_TERM_SHARE` of its key terms do (matching ignores case, possessives and
-   inflection: "delivery" matches "deliver", "Japanese" matches "Japan");
+   inflection: "delivery" matches "deliver", "Japanese" matches "Japan"); a
+   sentence that follows a paragraph sentence nearly word for word is a
+   quotation and must have all of its key terms (a misquote, or a quotation
+   with an added claim, is unsupported);
 4. a supported sentence keeps the markers of the paragraphs that contribute;
    an unsupported one is re-cited to the single evidence paragraph that
    supports it best, or removed when none does. A sentence with no checkable
@@ -27,9 +30,8 @@ whose markers remain in its text, with their verbatim text from the store.
 
 The check is lexical, so it is strict about specifics and blind to some
 paraphrase: a faithful sentence in new words may be removed (the safe
-direction), and a sentence that reuses a paragraph's words but swaps a
-present-tense verb or an adjective for its opposite can pass. See README,
-"Citation check".
+direction), and a *reworded* sentence that swaps one present-tense verb or
+adjective for its opposite can pass. See README, "Citation check".
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 
 from ingest.sentences import split_sentences
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
@@ -53,6 +56,12 @@ KEY_TERM_SHARE = 0.65
 # of at least this many characters and 3/4 of the shorter word.
 _MIN_PREFIX = 5
 _PREFIX_SHARE = 0.75
+# A sentence that follows one paragraph sentence this closely, in order (the
+# share of the shorter of the two), is a quotation, and a quotation must not
+# change or add a key word ("increasing" -> "decreasing", "..., which they
+# called a minor matter"): with any key term unsupported it is a misquote.
+NEAR_COPY = 0.8
+_NEAR_COPY_MIN_WORDS = 6
 # Backend name of an answer that replaced a language model's answer.
 FALLBACK_BACKEND = "extractive-fallback"
 CLOSEST_ON_FALLBACK = 3
@@ -179,6 +188,7 @@ class Content:
     negated: bool = False
     actions: set[str] = field(default_factory=set)  # past tenses and participles: "welcomed", "ended"
     terms: set[str] = field(default_factory=set)  # other key words, lowercased
+    words: tuple[str, ...] = ()  # every word, in order (to recognise a quotation)
 
     @property
     def empty(self) -> bool:
@@ -186,8 +196,8 @@ class Content:
 
 
 def content_of(sentence: str) -> Content:
-    content = Content(numbers=_numbers(sentence))
     words = _WORD.findall(sentence)
+    content = Content(numbers=_numbers(sentence), words=tuple(w for w in map(_normal, words) if w))
     first_word = next((i for i, w in enumerate(words) if any(c.isalpha() for c in w)), -1)
     for index, raw in enumerate(words):
         word = _normal(raw)
@@ -223,6 +233,9 @@ class _Vocabulary:
         self.numbers = _numbers(text) | {_NUMBER_WORDS[w] for w in self.words if w in _NUMBER_WORDS}
         self.negated = any(w in NEGATIONS or w.endswith("n't") for w in self.words)
         self.stems = {_stem(w) for w in self.words}
+        self.sentences = [
+            [w for w in map(_normal, _WORD.findall(t[s.start : s.end])) if w] for t in texts for s in split_sentences(t)
+        ]
         self._by_prefix: dict[str, list[str]] = {}
         for word in self.words:
             self._by_prefix.setdefault(word[:_MIN_PREFIX], []).append(word)
@@ -240,19 +253,34 @@ class _Vocabulary:
         return False
 
     def support(self, content: Content) -> float | None:
-        """Share of key terms found, or None when a number, code, name or negation is missing."""
-        if not content.numbers <= self.numbers:
-            return None
-        if any(code not in self.words for code in content.codes):
-            return None
-        if any(not self.has(word) for word in (*content.names, *content.actions)):
-            return None
-        if content.negated and not self.negated:
+        """Share of key terms found, or None when a number, code, name, negation or past tense is missing."""
+        if not self._has_specifics(content):
             return None
         if not content.terms:
             return 1.0
         share = sum(self.has(t) for t in content.terms) / len(content.terms)
-        return share if share >= KEY_TERM_SHARE else None
+        if share < KEY_TERM_SHARE or (share < 1 and self.quotes(content.words)):
+            return None
+        return share
+
+    def quotes(self, words: Sequence[str]) -> bool:
+        """Whether `words` quote one of these paragraphs' sentences, or are quoted in one, nearly word for word."""
+        for sentence in self.sentences:
+            shorter = min(len(words), len(sentence))
+            if shorter < _NEAR_COPY_MIN_WORDS:
+                continue
+            matcher = SequenceMatcher(None, words, sentence, autojunk=False)
+            if sum(block.size for block in matcher.get_matching_blocks()) >= NEAR_COPY * shorter:
+                return True
+        return False
+
+    def _has_specifics(self, content: Content) -> bool:
+        return (
+            content.numbers <= self.numbers
+            and all(code in self.words for code in content.codes)
+            and all(self.has(word) for word in (*content.names, *content.actions))
+            and (self.negated or not content.negated)
+        )
 
     def overlap(self, content: Content) -> int:
         """How many of the sentence's words and numbers this paragraph has (for ranking)."""
