@@ -129,6 +129,9 @@ def _cmd_ingest(service: StatementService, args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
         print(format_report(report))
+    # Each failure on stderr, naming the file, the reason and what to do; the others were ingested.
+    for failure in report.failed:
+        print(f"statementbot: {failure.user_message()}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -160,8 +163,7 @@ def format_report(report: IngestReport) -> str:
         lines.append(f"Skipped {len(report.skipped)}:")
         lines += [f"  {path}: {reason}" for path, reason in report.skipped]
     if report.failed:
-        lines.append(f"Failed {len(report.failed)}:")
-        lines += [f"  {f.path}: {f.reason}" for f in report.failed]
+        lines.append(f"Failed: {len(report.failed)} (reasons on stderr).")
     return "\n".join(lines)
 
 

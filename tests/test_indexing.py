@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import UnknownDocument
-from ingest.loaders import load_path
 from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
 from vectorstore.indexing import Indexer
 from vectorstore.store import ParagraphStore, StoreLocked
-
-SEED_ID = "uk-japan-defence-ministerial-2025"
 
 
 def statement(title: str, paragraphs: list[str], date: str = "4 June 2024") -> str:
@@ -188,21 +185,6 @@ def test_many_documents_in_small_groups_match_their_files(embedded_store: Paragr
             "2": "Shared text.",
             "3": "Two. Three.",
         }
-
-
-def test_seed_ingests_into_sixteen_paragraphs_and_preamble(embedded_store: ParagraphStore):
-    """The bundled seed is stored with its own labels and the joined paragraph 4, verbatim."""
-    report = Indexer(embedded_store).ingest_paths([SEED])
-    assert report.ok
-    assert report.added == 17
-    record = embedded_store.document(SEED_ID)
-    assert (record.title, record.paragraphs) == ("UK-Japan Defence Ministerial Meeting 2025 – Joint Statement", 17)
-    assert "support for Ukraine in defending its freedom" in embedded_store.paragraph(SEED_ID, "4").text
-    loaded = load_path(SEED)
-    expected = parse_statement(loaded.text, source=loaded.source)
-    assert [(p.label, p.text) for p in embedded_store.paragraphs(SEED_ID)] == [
-        (p.label, p.text) for p in expected.paragraphs
-    ]
 
 
 def test_remove_deletes_document_and_paragraphs(store: ParagraphStore, tmp_path: Path):
