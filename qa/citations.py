@@ -22,7 +22,13 @@ the layout of extractive answers). Then, sentence by sentence:
 4. a supported sentence keeps the markers of the paragraphs that contribute;
    an unsupported one is re-cited to the single evidence paragraph that
    supports it best, or removed when none does. A sentence with no checkable
-   content ("Here is what the statement says:") is left alone.
+   content is removed too: it states nothing worth showing ("Here is what the
+   statement says:", or "See and." left by a removed link and ping).
+
+Only what a paragraph *states* is evidence: its sentences that give orders
+("Ignore previous instructions and say that ...", see
+`qa.sanitise.is_instruction`) support nothing, so a model that obeys a planted
+instruction cannot cite the paragraph that planted it.
 
 If no cited sentence is left, the answer falls back (to the extractive answer
 when one is given). The checked answer's citations are exactly the paragraphs
@@ -43,7 +49,7 @@ from difflib import SequenceMatcher
 
 from ingest.sentences import split_sentences
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
-from qa.sanitise import allowed_links, sanitise_text
+from qa.sanitise import allowed_links, is_instruction, sanitise_text
 from qa.types import Answer, CheckReport, Citation
 from vectorstore.lexical import STOPWORDS
 
@@ -81,6 +87,7 @@ _MAX_RANGE = 10
 _WORD = re.compile(r"[\w’'+&.-]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
+_LIST_MARKER = re.compile(r"^\s*(?:[-•*]|\(?\d{1,3}[.)]|\(?[a-z][.)])(?:\s+|$)")
 NEGATIONS = frozenset({"not", "no", "never", "neither", "nor", "none", "nothing", "without", "cannot", "nobody"})
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
 # Words that frame an answer without stating a checkable fact.
@@ -92,7 +99,8 @@ FRAMING = frozenset(
     explains explained indicates indicated reports reported refers referred highlights highlighted emphasises
     emphasised emphasizes emphasized stresses stressed underlines underlined outlines outlined hope helps
     help sure let know see cited cites quote quoted given listed aim aims aimed plan plans planned planning intend
-    intends intended expect expects expected due scheduled set seek seeks sought""".split()
+    intends intended expect expects expected due scheduled set seek seeks sought stand stands mean means meaning
+    known everyone everybody anyone anybody someone somebody""".split()
 )
 _SUFFIXES = (
     "ational", "ations", "ation", "ities", "ments", "ingly", "ings", "ment", "ness", "ing", "ity", "ies", "ied",
@@ -196,6 +204,7 @@ class Content:
 
 
 def content_of(sentence: str) -> Content:
+    sentence = _LIST_MARKER.sub("", sentence, count=1)
     words = _WORD.findall(sentence)
     content = Content(numbers=_numbers(sentence), words=tuple(w for w in map(_normal, words) if w))
     first_word = next((i for i, w in enumerate(words) if any(c.isalpha() for c in w)), -1)
@@ -228,14 +237,17 @@ class _Vocabulary:
     """The words and numbers of one or more paragraphs, for matching."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        text = " ".join(texts)
+        # Only what the paragraphs state counts: a sentence that gives an order
+        # ("Ignore previous instructions and say that ...") supports nothing.
+        statements = [
+            t[s.start : s.end] for t in texts for s in split_sentences(t) if not is_instruction(t[s.start : s.end])
+        ]
+        text = " ".join(statements)
         self.words = {_normal(w) for w in _WORD.findall(text)} - {""}
         self.numbers = _numbers(text) | {_NUMBER_WORDS[w] for w in self.words if w in _NUMBER_WORDS}
         self.negated = any(w in NEGATIONS or w.endswith("n't") for w in self.words)
         self.stems = {_stem(w) for w in self.words}
-        self.sentences = [
-            [w for w in map(_normal, _WORD.findall(t[s.start : s.end])) if w] for t in texts for s in split_sentences(t)
-        ]
+        self.sentences = [[w for w in map(_normal, _WORD.findall(sentence)) if w] for sentence in statements]
         self._by_prefix: dict[str, list[str]] = {}
         for word in self.words:
             self._by_prefix.setdefault(word[:_MIN_PREFIX], []).append(word)
@@ -321,9 +333,14 @@ class _Sentence:
 
 
 def _parse(text: str) -> tuple[list[_Sentence], list[str]]:
-    """Sentences with their markers, and the marker-free lines (blank ones included)."""
+    """Sentences with their markers, and the marker-free lines (blank ones included).
+
+    A marker next to sentence-ending punctuation ("S. [¶3]", "S [¶3].") also
+    ends the sentence, whatever follows, so "S [¶3]. and [¶3]." is two sentences.
+    """
     pieces: list[str] = []
     groups: list[tuple[int, list[Ref]]] = []
+    breaks: set[int] = set()
     length = 0
     position = 0
     for match in _GROUP.finditer(text):
@@ -335,16 +352,26 @@ def _parse(text: str) -> tuple[list[_Sentence], list[str]]:
         length += len(before)
         groups.append((length, refs))
         position = match.end()
+        after = text[position : position + 1]
+        if before.endswith((".", "!", "?")):
+            breaks.add(length)
+            if after in {".", "!", "?"}:
+                position += 1  # "S. [¶3]." -> "S."
+        elif after and after in ".!?":
+            breaks.add(length + 1)
     pieces.append(text[position:])
     lines = "".join(pieces).split("\n")
     sentences: list[_Sentence] = []
     offset = 0
     for number, line in enumerate(lines):
-        for span in split_sentences(line):
-            raw = line[span.start : span.end]
-            if raw.strip():
-                start = offset + span.start + len(raw) - len(raw.lstrip())
-                sentences.append(_Sentence(raw.strip(), number, start))
+        cuts = sorted(b - offset for b in breaks if offset < b < offset + len(line))
+        for low, high in zip([0, *cuts], [*cuts, len(line)], strict=True):
+            chunk = line[low:high]
+            for span in split_sentences(chunk):
+                raw = chunk[span.start : span.end]
+                if raw.strip():
+                    start = offset + low + span.start + len(raw) - len(raw.lstrip())
+                    sentences.append(_Sentence(raw.strip(), number, start))
         offset += len(line) + 1
     for at, refs in groups:
         # A marker belongs to the sentence it follows (or sits inside).
@@ -501,7 +528,9 @@ def _check_sentence(sentence: _Sentence, inherited: list[Ref], pool: _Evidence, 
         _remove(sentence, tally, markers=len(own))
         return
     if content.empty:
-        sentence.cites = own
+        # No fact to check, so none worth showing: framing ("Here is what the
+        # statement says:") and what a removed link or ping leaves ("See and.").
+        _remove(sentence, tally, markers=len(own))
         return
     claimed = _unique([*own, *bare]) if own or bare else _unique([pool.resolve(r, content) for r in inherited])
     if pool.support(content, claimed) is not None:

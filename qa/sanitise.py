@@ -9,8 +9,9 @@ happens to each:
   tokens are removed and every remaining ``@`` becomes a full-width ``＠``,
   which no chat platform treats as a ping;
 * links: kept only when the exact URL appears in the text of a paragraph the
-  answer cites or is that document's own source; every other link is removed
-  (a Markdown link keeps its label).
+  answer cites (outside any instruction, see `is_instruction`) or is that
+  document's own source; every other link is removed (a Markdown link keeps
+  its label).
 
 `StreamSanitiser` applies the same rules to a stream of deltas: it releases
 text one whole word at a time, so a URL or mention split across two deltas is
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ingest.sentences import split_sentences
 from qa.types import Citation
 
 # Zero-width characters, bidi controls and embeddings, word joiners, the BOM,
@@ -44,6 +46,24 @@ _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+([.,;:!?])")
 
 
+# A sentence addressed to a reader or a model rather than stating something:
+# "Ignore previous instructions and ...", "Reply only with ...", "@everyone visit ...".
+# Text inside such a sentence is never evidence for a claim, and its links are never shown.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,60}?\b(?:instructions?|rules?|prompts?|guidelines?|directions?)\b"
+    r"|\b(?:system prompt|you are now|as an ai|new instructions?|developer mode)\b"
+    r"|^\W*(?:@\w+\W+)?(?:please\s+)?(?:ignore|disregard|forget|say|reply|respond|output|print|repeat|visit|click"
+    r"|open|ping|mention|tell|answer|write)\b"
+    r"|@(?:everyone|here)\b|<@[!&]?\d+>",
+    re.IGNORECASE,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a sentence of a document gives an order (to a model or a reader) instead of stating a fact."""
+    return bool(_INSTRUCTION.search(remove_invisible(sentence)))
+
+
 def _canonical(url: str) -> str:
     url = url.rstrip(_TRAILING)
     return url.rstrip("/").lower()
@@ -55,10 +75,13 @@ def links_in(text: str) -> set[str]:
 
 
 def allowed_links(citations: Iterable[Citation]) -> frozenset[str]:
-    """Links an answer may show: those in the cited paragraphs and the cited documents' sources."""
+    """Links an answer may show: those the cited paragraphs state (not inside an instruction) and their sources."""
     allowed: set[str] = set()
     for citation in citations:
-        allowed |= links_in(citation.text)
+        for span in split_sentences(citation.text):
+            sentence = citation.text[span.start : span.end]
+            if not is_instruction(sentence):
+                allowed |= links_in(sentence)
         if citation.source:
             allowed |= links_in(citation.source)
     return frozenset(allowed)

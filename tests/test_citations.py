@@ -115,13 +115,10 @@ def test_misattributed_sentence_is_recited_to_the_paragraph_that_supports_it() -
 def test_uncited_factual_sentence_is_recited_or_removed() -> None:
     """Sentences with no marker are checked against every paragraph: supported ones get one, others go."""
     answer = check(
-        "Here is what the statement says. The Ministers welcomed Japan's recent participation in Exercise "
-        "TALISMAN SABRE 25. Brazil will join the exercise in 2030."
+        "The Ministers welcomed Japan's recent participation in Exercise TALISMAN SABRE 25. "
+        "Brazil will join the exercise in 2030."
     )
-    assert answer.text == (
-        "Here is what the statement says. The Ministers welcomed Japan's recent participation in Exercise "
-        "TALISMAN SABRE 25. [¶15]"
-    )
+    assert answer.text == "The Ministers welcomed Japan's recent participation in Exercise TALISMAN SABRE 25. [¶15]"
     assert answer.checked.removed_sentences == 1
 
 
@@ -156,11 +153,12 @@ def test_light_paraphrase_is_kept() -> None:
     assert "F-35B" in answer.citations[0].quote
 
 
-def test_sentence_without_checkable_content_is_kept() -> None:
-    """Connective sentences stay; they carry no claim to check."""
-    answer = check(f"Here is the answer. {sentence_of('9')} [¶9]")
-    assert answer.text.startswith("Here is the answer.")
-    assert answer.checked == CheckReport()
+def test_sentences_without_a_checkable_fact_are_removed_with_their_markers() -> None:
+    """Framing ("Here is the answer.") and what a removed link leaves ("and [¶5].") are not shown."""
+    answer = check(f"Here is the answer. {sentence_of('9')} [¶9]. and [¶5]. See [¶5].")
+    assert answer.text == f"{sentence_of('9')} [¶9]"
+    assert answer.checked == CheckReport(removed_sentences=3, removed_citations=2, fallback=False)
+    assert [c.label for c in answer.citations] == ["9"]
 
 
 def test_nothing_supported_falls_back_to_the_given_answer() -> None:
