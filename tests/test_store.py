@@ -145,6 +145,10 @@ def test_corpus_version_changes_only_when_paragraphs_change(store: ParagraphStor
     assert store.corpus_version() == version
     _ingest(store, STATEMENT.replace("2026", "2027"))
     assert store.corpus_version() != version
+    version = store.corpus_version()
+    _ingest(store, STATEMENT.replace("Maritime Cooperation Statement", "Maritime Statement"))
+    assert store.document("maritime").title == "Maritime Statement"
+    assert store.corpus_version() != version, "a new title must reach caches keyed on the version"
 
 
 def test_unreachable_server_is_a_clear_error(embedder):

@@ -299,7 +299,7 @@ class ParagraphStore:
 
     # Versioning for derived indexes -------------------------------------
     def corpus_version(self) -> str:
-        """Changes whenever the paragraphs change; derived caches key on it."""
+        """Changes whenever paragraphs or document records change; derived caches key on it."""
         with self._translate_errors():
             meta = self.client.get_collection(self._chunks.name).metadata or {}
         return str(meta.get(_VERSION_KEY, "empty"))
@@ -436,9 +436,13 @@ class ParagraphStore:
                         documents=[r.title for r in records[start:end]],
                         metadatas=metadatas[start:end],
                     )
+            # Retrieval caches the records (titles, dates, sources) under the corpus version.
+            self._bump_version()
 
     def delete_document_record(self, doc_id: str) -> None:
         self._delete(self._documents, [doc_id])
+        with self._translate_errors():
+            self._bump_version()
 
     # Reads ----------------------------------------------------------------
     def index_state(self) -> IndexState:
