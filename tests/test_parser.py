@@ -333,6 +333,36 @@ def test_parsed_paragraphs_are_the_written_paragraphs(statement):
         assert "".join(_sentences(paragraph)).replace(" ", "") == paragraph.text.replace(" ", "")
 
 
+_LINES = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
+        st.sampled_from(["", "1. First.", "2) Second.", "(3) Third.", "- item", "28 August 2025", "   "]),
+    ),
+    max_size=12,
+).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LINES)
+def test_any_text_parses_to_verbatim_paragraphs_or_a_clear_error(text):
+    """Arbitrary text never crashes the parser: it yields verbatim paragraphs or raises UnreadableDocument."""
+    try:
+        document = parse_statement(text, source="any.txt")
+    except UnreadableDocument as error:
+        failure = error
+    else:
+        failure = None
+    if failure is not None:
+        assert failure.path == "any.txt"
+        return
+    folded = fold_whitespace(text)
+    assert document.paragraphs
+    assert len({p.label for p in document.paragraphs}) == len(document.paragraphs)
+    for paragraph in document.paragraphs:
+        assert paragraph.text
+        assert paragraph.text in folded
+
+
 # --------------------------------------------------------------------------- chunking
 
 
