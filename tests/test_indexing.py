@@ -152,6 +152,63 @@ def test_copied_file_next_to_its_original_is_a_second_document(embedded_store: P
     assert {r.id for r in embedded_store.documents()} == {"original", "copy"}
 
 
+def test_same_file_name_in_another_folder_is_refused_not_clobbered(embedded_store: ParagraphStore, tmp_path: Path):
+    """Two folders each with a statement.txt: the second is refused by name instead of replacing the first."""
+    first = write(tmp_path / "2024" / "statement.txt", statement("Statement 2024", PARAGRAPHS[:2]))
+    second = write(tmp_path / "2025" / "statement.txt", statement("Statement 2025", PARAGRAPHS[1:]))
+    indexer = Indexer(embedded_store)
+    indexer.ingest_paths([first.parent])
+
+    report = indexer.ingest_paths([second.parent])
+
+    [failure] = report.failed
+    assert failure.path == str(second.resolve())
+    assert f"would replace document 'statement', which was ingested from {first.resolve()}" in failure.reason
+    assert "--id" in failure.user_message()
+    assert stored_texts(embedded_store, "statement") == {"1": PARAGRAPHS[0], "2": PARAGRAPHS[1]}
+    assert Indexer(embedded_store).ingest_paths([second], doc_id="statement-2025").ok
+    assert {r.id for r in embedded_store.documents()} == {"statement", "statement-2025"}
+
+
+def test_moved_and_edited_file_takes_over_its_document(embedded_store: ParagraphStore, tmp_path: Path):
+    """A file moved to another folder (the old path gone) and edited updates its document in place."""
+    old = write(tmp_path / "inbox" / "a.txt", statement("Statement A", PARAGRAPHS))
+    indexer = Indexer(embedded_store)
+    indexer.ingest_paths([old])
+    new = write(tmp_path / "archive" / "a.txt", statement("Statement A", PARAGRAPHS[:2]))
+    old.unlink()
+
+    report = indexer.ingest_paths([new])
+
+    assert (report.removed, report.unchanged, report.embedded) == (1, 2, 0)
+    assert [(r.id, r.source) for r in embedded_store.documents()] == [("a", str(new.resolve()))]
+
+
+def test_file_ingested_with_an_explicit_id_keeps_it(embedded_store: ParagraphStore, tmp_path: Path):
+    """After `--id custom`, re-ingesting the folder finds the file under 'custom' instead of duplicating it."""
+    path = write(tmp_path / "corpus" / "a.txt", statement("Statement A", PARAGRAPHS))
+    indexer = Indexer(embedded_store)
+    indexer.ingest_paths([path], doc_id="custom")
+
+    report = indexer.ingest_paths([path.parent])
+
+    assert (report.unchanged, report.embedded) == (3, 0)
+    assert [r.id for r in embedded_store.documents()] == ["custom"]
+
+
+def test_explicit_id_replaces_the_id_a_file_had(embedded_store: ParagraphStore, tmp_path: Path):
+    """Re-ingesting a stored file with --id moves it to the new id; the old document is removed."""
+    path = write(tmp_path / "corpus" / "a.txt", statement("Statement A", PARAGRAPHS))
+    indexer = Indexer(embedded_store)
+    indexer.ingest_paths([path.parent])
+
+    report = indexer.ingest_paths([path], doc_id="custom")
+
+    assert [r.id for r in embedded_store.documents()] == ["custom"]
+    assert embedded_store.index_state().doc_ids() == {"custom"}
+    assert ("a", "removed") in {(c.id, c.status) for c in report.changes}
+
+
 def test_added_preamble_moves_positions_without_reembedding(embedded_store: ParagraphStore, tmp_path: Path):
     """A new preamble shifts the numbered paragraphs' positions; they are updated, not embedded again."""
     path = write(tmp_path / "a.txt", statement("Statement A", PARAGRAPHS))

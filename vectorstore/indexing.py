@@ -143,6 +143,7 @@ class _Run:
     state: IndexState
     report: IngestReport
     seen_ids: set[str] = field(default_factory=set)
+    replaced: set[str] = field(default_factory=set)  # ids superseded by an explicit --id for the same file
     pending: list[_Staged] = field(default_factory=list)
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
@@ -208,6 +209,8 @@ class Indexer:
             except UnreadableDocument as error:
                 report.failed.append(error)
         self._flush(run)
+        for superseded in sorted(run.replaced - run.seen_ids):
+            self._remove(superseded, run.state, report)
         if progress:
             progress(len(found.files), len(found.files), "")
         if prune:
@@ -256,7 +259,7 @@ class Indexer:
     def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
         document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
         if doc_id is None:
-            document = self._follow_rename(document, run)
+            document = self._settle_id(document, run)
         if document.id in run.seen_ids:
             raise UnreadableDocument(
                 loaded.source,
@@ -264,29 +267,46 @@ class Indexer:
                 hint="Rename one of them or ingest it alone with --id.",
             )
         run.seen_ids.add(document.id)
+        if doc_id is not None:
+            # One file, one document: an explicit id replaces the id the file was stored under before.
+            run.replaced.update(
+                r.id for r in run.state.records.values() if r.source == document.source and r.id != document.id
+            )
         return document
 
     @staticmethod
-    def _follow_rename(document: Document, run: _Run) -> Document:
-        """A file renamed with the same content keeps its old id instead of duplicating.
+    def _settle_id(document: Document, run: _Run) -> Document:
+        """The id a file's document is stored under, so that re-runs never duplicate or clobber.
 
-        Only a document whose file is gone counts as renamed: a copy that sits
-        next to the original is a second document.
+        * A file already stored keeps the id it was stored under (even one given with --id).
+        * A file whose name-derived id belongs to another file that still exists is refused,
+          rather than silently replacing that document (two folders with a `statement.txt`).
+        * A renamed file with the same content keeps its old id; only a document whose
+          file is gone counts as renamed, so a copy next to its original is a second document.
         """
+        records = run.state.records
+        same_file = sorted(r.id for r in records.values() if r.source == document.source and r.id not in run.seen_ids)
+        if same_file:
+            return document if document.id in same_file else _with_id(document, same_file[0])
+        current = records.get(document.id)
+        if current is not None:
+            if current.id not in run.seen_ids and current.source and Path(current.source).exists():
+                raise UnreadableDocument(
+                    document.source,
+                    f"would replace document {current.id!r}, which was ingested from {current.source}",
+                    hint="Rename the file, or ingest it alone with --id to give it another id.",
+                )
+            return document  # the earlier file is gone: this one takes its place
         if document.id in run.state.doc_ids():
-            return document
+            return document  # leftovers of an interrupted run: complete them
         twins = sorted(
             record.id
-            for record in run.state.records.values()
+            for record in records.values()
             if record.content_hash == document.content_hash
             and record.id not in run.seen_ids
             and not (record.source and Path(record.source).exists())
         )
-        if not twins:
-            return document
-        renamed = twins[0]
-        paragraphs = tuple(dataclasses.replace(p, doc_id=renamed) for p in document.paragraphs)
-        return dataclasses.replace(document, id=renamed, paragraphs=paragraphs)
+        return _with_id(document, twins[0]) if twins else document
 
     def _plan(self, document: Document, state: IndexState) -> _Staged:
         existing_chunks = state.chunk_ids.get(document.id, set())
@@ -469,6 +489,11 @@ class Indexer:
             inside = any(source == root or root in source.parents for root in roots)
             if inside and not source.exists():
                 self._remove(doc_id, state, run.report)
+
+
+def _with_id(document: Document, doc_id: str) -> Document:
+    paragraphs = tuple(dataclasses.replace(p, doc_id=doc_id) for p in document.paragraphs)
+    return dataclasses.replace(document, id=doc_id, paragraphs=paragraphs)
 
 
 def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:
