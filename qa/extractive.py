@@ -35,7 +35,11 @@ DEFAULT_SUPPORT_THRESHOLD = 0.5
 MIN_SIMILARITY = 0.25
 # A term "supports" a sentence semantically when dropping it from the question
 # lowers the question-sentence cosine by at least this much.
-TERM_CONTRIBUTION = 0.04
+TERM_CONTRIBUTION = 0.10
+# Words are compared on their first letters, a cheap stemmer that is robust to
+# inflection ("delivered" ~ "delivery") and rarely conflates topics.
+_STEM_PREFIX = 6
+SEMANTIC_GATE = 0.30
 EVIDENCE_PARAGRAPHS = 6
 FACTOID_MAX_CHARS = 400
 LIST_MAX_CHARS = 900
@@ -43,8 +47,10 @@ MAX_SENTENCES = 4
 CLOSEST_SHOWN = 3
 
 _LIST_QUESTION = re.compile(
-    r"^(?:what|which)\s+(?:\w+\s+){0,3}?(?:are|were)\s+(?:\w+\s+){0,3}?(?:mentioned|listed|named|discussed|referenced|cited|covered)\b"
-    r"|\b(?:list|enumerate)\b|\ball the\b|\bwhich (?:\w+ )?(?:exercises|countries|programmes|programs|agreements|areas|domains)\b",
+    r"^(?:what|which)\s+(?:\w+\s+){0,3}?(?:are|were)\s+(?:\w+\s+){0,3}?"
+    r"(?:mentioned|listed|named|discussed|referenced|cited|covered)\b"
+    r"|\b(?:list|enumerate)\b|\ball the\b"
+    r"|\bwhich (?:\w+ )?(?:exercises|countries|programmes|programs|agreements|areas|domains)\b",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(r"^(?:and|also|what about|how about|and what about|what of|same for|then)\b", re.IGNORECASE)
@@ -58,17 +64,72 @@ class Evidence:
     similarity: float
     support: float
     rank: int  # of its paragraph in the retrieval
+    coverage: float = 0.0  # share of the question's weight found in this very sentence
+    answer_type: float = 0.0  # 1 when the sentence holds the kind of thing asked for (a date for "when")
 
     @property
     def score(self) -> float:
-        return 0.55 * self.similarity + 0.45 * self.support - 0.01 * self.rank
+        return (
+            0.45 * self.similarity
+            + 0.35 * self.support
+            + 0.2 * self.coverage
+            + 0.08 * self.answer_type
+            - 0.01 * self.rank
+        )
 
 
-def _stem(token: str) -> str:
-    for suffix in ("ational", "ation", "ities", "ity", "ing", "ies", "ied", "ed", "es", "s", "ly", "al", "ive"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
-            return token[: -len(suffix)]
-    return token
+def _stems(text: str) -> set[str]:
+    return {token[:_STEM_PREFIX] for token in tokenize(text)}
+
+
+def _matches(term: str, stems: set[str]) -> bool:
+    """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'."""
+    return term[:_STEM_PREFIX] in stems
+
+
+_WHEN = re.compile(r"^\s*(?:when|by when|what (?:year|date|time))\b|\bdeadline\b", re.IGNORECASE)
+_DATE_LIKE = re.compile(
+    r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December)\b"
+)
+_WHO = re.compile(r"^\s*(?:who|which (?:minister|official|person|people))\b", re.IGNORECASE)
+_NAME_LIKE = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E\.|Rt Hon|Minister|Secretary|President)\b")
+
+
+def _answer_type(question: str, sentence: str) -> float:
+    """1.0 when the sentence holds what the question's wh-word asks for."""
+    if _WHEN.search(question):
+        return 1.0 if _DATE_LIKE.search(sentence) else 0.0
+    if _WHO.search(question):
+        return 1.0 if _NAME_LIKE.search(sentence) else 0.0
+    return 0.0
+
+
+def _without(query: str, term: str) -> str:
+    return re.sub(rf"\b{re.escape(term)}\w*", " ", query, flags=re.IGNORECASE)
+
+
+def _support(
+    terms: list[str],
+    weights: dict[str, float],
+    stems: set[str],
+    contributions: dict[str, np.ndarray],
+    index: int,
+    *,
+    gate: float,
+) -> float:
+    """Share of the question's weight that the evidence backs, lexically or semantically."""
+    if not terms:
+        return 1.0
+    total = sum(weights.values()) or 1.0
+    supported = 0.0
+    for term in terms:
+        if _matches(term, stems):
+            supported += weights[term]
+        else:
+            gain = float(contributions[term][index])
+            supported += weights[term] * gate * min(max(gain / TERM_CONTRIBUTION, 0.0), 1.0)
+    return supported / total
 
 
 def is_list_question(question: str) -> bool:
@@ -135,47 +196,56 @@ class ExtractiveAnswerer:
         matrix = np.stack([s.vector for s in sentences])
         similarities = matrix @ result.query_vector
         terms = content_terms(result.query)
-        weights = self.retriever.lexical.idf(terms) if terms else {}
-        contributions = self._contributions(result, terms, matrix)
+        weights, contributions = self._term_weights(result, terms, matrix)
+        paragraph_stems = {key: _stems(p.text) for key, (_rank, p) in paragraphs.items()}
         evidence = []
         for index, sentence in enumerate(sentences):
             rank, paragraph = paragraphs[sentence.paragraph_key]
-            support = self._support(terms, weights, paragraph.text, contributions, index)
-            evidence.append(Evidence(paragraph, sentence, float(similarities[index]), support, rank))
+            # A term's semantic support only counts when the sentence as a whole is
+            # close to the question: with a contentless remainder ("What did they say
+            # about?") any sentence gains from any term, related or not.
+            gate = min(max((float(similarities[index]) - SEMANTIC_GATE) / 0.15, 0.0), 1.0)
+            stems = paragraph_stems[sentence.paragraph_key]
+            support = _support(terms, weights, stems, contributions, index, gate=gate)
+            own = _stems(sentence.text)
+            coverage = sum(w for t, w in weights.items() if _matches(t, own)) / (sum(weights.values()) or 1.0)
+            evidence.append(
+                Evidence(
+                    paragraph,
+                    sentence,
+                    float(similarities[index]),
+                    support,
+                    rank,
+                    coverage=coverage,
+                    answer_type=_answer_type(result.query, sentence.text),
+                )
+            )
         evidence.sort(key=lambda e: e.score, reverse=True)
         return evidence
 
-    def _contributions(self, result: SearchResult, terms: list[str], matrix: np.ndarray) -> dict[str, np.ndarray]:
-        """For each term, how much it raises the question's cosine with each sentence."""
-        if len(terms) < 2:
-            return {}
-        ablated = []
-        for term in terms:
-            ablated.append(re.sub(rf"\b{re.escape(term)}\w*", " ", result.query, flags=re.IGNORECASE))
-        vectors = self.retriever.store.embedder.encode(ablated)
-        base = matrix @ result.query_vector
-        return {term: base - matrix @ vectors[i] for i, term in enumerate(terms)}
+    def _term_weights(
+        self, result: SearchResult, terms: list[str], matrix: np.ndarray
+    ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Each term's weight in the question, and how much it raises the cosine with each sentence.
 
-    @staticmethod
-    def _support(
-        terms: list[str],
-        weights: dict[str, float],
-        paragraph_text: str,
-        contributions: dict[str, np.ndarray],
-        index: int,
-    ) -> float:
+        A term's weight is its rarity in the corpus (IDF) times its importance to
+        the question's meaning: how far the question's vector moves when the term
+        is dropped. So "Prime" in "Who is Japan's Prime Minister?" weighs a lot
+        (rare, and it changes the meaning) while "meant" in "When is GCAP meant to
+        be delivered?" weighs little (rare, but the meaning hardly moves).
+        """
         if not terms:
-            return 1.0
-        stems = {_stem(t) for t in tokenize(paragraph_text)}
-        total = sum(weights.values()) or 1.0
-        supported = 0.0
-        for term in terms:
-            if _stem(term) in stems or term in stems:
-                supported += weights[term]
-            elif term in contributions:
-                gain = float(contributions[term][index])
-                supported += weights[term] * min(max(gain / TERM_CONTRIBUTION, 0.0), 1.0)
-        return supported / total
+            return {}, {}
+        vectors = self.retriever.store.embedder.encode([_without(result.query, term) for term in terms])
+        idf = self.retriever.lexical.idf(terms)
+        base = matrix @ result.query_vector
+        weights: dict[str, float] = {}
+        contributions: dict[str, np.ndarray] = {}
+        for i, term in enumerate(terms):
+            importance = max(1.0 - float(vectors[i] @ result.query_vector), 0.005)
+            weights[term] = importance * idf[term]
+            contributions[term] = base - matrix @ vectors[i]
+        return weights, contributions
 
     def _select(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
         best = evidence[0]
