@@ -1,0 +1,247 @@
+"""The extractive answerer, through StatementService, answers the sample corpus with the right paragraphs.
+
+One real service (MiniLM, embedded Chroma) over the bundled sample statement is
+shared by the whole module; every answer is checked by the paragraph it cites.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.runtime import build_service
+from bot.settings import load_settings
+from ingest.errors import InvalidQuestion, UnknownDocument
+from prompts import ABSTAIN_PHRASE
+from qa.service import StatementService
+from qa.types import Answer, Conversation
+from tests.conftest import SEED, Cli
+
+DOC = "uk-japan-defence-ministerial-2025"
+MARKER = re.compile(r"\[(?:[\w.-]+ )?(¶\d+|preamble)\]")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
+    """One real service over the bundled sample statement, shared by the module."""
+    data_dir = tmp_path_factory.mktemp("answering-data")
+    built = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
+    built.ensure_corpus()
+    yield built
+    built.close()
+
+
+def labels(answer: Answer) -> list[str]:
+    return [c.label for c in answer.citations]
+
+
+def assert_abstained(answer: Answer) -> None:
+    assert answer.abstained, answer.text
+    assert answer.citations == ()
+    assert answer.text == ABSTAIN_PHRASE
+
+
+# Answers ----------------------------------------------------------------------
+def test_factoid_acronym_gigo_is_expanded_from_paragraph_12(service: StatementService) -> None:
+    """"What does GIGO stand for?" cites ¶12 and spells the acronym out."""
+    answer = service.ask("What does GIGO stand for?")
+    assert not answer.abstained
+    assert labels(answer)[0] == "12"
+    assert "GCAP International Government Organisation" in answer.text
+    assert "[¶12]" in answer.text
+
+
+def test_when_question_finds_the_date_in_paragraph_12(service: StatementService) -> None:
+    """A "when" question about the first GCAP contract answers "end of 2025" from ¶12."""
+    answer = service.ask("When will the first GCAP contract be concluded?")
+    assert labels(answer)[0] == "12"
+    assert "end of 2025" in answer.text
+
+
+def test_paraphrase_pyongyang_finds_north_korea_in_paragraph_3(service: StatementService) -> None:
+    """A word absent from the text (Pyongyang) still finds the North Korea paragraph, ¶3."""
+    answer = service.ask("What did they say about Pyongyang?")
+    assert not answer.abstained
+    assert labels(answer)[0] == "3"
+    assert "North Korea" in answer.text
+
+
+def test_acronym_nsatu_is_answered_from_paragraph_4(service: StatementService) -> None:
+    """"What does NSATU stand for?" cites ¶4 with the expansion."""
+    answer = service.ask("What does NSATU stand for?")
+    assert labels(answer)[0] == "4"
+    assert "NATO Security Assistance and Training for Ukraine" in answer.text
+
+
+def test_list_question_cites_every_paragraph_naming_an_exercise(service: StatementService) -> None:
+    """"What exercises are mentioned?" cites ¶9, ¶10, ¶15 and ¶4 (all that name exercises)."""
+    answer = service.ask("What exercises are mentioned?")
+    assert not answer.abstained
+    assert {"9", "10", "15", "4"} <= set(labels(answer))
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [("paragraph 7", "7"), ("¶3", "3"), ("para 12 of the 2025 statement", "12")],
+)
+def test_exact_reference_returns_that_paragraph_verbatim(service: StatementService, question: str, label: str) -> None:
+    """A paragraph asked for by number comes back whole and verbatim, citing itself."""
+    answer = service.ask(question)
+    stored = service.source(DOC, label)
+    assert not answer.abstained
+    assert labels(answer) == [label]
+    assert answer.citations[0].text == stored.text
+    assert answer.text.startswith(stored.text)
+    assert answer.text.endswith(f"[¶{label}]")
+
+
+def test_follow_up_in_a_conversation_changes_topic(service: StatementService) -> None:
+    """"and what about space?" after a cyber question is answered from ¶13, the cyber one from ¶10."""
+    conversation = Conversation()
+    first = service.ask("What do the ministers say about cyber?", conversation=conversation)
+    assert labels(first)[0] == "10"
+    second = service.ask("and what about space?", conversation=conversation)
+    assert not second.abstained
+    assert labels(second)[0] == "13"
+    assert len(conversation) == 2
+
+
+# Filters ----------------------------------------------------------------------
+def test_document_filter_with_the_sample_id_answers(service: StatementService) -> None:
+    """Restricting to the sample document's id still answers from it."""
+    answer = service.ask("What does GIGO stand for?", document=DOC)
+    assert labels(answer)[0] == "12"
+    assert all(c.doc_id == DOC for c in answer.citations)
+
+
+def test_document_filter_with_an_unknown_id_raises(service: StatementService) -> None:
+    """An unknown document id is a user error (UnknownDocument), not an empty answer."""
+    with pytest.raises(UnknownDocument, match="no-such-doc"):
+        service.ask("What does GIGO stand for?", document="no-such-doc")
+
+
+def test_date_filter_after_the_only_statement_abstains(service: StatementService) -> None:
+    """date_from after 28 August 2025 leaves nothing to search, so the answer abstains."""
+    answer = service.ask("What does GIGO stand for?", date_from=date(2025, 8, 29))
+    assert_abstained(answer)
+
+
+def test_date_filter_covering_the_statement_answers(service: StatementService) -> None:
+    """A date range that includes 28 August 2025 answers as without a filter."""
+    answer = service.ask("What does GIGO stand for?", date_from=date(2025, 8, 28), date_to=date(2025, 8, 28))
+    assert labels(answer)[0] == "12"
+
+
+# Abstention -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is Japan's Prime Minister?",
+        "What did the ministers decide about the price of rice?",
+        "What did they say about Antarctica?",
+        "What is the capital of France?",
+    ],
+)
+def test_unanswerable_question_abstains_with_closest_passages(service: StatementService, question: str) -> None:
+    """A question the statement does not answer abstains: fixed phrase, no citations, closest passages shown."""
+    answer = service.ask(question)
+    assert_abstained(answer)
+    assert answer.closest
+    assert all(c.doc_id == DOC for c in answer.closest)
+
+
+# Question hygiene -------------------------------------------------------------
+def test_invisible_characters_are_removed_before_answering(service: StatementService) -> None:
+    """Zero-width and bidi characters are stripped: the answer equals the clean question's."""
+    clean = service.ask("What does GIGO stand for?")
+    dirty = service.ask("What\u200b does G\u200dI\u202eGO\u2066 stand\ufeff for?")
+    assert dirty.text == clean.text
+    assert labels(dirty) == labels(clean) == ["12"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\u200b\u200b", "\n\t"])
+def test_empty_question_is_invalid(service: StatementService, question: str) -> None:
+    """An empty (or only invisible/blank) question raises InvalidQuestion."""
+    with pytest.raises(InvalidQuestion):
+        service.ask(question)
+
+
+def test_overlong_question_is_invalid_and_says_its_length(service: StatementService) -> None:
+    """A question over max_question_chars raises InvalidQuestion naming its length and the limit."""
+    limit = service.max_question_chars
+    question = "a" * (limit + 5)
+    with pytest.raises(InvalidQuestion, match=rf"{limit + 5}.*{limit}"):
+        service.ask(question)
+
+
+# CLI --------------------------------------------------------------------------
+def test_ask_json_from_stdin_writes_one_line_per_question_in_order(cli: Cli) -> None:
+    """`statementbot ask --json -` answers each stdin line with one JSON object, in order."""
+    questions = ["What does GIGO stand for?", "What is the capital of France?"]
+    completed = subprocess.run(
+        cli.command("ask", "--json", "-"),
+        input="\n".join(questions) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=cli.env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 2
+    rows = [json.loads(line) for line in lines]
+    for row, question in zip(rows, questions, strict=True):
+        assert {"question", "answer", "abstained", "citations", "closest", "latency_ms"} <= set(row)
+        assert row["question"] == question
+        assert isinstance(row["latency_ms"], int | float)
+        for citation in [*row["citations"], *row["closest"]]:
+            assert set(citation) == {"document", "title", "paragraph", "text"}
+    assert rows[0]["abstained"] is False
+    assert [c["paragraph"] for c in rows[0]["citations"]][0] == "12"
+    assert rows[0]["citations"][0]["document"] == SEED.stem
+    assert rows[1]["abstained"] is True
+    assert rows[1]["citations"] == []
+    assert rows[1]["answer"] == ABSTAIN_PHRASE
+    assert rows[1]["closest"]
+
+
+# Properties -------------------------------------------------------------------
+WORDS = [
+    "GCAP", "GIGO", "Edgewing", "cyber", "space", "Ukraine", "Russia", "Taiwan", "Korea", "exercise",
+    "Vigilant", "Isles", "carrier", "HIGHMAST", "F-35B", "maritime", "Women", "Peace", "RAF", "JASDF",
+    "Typhoon", "industrial", "2035", "2025", "Ministers", "rice", "Antarctica", "France", "penguins",
+]  # fmt: skip
+TEMPLATES = ["What did they say about {}?", "What about {} and {}?", "{}", "Tell me about {} {}", "Why {}?"]
+
+
+@st.composite
+def questions(draw: st.DrawFn) -> str:
+    template = draw(st.sampled_from(TEMPLATES))
+    words = draw(st.lists(st.sampled_from(WORDS), min_size=2, max_size=2))
+    return template.format(*words)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(question=questions())
+def test_citations_are_marked_and_verbatim_for_generated_questions(service: StatementService, question: str) -> None:
+    """Every [¶N] marker is cited, every citation is a stored paragraph verbatim, abstentions cite nothing."""
+    answer = service.ask(question)
+    if answer.abstained:
+        assert answer.citations == ()
+        assert answer.text == ABSTAIN_PHRASE
+        return
+    cited = {c.marker(with_document=False)[1:-1] for c in answer.citations}
+    for marker in MARKER.findall(answer.text):
+        assert marker in cited, (question, answer.text)
+    assert answer.citations
+    for citation in answer.citations:
+        assert citation.text == service.source(citation.doc_id, citation.label).text
