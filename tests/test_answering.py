@@ -11,7 +11,6 @@ import re
 import subprocess
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +50,7 @@ def assert_abstained(answer: Answer) -> None:
 
 # Answers ----------------------------------------------------------------------
 def test_factoid_acronym_gigo_is_expanded_from_paragraph_12(service: StatementService) -> None:
-    """"What does GIGO stand for?" cites ¶12 and spells the acronym out."""
+    """The question 'What does GIGO stand for?' cites ¶12 and spells the acronym out."""
     answer = service.ask("What does GIGO stand for?")
     assert not answer.abstained
     assert labels(answer)[0] == "12"
@@ -75,14 +74,14 @@ def test_paraphrase_pyongyang_finds_north_korea_in_paragraph_3(service: Statemen
 
 
 def test_acronym_nsatu_is_answered_from_paragraph_4(service: StatementService) -> None:
-    """"What does NSATU stand for?" cites ¶4 with the expansion."""
+    """The question 'What does NSATU stand for?' cites ¶4 with the expansion."""
     answer = service.ask("What does NSATU stand for?")
     assert labels(answer)[0] == "4"
     assert "NATO Security Assistance and Training for Ukraine" in answer.text
 
 
 def test_list_question_cites_every_paragraph_naming_an_exercise(service: StatementService) -> None:
-    """"What exercises are mentioned?" cites ¶9, ¶10, ¶15 and ¶4 (all that name exercises)."""
+    """The question 'What exercises are mentioned?' cites ¶9, ¶10, ¶15 and ¶4 (all that name exercises)."""
     answer = service.ask("What exercises are mentioned?")
     assert not answer.abstained
     assert {"9", "10", "15", "4"} <= set(labels(answer))
@@ -104,7 +103,7 @@ def test_exact_reference_returns_that_paragraph_verbatim(service: StatementServi
 
 
 def test_follow_up_in_a_conversation_changes_topic(service: StatementService) -> None:
-    """"and what about space?" after a cyber question is answered from ¶13, the cyber one from ¶10."""
+    """The question 'and what about space?' after a cyber question is answered from ¶13, the cyber one from ¶10."""
     conversation = Conversation()
     first = service.ask("What do the ministers say about cyber?", conversation=conversation)
     assert labels(first)[0] == "10"
@@ -206,7 +205,7 @@ def test_ask_json_from_stdin_writes_one_line_per_question_in_order(cli: Cli) -> 
         for citation in [*row["citations"], *row["closest"]]:
             assert set(citation) == {"document", "title", "paragraph", "text"}
     assert rows[0]["abstained"] is False
-    assert [c["paragraph"] for c in rows[0]["citations"]][0] == "12"
+    assert rows[0]["citations"][0]["paragraph"] == "12"
     assert rows[0]["citations"][0]["document"] == SEED.stem
     assert rows[1]["abstained"] is True
     assert rows[1]["citations"] == []
