@@ -23,16 +23,20 @@ from prompts import ABSTAIN_PHRASE
 from qa.service import StatementService
 from qa.types import Answer, Conversation
 from tests.conftest import SEED, Cli
+from vectorstore import embeddings
+from vectorstore.embeddings import Embedder
 
 DOC = "uk-japan-defence-ministerial-2025"
 MARKER = re.compile(r"\[(?:[\w.-]+ )?(¶\d+|preamble)\]")
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
-    """One real service over the bundled sample statement, shared by the module."""
+def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
+    """One real service over the bundled sample statement, shared by the module (and the session's MiniLM)."""
     data_dir = tmp_path_factory.mktemp("answering-data")
-    built = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embeddings, "Embedder", lambda: embedder)
+        built = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
     built.ensure_corpus()
     yield built
     built.close()

@@ -1,0 +1,249 @@
+"""Hybrid retrieval finds the right paragraph: lexical for names and numbers, dense for paraphrases.
+
+The sample statement is indexed once per module into an embedded store with the
+session's real MiniLM; the tests of the lexical cache use their own tmp stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document as LCDocument
+
+from ingest.errors import UnknownDocument
+from tests.conftest import SEED
+from vectorstore.embeddings import Embedder
+from vectorstore.indexing import Indexer
+from vectorstore.lexical import LexicalIndex
+from vectorstore.retrieval import HybridRetriever, SearchFilter, StatementRetriever
+from vectorstore.store import ParagraphStore
+
+DOC = SEED.stem
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[HybridRetriever]:
+    """A HybridRetriever over the bundled sample statement (embedded Chroma, real MiniLM)."""
+    data_dir = tmp_path_factory.mktemp("retrieval-data")
+    store = ParagraphStore.open_embedded(data_dir, embedder)
+    report = Indexer(store).ingest_paths([SEED])
+    assert report.ok
+    lexical = LexicalIndex(store, data_dir / "lexical.sqlite3")
+    yield HybridRetriever(store, lexical)
+    lexical.close()
+    store.close()
+
+
+def top_labels(retriever: HybridRetriever, query: str, **kwargs: object) -> list[str]:
+    return [hit.paragraph.label for hit in retriever.search(query, **kwargs).hits]  # type: ignore[arg-type]
+
+
+# Lexical and dense ------------------------------------------------------------
+@pytest.mark.parametrize(("query", "label"), [("GIGO", "12"), ("F-35B", "5"), ("2035", "12")])
+def test_lexical_finds_names_acronyms_and_numbers(retriever: HybridRetriever, query: str, label: str) -> None:
+    """Acronyms, model names and years put their paragraph first, with a BM25 score."""
+    hits = retriever.search(query).hits
+    assert hits[0].paragraph.label == label
+    assert hits[0].lexical > 0
+    assert not hits[0].exact
+
+
+def test_lexical_index_alone_ranks_the_acronym_paragraph_first(retriever: HybridRetriever) -> None:
+    """BM25 on its own finds GIGO in ¶12 and nothing else."""
+    results = retriever.lexical.search("GIGO", 5)
+    assert len(results) == 1
+    assert retriever.store.paragraphs_by_key([results[0][0]])[results[0][0]].label == "12"
+
+
+def test_dense_finds_a_paraphrase_without_shared_words(retriever: HybridRetriever) -> None:
+    """The paraphrase 'British stealth jets landing on a Japanese ship' finds the F-35B paragraph ¶5 in the top 3."""
+    assert "5" in top_labels(retriever, "British stealth jets landing on a Japanese ship")[:3]
+
+
+# Exact references -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("paragraph 7", ["7"]),
+        ("¶3", ["3"]),
+        ("para 12 of the 2025 statement", ["12"]),
+        ("paragraphs 9-11", ["9", "10", "11"]),
+    ],
+)
+def test_exact_references_bypass_search(retriever: HybridRetriever, query: str, expected: list[str]) -> None:
+    """A paragraph asked for by number is returned as an exact hit, nothing else."""
+    result = retriever.search(query)
+    assert result.exact
+    assert [h.paragraph.label for h in result.hits] == expected
+    assert all(h.exact and h.score == 1.0 for h in result.hits)
+
+
+def test_reference_to_a_missing_paragraph_falls_back_to_search(retriever: HybridRetriever) -> None:
+    """The reference 'paragraph 99' names no stored paragraph, so ordinary (non-exact) search runs."""
+    result = retriever.search("paragraph 99 about GCAP")
+    assert not result.exact
+    assert result.hits
+    assert not any(h.exact for h in result.hits)
+
+
+# Filters ----------------------------------------------------------------------
+def test_filter_by_document_id_keeps_only_that_document(retriever: HybridRetriever) -> None:
+    """SearchFilter(doc_ids=(sample,)) answers from the sample; an unknown id raises UnknownDocument."""
+    assert top_labels(retriever, "GIGO", search_filter=SearchFilter(doc_ids=(DOC,)))[0] == "12"
+    with pytest.raises(UnknownDocument):
+        retriever.search("GIGO", search_filter=SearchFilter(doc_ids=("nope",)))
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "found"),
+    [
+        (date(2025, 8, 28), date(2025, 8, 28), True),
+        (None, date(2025, 12, 31), True),
+        (date(2025, 8, 29), None, False),
+        (None, date(2025, 8, 27), False),
+    ],
+)
+def test_filter_by_date_range(
+    retriever: HybridRetriever, date_from: date | None, date_to: date | None, found: bool
+) -> None:
+    """The 28 August 2025 statement is searched only when the date range includes that day."""
+    result = retriever.search("GIGO", search_filter=SearchFilter(date_from=date_from, date_to=date_to))
+    assert bool(result.hits) is found
+    if found:
+        assert result.hits[0].paragraph.label == "12"
+
+
+# LangChain --------------------------------------------------------------------
+def test_langchain_retriever_returns_documents_with_paragraph_metadata(retriever: HybridRetriever) -> None:
+    """StatementRetriever.invoke returns LangChain Documents labelled with document and paragraph."""
+    documents = StatementRetriever(hybrid=retriever, k=3).invoke("What does GIGO stand for?")
+    assert 1 <= len(documents) <= 3
+    assert all(isinstance(d, LCDocument) for d in documents)
+    first = documents[0]
+    assert first.metadata["document"] == DOC
+    assert first.metadata["paragraph"] == "12"
+    assert "GCAP International Government Organisation" in first.page_content
+    assert first.page_content == retriever.store.paragraph(DOC, "12").text
+
+
+def test_langchain_retriever_honours_its_filter(retriever: HybridRetriever) -> None:
+    """A StatementRetriever with a date filter excluding the corpus returns no documents."""
+    filtered = StatementRetriever(hybrid=retriever, search_filter=SearchFilter(date_from=date(2030, 1, 1)))
+    assert filtered.invoke("GIGO") == []
+
+
+# The lexical cache ------------------------------------------------------------
+def statement(title: str, day: str, paragraphs: list[str]) -> str:
+    numbered = "\n".join(f"{n}. {text}" for n, text in enumerate(paragraphs, start=1))
+    return f"{title}\n\n{day}\n\n{numbered}\n"
+
+
+@dataclass
+class SmallCorpus:
+    store: ParagraphStore
+    indexer: Indexer
+    root: Path
+
+    def add(self, name: str, text: str) -> None:
+        path = self.root / "statements" / f"{name}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        assert self.indexer.ingest_paths([path]).ok
+
+
+@pytest.fixture
+def small(tmp_path: Path, embedder: Embedder) -> Iterator[SmallCorpus]:
+    """An embedded tmp store holding one small statement about frigates."""
+    store = ParagraphStore.open_embedded(tmp_path / "data", embedder)
+    corpus = SmallCorpus(store, Indexer(store), tmp_path)
+    corpus.add(
+        "frigates-2024",
+        statement(
+            "Frigate Statement",
+            "4 June 2024",
+            ["The Ministers welcomed the frigate visit.", "They agreed to deliver radars by 2030."],
+        ),
+    )
+    yield corpus
+    store.close()
+
+
+QUOKKA = statement(
+    "Quokka Statement",
+    "1 March 2026",
+    ["The Ministers discussed quokka conservation on Rottnest.", "They agreed to meet again."],
+)
+
+
+def keys_labels(store: ParagraphStore, results: list[tuple[str, float]]) -> list[tuple[str, str]]:
+    paragraphs = store.paragraphs_by_key([key for key, _ in results])
+    return [(paragraphs[key].doc_id, paragraphs[key].label) for key, _ in results]
+
+
+def test_lexical_cache_is_rebuilt_when_the_corpus_changes(small: SmallCorpus, tmp_path: Path) -> None:
+    """A word only in a newly ingested statement is found by the same LexicalIndex afterwards."""
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    assert lexical.search("quokka", 5) == []
+    assert lexical.paragraph_count == 2
+    small.add("quokka-2026", QUOKKA)
+    assert keys_labels(small.store, lexical.search("quokka", 5)) == [("quokka-2026", "1")]
+    assert lexical.paragraph_count == 4
+    lexical.close()
+
+
+def test_search_filters_across_two_documents(small: SmallCorpus, tmp_path: Path) -> None:
+    """With two statements, a date range or a doc id picks the right one, lexically and densely."""
+    small.add("quokka-2026", QUOKKA)
+    hybrid = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "lexical.sqlite3"))
+    everything = hybrid.search("What did the Ministers agree?")
+    assert {h.paragraph.doc_id for h in everything.hits} == {"frigates-2024", "quokka-2026"}
+    recent = hybrid.search("What did the Ministers agree?", search_filter=SearchFilter(date_from=date(2025, 1, 1)))
+    assert {h.paragraph.doc_id for h in recent.hits} == {"quokka-2026"}
+    by_id = hybrid.search("quokka radars", search_filter=SearchFilter(doc_ids=("frigates-2024",)))
+    assert {h.paragraph.doc_id for h in by_id.hits} == {"frigates-2024"}
+    hybrid.lexical.close()
+
+
+def test_deleted_cache_file_costs_only_a_rebuild(small: SmallCorpus, tmp_path: Path) -> None:
+    """Removing the SQLite cache (between runs) loses nothing: the next search rebuilds it from Chroma."""
+    path = tmp_path / "lexical.sqlite3"
+    first = LexicalIndex(small.store, path)
+    before = keys_labels(small.store, first.search("radars", 5))
+    first.close()
+    assert path.exists()
+    path.unlink()
+    second = LexicalIndex(small.store, path)
+    assert keys_labels(small.store, second.search("radars", 5)) == before == [("frigates-2024", "2")]
+    assert path.exists()
+    second.close()
+
+
+def test_corrupt_cache_file_is_rebuilt(small: SmallCorpus, tmp_path: Path) -> None:
+    """A cache file that is not a valid index is rebuilt, not trusted."""
+    path = tmp_path / "lexical.sqlite3"
+    path.write_bytes(b"not a database at all" * 100)
+    lexical = LexicalIndex(small.store, path)
+    assert keys_labels(small.store, lexical.search("frigate", 5)) == [("frigates-2024", "1")]
+    lexical.close()
+
+
+@pytest.mark.parametrize("shared_file", [True, False], ids=["same-cache-file", "own-cache-files"])
+def test_two_lexical_indexes_over_one_store_see_the_same_corpus(
+    small: SmallCorpus, tmp_path: Path, shared_file: bool
+) -> None:
+    """Two LexicalIndex instances (two processes) over one store both see a statement ingested after they started."""
+    one = LexicalIndex(small.store, tmp_path / "a.sqlite3")
+    two = LexicalIndex(small.store, tmp_path / ("a.sqlite3" if shared_file else "b.sqlite3"))
+    assert one.search("frigate", 5)
+    assert two.search("frigate", 5)
+    assert one.search("quokka", 5) == two.search("quokka", 5) == []
+    small.add("quokka-2026", QUOKKA)
+    assert keys_labels(small.store, one.search("quokka", 5)) == [("quokka-2026", "1")]
+    assert keys_labels(small.store, two.search("quokka", 5)) == [("quokka-2026", "1")]
+    assert one.paragraph_count == two.paragraph_count == 4
+    one.close()
+    two.close()
