@@ -233,7 +233,7 @@ def questions(draw: st.DrawFn) -> str:
     return template.format(*words)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(question=questions())
 def test_citations_are_marked_and_verbatim_for_generated_questions(service: StatementService, question: str) -> None:
     """Every [¶N] marker is cited, every citation is a stored paragraph verbatim, abstentions cite nothing."""
