@@ -288,12 +288,17 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _citation(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
-        record = result.documents.get(paragraph.doc_id)
-        return Citation(
-            doc_id=paragraph.doc_id,
-            title=record.title if record else paragraph.doc_id,
-            label=paragraph.label,
-            text=paragraph.text,
-            source=record.source if record else "",
-            quote=quote,
-        )
+        return citation_of(paragraph, result, quote)
+
+
+def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
+    """A Citation for a retrieved paragraph, with its document's title and source."""
+    record = result.documents.get(paragraph.doc_id)
+    return Citation(
+        doc_id=paragraph.doc_id,
+        title=record.title if record else paragraph.doc_id,
+        label=paragraph.label,
+        text=paragraph.text,
+        source=record.source if record else "",
+        quote=quote,
+    )

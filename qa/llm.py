@@ -44,7 +44,7 @@ from pydantic import PrivateAttr, SecretStr
 from ingest.errors import StatementbotError
 from prompts import ABSTAIN_PHRASE, LLM_FAILURE_NOTES, render
 from qa.citations import FALLBACK_BACKEND, check_answer, final_check, markers_in
-from qa.extractive import EVIDENCE_PARAGRAPHS
+from qa.extractive import EVIDENCE_PARAGRAPHS, citation_of
 from qa.sanitise import StreamSanitiser, allowed_links, remove_invisible, sanitise_text
 from qa.types import Answer, Citation, Conversation
 
@@ -52,8 +52,7 @@ if TYPE_CHECKING:
     from langchain_core.callbacks import CallbackManagerForLLMRun
 
     from qa.extractive import ExtractiveAnswerer
-    from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
-    from vectorstore.store import StoredParagraph
+    from vectorstore.retrieval import HybridRetriever, SearchFilter
 
 log = logging.getLogger(__name__)
 
@@ -336,17 +335,6 @@ def _folded(text: str) -> str:
 def is_abstention(text: str) -> bool:
     """The model said the fixed abstention phrase (give or take punctuation) and cited nothing."""
     return _folded(text).startswith(_folded(ABSTAIN_PHRASE)) and not markers_in(text)
-
-
-def citation_of(paragraph: StoredParagraph, result: SearchResult) -> Citation:
-    record = result.documents.get(paragraph.doc_id)
-    return Citation(
-        doc_id=paragraph.doc_id,
-        title=record.title if record else paragraph.doc_id,
-        label=paragraph.label,
-        text=paragraph.text,
-        source=record.source if record else "",
-    )
 
 
 @dataclass(frozen=True)
