@@ -20,7 +20,7 @@ about Japan's Minister of Defense with a high cosine, but nothing backs
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,10 @@ FACTOID_MAX_CHARS = 400
 LIST_MAX_CHARS = 900
 MAX_SENTENCES = 4
 CLOSEST_SHOWN = 3
+# Share of the question's weight a same-paragraph sentence must add to join the answer.
+COMPLETION_GAIN = 0.10
+# A completing sentence may take a factoid answer a little past its usual length.
+COMPLETION_MAX_CHARS = 480
 
 _LIST_QUESTION = re.compile(
     r"^(?:what|which)\s+(?:\w+\s+){0,3}?(?:are|were)\s+(?:\w+\s+){0,3}?"
@@ -66,6 +70,8 @@ class Evidence:
     rank: int  # of its paragraph in the retrieval
     coverage: float = 0.0  # share of the question's weight found in this very sentence
     answer_type: float = 0.0  # 1 when the sentence holds the kind of thing asked for (a date for "when")
+    covered: frozenset[str] = frozenset()  # question terms this very sentence holds
+    weights: dict[str, float] = field(default_factory=dict)  # the question's term weights (shared)
 
     @property
     def score(self) -> float:
@@ -208,7 +214,8 @@ class ExtractiveAnswerer:
             stems = paragraph_stems[sentence.paragraph_key]
             support = _support(terms, weights, stems, contributions, index, gate=gate)
             own = _stems(sentence.text)
-            coverage = sum(w for t, w in weights.items() if _matches(t, own)) / (sum(weights.values()) or 1.0)
+            covered = frozenset(t for t in weights if _matches(t, own))
+            coverage = sum(weights[t] for t in covered) / (sum(weights.values()) or 1.0)
             evidence.append(
                 Evidence(
                     paragraph,
@@ -217,6 +224,8 @@ class ExtractiveAnswerer:
                     support,
                     rank,
                     coverage=coverage,
+                    covered=covered,
+                    weights=weights,
                     answer_type=_answer_type(result.query, sentence.text),
                 )
             )
@@ -269,6 +278,34 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(item)
             length += len(item.sentence.text)
+        return self._complete(chosen, evidence, length)
+
+    @staticmethod
+    def _complete(chosen: list[Evidence], evidence: list[Evidence], length: int) -> list[Evidence]:
+        """Add the sentence of the best paragraph that holds what the chosen ones lack.
+
+        The answer to "Which programme does the fighter deployment relate to?" is
+        split across two sentences of ¶11: one names the deployment, the one before
+        it names the programme. A neighbour that carries a good share of the
+        question's missing weight belongs in the answer.
+        """
+        best = chosen[0]
+        total = sum(best.weights.values()) or 1.0
+        have = frozenset().union(*(item.covered for item in chosen))
+        missing = {t: w for t, w in best.weights.items() if t not in have}
+        if not missing:
+            return chosen
+        candidates = [
+            item
+            for item in evidence
+            if item.paragraph.key == best.paragraph.key
+            and item not in chosen
+            and length + len(item.sentence.text) <= COMPLETION_MAX_CHARS
+        ]
+        gains = [(sum(missing.get(t, 0.0) for t in item.covered) / total, item) for item in candidates]
+        gains = [(gain, item) for gain, item in gains if gain >= COMPLETION_GAIN]
+        if gains:
+            chosen.append(max(gains, key=lambda pair: pair[0])[1])
         return chosen
 
     def _compose(self, question: str, chosen: list[Evidence], result: SearchResult, multi_doc: bool) -> Answer:
