@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_DIMENSION = 384
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 16  # measured faster than 64 on 2 CPU cores: less padding per batch
 
 
 def bundled_model_path() -> str:
