@@ -54,6 +54,10 @@ class Embedder(Embeddings):
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                # The weight-loading progress bar is noise on every CLI command's stderr.
+                transformers_logging.disable_progress_bar()
 
                 model = SentenceTransformer(self._model_path or bundled_model_path(), device="cpu")
                 self.dimension = int(model.get_embedding_dimension())  # type: ignore[arg-type]
