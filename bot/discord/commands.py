@@ -152,7 +152,7 @@ class StatementCommands:
             return
         try:
             await reply.defer()
-            answer = await self.answering.answer_for(question, document=document or None)
+            answer = await self.answering.answer_for(question, document=document or None, preview=reply.preview)
             await reply.send(await self.answering.messages_for(answer))
             log.info(
                 "answered /ask in %.0f ms (abstained=%s, citations=%s)",

@@ -18,6 +18,7 @@ import discord
 
 from bot.discord import limits
 from prompts import CLOSEST_HEADING
+from qa.citations import FALLBACK_BACKEND
 
 if TYPE_CHECKING:
     from qa.types import Answer, Citation
@@ -202,7 +203,7 @@ def answer_messages(answer: Answer, *, feedback_id: str | None = None) -> list[O
     if answer.abstained and quoted:
         body += f"\n\n**{CLOSEST_HEADING}:**"
     marks = [clean(answer.note)] if answer.note else []
-    if answer.checked.fallback:
+    if answer.checked.fallback or answer.backend == FALLBACK_BACKEND:
         marks.append(FALLBACK_MARK)
     if marks:
         body += "\n-# " + " · ".join(marks)

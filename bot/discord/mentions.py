@@ -83,7 +83,9 @@ class MentionHandler:
                     chat.restored = True
                     if our_thread and isinstance(channel, discord.Thread):
                         await restore_turns(chat.conversation, channel, before=message, me=me)
-                answer = await self.answering.answer_for(question, conversation=chat.conversation)
+                answer = await self.answering.answer_for(
+                    question, conversation=chat.conversation, preview=reply.preview
+                )
                 await reply.send(await self.answering.messages_for(answer))
             log.info("answered a mention in %.0f ms (turn %d)", answer.latency_ms, len(chat.conversation))
         except Exception as error:  # noqa: BLE001 - every failure becomes a message, see replies.py

@@ -7,9 +7,11 @@ stack trace in the log while the channel never sees one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +19,7 @@ import discord
 
 from bot.discord import limits
 from bot.discord.components import view_for
-from bot.discord.formatting import Outgoing, neutralise, truncate
+from bot.discord.formatting import Outgoing, clean, neutralise, truncate
 from ingest.errors import InvalidQuestion, StatementbotError, UnknownDocument, UnknownParagraph
 
 log = logging.getLogger("statementbot.discord")
@@ -62,19 +64,65 @@ def _send_kwargs(message: Outgoing) -> dict[str, Any]:
     return kwargs
 
 
-class InteractionReply:
+WRITING_MARK = "\n-# writing… (the checked answer replaces this)"
+
+
+def preview_text(text: str) -> str:
+    """Unchecked partial answer text as shown while it is written: no pings, within the content limit."""
+    return truncate(clean(text.strip()), limits.MAX_CONTENT - len(WRITING_MARK)) + WRITING_MARK
+
+
+def _edit_kwargs(message: Outgoing) -> dict[str, Any]:
+    """An edit that makes a message exactly `message`: content, embeds and buttons all replaced."""
+    return {
+        "content": message.content or None,
+        "embeds": message.embeds,
+        "view": view_for(message),
+        "allowed_mentions": NO_MENTIONS,
+    }
+
+
+class _Previewed:
+    """When the preview message was last edited: the final edit keeps the same spacing."""
+
+    _previewed_at: float | None = None
+
+    def _mark(self) -> None:
+        self._previewed_at = time.monotonic()
+
+    async def _spaced(self) -> None:
+        if self._previewed_at is not None:
+            wait = self._previewed_at + limits.MIN_EDIT_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._mark()
+
+
+class InteractionReply(_Previewed):
     """Defer an interaction, then answer with followups; failures are always ephemeral."""
 
     def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
         self.interaction = interaction
         self.ephemeral = ephemeral
-        self.sent: list[discord.WebhookMessage] = []
+        self.sent: list[discord.Message] = []
+        self.previewing = False  # the original response shows a streamed, unchecked preview
 
     async def defer(self) -> None:
         if not self.interaction.response.is_done():
             await self.interaction.response.defer(ephemeral=self.ephemeral, thinking=True)
 
+    async def preview(self, text: str) -> None:
+        """Show the answer so far in the deferred original response (callers space the calls)."""
+        self._mark()
+        await self.interaction.edit_original_response(content=preview_text(text), allowed_mentions=NO_MENTIONS)
+        self.previewing = True
+
     async def send(self, messages: Sequence[Outgoing]) -> None:
+        if self.previewing and messages:
+            await self._spaced()
+            first, *messages = messages
+            self.sent.append(await self.interaction.edit_original_response(**_edit_kwargs(first)))
+            self.previewing = False
         for message in messages:
             sent = await self.interaction.followup.send(**_send_kwargs(message), ephemeral=self.ephemeral, wait=True)
             self.sent.append(sent)
@@ -93,14 +141,33 @@ class InteractionReply:
         await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-class ChannelReply:
+class ChannelReply(_Previewed):
     """Messages in a channel or thread (mentions); the first may reply to the question."""
 
     def __init__(self, channel: discord.abc.Messageable, *, reference: discord.Message | None = None) -> None:
         self.channel = channel
         self.reference = reference
+        self.previewed: discord.Message | None = None  # a streamed, unchecked preview, replaced by send
+
+    async def preview(self, text: str) -> None:
+        """Show the answer so far: the first call sends a message, later ones edit it (callers space them)."""
+        self._mark()
+        content = preview_text(text)
+        if self.previewed is not None:
+            self.previewed = await self.previewed.edit(content=content, allowed_mentions=NO_MENTIONS)
+            return
+        kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_MENTIONS}
+        if self.reference is not None:
+            kwargs |= {"reference": self.reference, "mention_author": False}
+            self.reference = None
+        self.previewed = await self.channel.send(**kwargs)
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
+        if self.previewed is not None and messages:
+            await self._spaced()
+            first, *messages = messages
+            await self.previewed.edit(**_edit_kwargs(first))
+            self.previewed = None
         for message in messages:
             kwargs = _send_kwargs(message)
             if self.reference is not None:
