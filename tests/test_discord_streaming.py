@@ -20,7 +20,6 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field
 
 from bot.discord import limits
 from bot.discord.answering import Answering
@@ -75,9 +74,11 @@ class SlowModel(BaseChatModel):
 
 
 class RecordingService(StatementService):
-    """The real service; remembers the last checked Answer it streamed, and when each request arrived."""
+    """The real service; remembers each checked Answer it streamed."""
 
-    finals: list[Answer] = Field(default_factory=list)  # type: ignore[assignment]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.finals: list[Answer] = []
 
     def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:  # type: ignore[override]
         events = super().ask_stream(question, **kwargs)
@@ -115,7 +116,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]
 def llm_service(base: StatementService, model: BaseChatModel) -> RecordingService:
     """The same store and retrieval, answered by the real LLMAnswerer over `model`."""
     answerer = LLMAnswerer(model, retriever=base.retriever, extractive=base.answerer, backend="fake", timeout_s=20.0)  # type: ignore[arg-type]
-    service = RecordingService(
+    return RecordingService(
         store=base.store,
         indexer=base.indexer,
         retriever=base.retriever,
@@ -123,8 +124,6 @@ def llm_service(base: StatementService, model: BaseChatModel) -> RecordingServic
         sample_dir=None,
         max_question_chars=base.max_question_chars,
     )
-    service.finals = []
-    return service
 
 
 @dataclass
@@ -144,11 +143,15 @@ async def bot_for(service: StatementService, data_dir: Path) -> AsyncIterator[Bo
         assert not fake.unhandled_requests, "the bot called routes Discord does not have"
         for request in fake.requests:  # no payload could ever ping anyone
             body = request.json if isinstance(request.json, dict) else {}
-            body = body.get("data") or body if request.path.endswith("/callback") else body
+            if request.path.endswith("/callback"):
+                body = body.get("data") or {}
             if request.method in ("POST", "PATCH") and ("content" in body or "embeds" in body):
-                assert body.get("allowed_mentions") == {"parse": []} or (
-                    body["allowed_mentions"]["parse"] == [] and not body["allowed_mentions"].get("replied_user")
-                ), request
+                mentions = body.get("allowed_mentions")
+                assert mentions is not None, request
+                assert mentions["parse"] == [], request
+                assert not mentions.get("users"), request
+                assert not mentions.get("roles"), request
+                assert not mentions.get("replied_user"), request
 
 
 async def asked(bot: Bot, question: str = QUESTION) -> tuple[dict[str, Any], list[RecordedRequest]]:
