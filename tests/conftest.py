@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.service import StatementService
 from vectorstore.embeddings import Embedder
 from vectorstore.store import ParagraphStore
 
@@ -174,3 +175,23 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module's data directory (modules needing another layout define their own)."""
+    return tmp_path_factory.mktemp("statementbot-data")
+
+
+@pytest.fixture(scope="module")
+def service(data_dir: Path) -> Iterator[StatementService]:
+    """One real service (MiniLM, embedded Chroma) over the bundled sample statement, shared by the module."""
+    from bot.runtime import build_service
+    from bot.settings import load_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
+        built = build_service(load_settings())
+    built.ensure_corpus()
+    yield built
+    built.close()

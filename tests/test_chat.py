@@ -6,35 +6,16 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.chat import ChatSession, run_chat
-from bot.runtime import build_service
-from bot.settings import load_settings
 from qa.service import StatementService
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = "uk-japan-defence-ministerial-2025"
 CYBER = "What do the ministers say about the cyber and electromagnetic domain?"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("statementbot-data")
-
-
-@pytest.fixture(scope="module")
-def service(data_dir: Path) -> Iterator[StatementService]:
-    """One real service over the bundled sample statement, shared by the module."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
-        built = build_service(load_settings())
-    built.ensure_corpus()
-    yield built
-    built.close()
 
 
 def chat(service: StatementService, lines: list[str], **kwargs: object) -> tuple[int, str]:

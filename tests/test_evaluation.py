@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.runtime import build_service
-from bot.settings import load_settings
 from ingest.errors import StatementbotError
 from qa.evaluation import (
     QuestionFileError,
@@ -33,22 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 DOC = "uk-japan-defence-ministerial-2025"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("statementbot-data")
-
-
-@pytest.fixture(scope="module")
-def service(data_dir: Path) -> Iterator[StatementService]:
-    """One real service (MiniLM, embedded Chroma) over the bundled sample statement, shared by the module."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
-        built = build_service(load_settings())
-    built.ensure_corpus()
-    yield built
-    built.close()
 
 
 def write_questions(path: Path, rows: list[dict[str, object]]) -> Path:
