@@ -179,11 +179,11 @@ class ExtractiveAnswerer:
         if not result.hits:
             return Answer(question, ABSTAIN_PHRASE, (), True, (), retrieval_query=result.query)
         if result.exact:
-            citations = tuple(self._citation(h.paragraph, result, h.paragraph.text) for h in result.hits)
+            citations = tuple(citation_of(h.paragraph, result, h.paragraph.text) for h in result.hits)
             text = " ".join(f"{c.text} {c.marker(with_document=multi_doc)}" for c in citations)
             return Answer(question, text, citations, False, retrieval_query=result.query)
         evidence = self.score_evidence(result)
-        closest = tuple(self._citation(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
+        closest = tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
         if not evidence:
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         best = evidence[0]
@@ -318,14 +318,10 @@ class ExtractiveAnswerer:
         for items in by_paragraph.values():
             items.sort(key=lambda e: e.sentence.index)
             quote = " ".join(e.sentence.text for e in items)
-            citation = self._citation(items[0].paragraph, result, quote)
+            citation = citation_of(items[0].paragraph, result, quote)
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
-
-    @staticmethod
-    def _citation(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
-        return citation_of(paragraph, result, quote)
 
 
 def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
