@@ -47,6 +47,12 @@ MAX_SENTENCES = 4
 CLOSEST_SHOWN = 3
 # Share of the question's weight a same-paragraph sentence must add to join the answer.
 COMPLETION_GAIN = 0.10
+# A past-tense or participle verb in a question ("represented", "decided") names a
+# relation that statements phrase in their own words ("H.E. Mr Nakatani Gen, Minister
+# of Defense of Japan, held a meeting"); it keeps at least this share of its weight as
+# support when the sentence is close to the question as a whole.
+RELATION_CREDIT = 0.5
+_RELATION_WORD = re.compile(r"^[a-z]{3,}(?<!e)ed$")
 # A completing sentence may take a factoid answer a little past its usual length.
 COMPLETION_MAX_CHARS = 480
 
@@ -79,7 +85,7 @@ class Evidence:
             0.45 * self.similarity
             + 0.35 * self.support
             + 0.2 * self.coverage
-            + 0.08 * self.answer_type
+            + 0.2 * self.answer_type
             - 0.01 * self.rank
         )
 
@@ -88,9 +94,40 @@ def _stems(text: str) -> set[str]:
     return {token[:_STEM_PREFIX] for token in tokenize(text)}
 
 
+# Statements name countries both ways ("Japanese collaboration", "Minister of Defense
+# of Japan"); a question's adjective is backed by the country's name and vice versa.
+_DEMONYMS = {
+    "american": ("america", "usa"),
+    "australian": ("austra",),
+    "british": ("britai", "uk"),
+    "canadian": ("canada",),
+    "chinese": ("china",),
+    "dutch": ("nether",),
+    "european": ("europe", "eu"),
+    "french": ("france",),
+    "german": ("german",),
+    "indian": ("india",),
+    "italian": ("italy",),
+    "japanese": ("japan",),
+    "korean": ("korea",),
+    "philippine": ("philip",),
+    "russian": ("russia",),
+    "taiwanese": ("taiwan",),
+    "ukrainian": ("ukrain",),
+}
+_DEMONYM_OF = {stem: adjective for adjective, stems in _DEMONYMS.items() for stem in stems}
+
+
 def _matches(term: str, stems: set[str]) -> bool:
-    """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'."""
-    return term[:_STEM_PREFIX] in stems
+    """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'.
+
+    A country and its adjective count as the same word: 'Japanese' ~ 'Japan'.
+    """
+    stem = term[:_STEM_PREFIX]
+    if stem in stems:
+        return True
+    aliases = _DEMONYMS.get(term, ()) or ((_DEMONYM_OF[stem][:_STEM_PREFIX],) if stem in _DEMONYM_OF else ())
+    return any(alias in stems for alias in aliases)
 
 
 _WHEN = re.compile(r"^\s*(?:when|by when|what (?:year|date|time))\b|\bdeadline\b", re.IGNORECASE)
@@ -98,7 +135,7 @@ _DATE_LIKE = re.compile(
     r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November"
     r"|December)\b"
 )
-_WHO = re.compile(r"^\s*(?:who|which (?:minister|official|person|people))\b", re.IGNORECASE)
+_WHO = re.compile(r"^\s*(?:who|which (?:\w+ )?(?:minister|official|person|people|leader)s?)\b", re.IGNORECASE)
 _NAME_LIKE = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E\.|Rt Hon|Minister|Secretary|President)\b")
 
 
@@ -134,7 +171,10 @@ def _support(
             supported += weights[term]
         else:
             gain = float(contributions[term][index])
-            supported += weights[term] * gate * min(max(gain / TERM_CONTRIBUTION, 0.0), 1.0)
+            credit = min(max(gain / TERM_CONTRIBUTION, 0.0), 1.0)
+            if _RELATION_WORD.match(term):
+                credit = max(credit, RELATION_CREDIT)
+            supported += weights[term] * gate * credit
     return supported / total
 
 
@@ -290,11 +330,6 @@ class ExtractiveAnswerer:
         question's missing weight belongs in the answer.
         """
         best = chosen[0]
-        total = sum(best.weights.values()) or 1.0
-        have = frozenset().union(*(item.covered for item in chosen))
-        missing = {t: w for t, w in best.weights.items() if t not in have}
-        if not missing:
-            return chosen
         candidates = [
             item
             for item in evidence
@@ -302,10 +337,22 @@ class ExtractiveAnswerer:
             and item not in chosen
             and length + len(item.sentence.text) <= COMPLETION_MAX_CHARS
         ]
+        if not candidates:
+            return chosen
+        total = sum(best.weights.values()) or 1.0
+        have = frozenset().union(*(item.covered for item in chosen))
+        missing = {t: w for t, w in best.weights.items() if t not in have}
         gains = [(sum(missing.get(t, 0.0) for t in item.covered) / total, item) for item in candidates]
         gains = [(gain, item) for gain, item in gains if gain >= COMPLETION_GAIN]
         if gains:
             chosen.append(max(gains, key=lambda pair: pair[0])[1])
+            return chosen
+        # The chosen sentence may win on the question's words ("Women, Peace and
+        # Security") while a neighbour is closer to what it asks ("what is it
+        # about?"): that neighbour completes the answer.
+        closest = max(candidates, key=lambda item: item.similarity)
+        if closest.similarity > max(item.similarity for item in chosen):
+            chosen.append(closest)
         return chosen
 
     def _compose(self, question: str, chosen: list[Evidence], result: SearchResult, multi_doc: bool) -> Answer:

@@ -84,6 +84,36 @@ def test_acronym_nsatu_is_answered_from_paragraph_4(service: StatementService) -
     assert "NATO Security Assistance and Training for Ukraine" in answer.text
 
 
+def test_paraphrased_verb_still_finds_the_minister_in_the_preamble(service: StatementService) -> None:
+    """'represented' is nowhere in the text; the preamble says the minister 'held a meeting' and is answered."""
+    answer = service.ask("Who was the minister that represented Japan?")
+    assert not answer.abstained
+    assert labels(answer) == ["preamble"]
+    assert "Nakatani Gen" in answer.text
+
+
+def test_country_adjective_is_backed_by_the_country_name(service: StatementService) -> None:
+    """'Japanese minister' matches 'Minister of Defense of Japan', not a sentence that says 'Japanese' about WPS."""
+    answer = service.ask("Which Japanese minister attended?")
+    assert labels(answer) == ["preamble"]
+    assert "Nakatani Gen" in answer.text
+
+
+@pytest.mark.parametrize("question", ["Who represented Japan?", "Which minister represented Japan at the talks?"])
+def test_who_question_answers_with_a_name_or_not_at_all(service: StatementService, question: str) -> None:
+    """A "who" question is never answered with a sentence that names no one: the preamble, or abstention."""
+    answer = service.ask(question)
+    assert answer.abstained or labels(answer) == ["preamble"], answer.text
+
+
+def test_what_about_question_adds_the_sentence_closest_to_its_meaning(service: StatementService) -> None:
+    """The WPS sentence that names the topic is completed by the one that says what it is about (¶8)."""
+    answer = service.ask("What is the Women, Peace and Security agenda about?")
+    assert labels(answer) == ["8"]
+    assert "Women, Peace and Security (WPS)" in answer.text
+    assert "inclusive and resilient security environment" in answer.text
+
+
 def test_list_question_cites_every_paragraph_naming_an_exercise(service: StatementService) -> None:
     """The question 'What exercises are mentioned?' cites ¶9, ¶10, ¶15 and ¶4 (all that name exercises)."""
     answer = service.ask("What exercises are mentioned?")
