@@ -177,7 +177,7 @@ async def test_ask_defers_then_answers_with_cited_embeds(harness: Harness) -> No
 async def test_answer_buttons_show_the_paragraph_and_record_votes(
     harness: Harness, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """"Show paragraph" answers ephemerally with the whole paragraph; 👍 is stored and exported."""
+    """ "Show paragraph" answers ephemerally with the whole paragraph; 👍 is stored and exported."""
     fake = harness.fake
     asked = await harness.slash("ask", {"question": "What do the ministers say about space?"})
     await harness.followups(asked)
