@@ -278,3 +278,26 @@ def test_citations_are_marked_and_verbatim_for_generated_questions(service: Stat
     assert answer.citations
     for citation in answer.citations:
         assert citation.text == service.source(citation.doc_id, citation.label).text
+
+
+def test_a_question_reads_the_corpus_version_once_and_runs_the_model_once(
+    service: StatementService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path: one Chroma round trip for freshness, one batched forward pass (question + term ablations)."""
+    store = service.retriever.store
+    calls = {"corpus_version": 0, "encode": 0}
+    read_version, encode = store.corpus_version, store.embedder.encode
+
+    def counting_version() -> str:
+        calls["corpus_version"] += 1
+        return read_version()
+
+    def counting_encode(texts):  # type: ignore[no-untyped-def]
+        calls["encode"] += 1
+        return encode(texts)
+
+    monkeypatch.setattr(store, "corpus_version", counting_version)
+    monkeypatch.setattr(store.embedder, "encode", counting_encode)
+    answer = service.ask("When is GCAP meant to be delivered?")
+    assert labels(answer)[0] == "12"
+    assert calls == {"corpus_version": 1, "encode": 1}

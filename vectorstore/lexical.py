@@ -67,9 +67,13 @@ class LexicalIndex:
         self._paragraph_count = 0
 
     # Freshness ------------------------------------------------------------
-    def ensure_fresh(self) -> None:
-        """Rebuild from Chroma if the collection changed since the cache was built."""
-        version = self.store.corpus_version()
+    def ensure_fresh(self, version: str | None = None) -> None:
+        """Rebuild from Chroma if the collection changed since the cache was built.
+
+        A caller that already read the corpus version for this query passes it:
+        each read is a round trip to Chroma (a network call in server mode).
+        """
+        version = self.store.corpus_version() if version is None else version
         with self._lock:
             if self._connection is not None and self._version == version:
                 return
@@ -126,9 +130,11 @@ class LexicalIndex:
         temporary.replace(self.path)
 
     # Queries ----------------------------------------------------------------
-    def search(self, text: str, k: int, *, doc_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, text: str, k: int, *, doc_ids: Sequence[str] | None = None, version: str | None = None
+    ) -> list[tuple[str, float]]:
         """(paragraph key, BM25 score, higher is better) for the best `k` paragraphs."""
-        self.ensure_fresh()
+        self.ensure_fresh(version)
         terms = content_terms(text)
         if not terms or (doc_ids is not None and not doc_ids):
             return []
@@ -146,9 +152,9 @@ class LexicalIndex:
             rows = self._connection.execute(sql, params).fetchall()
         return [(str(key), float(score)) for key, score in rows]
 
-    def document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+    def document_frequency(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, int]:
         """How many paragraphs contain each term, stemmed by the index's own tokenizer."""
-        self.ensure_fresh()
+        self.ensure_fresh(version)
         assert self._connection is not None
         result: dict[str, int] = {}
         with self._lock:
@@ -160,9 +166,9 @@ class LexicalIndex:
                 result[term] = int(row[0])
         return result
 
-    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+    def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
         """BM25-style inverse document frequency; unseen terms get the highest weight."""
-        frequencies = self.document_frequency(terms)
+        frequencies = self.document_frequency(terms, version=version)
         n = max(self._paragraph_count, 1)
         return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequencies.items()}
 

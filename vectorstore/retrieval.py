@@ -60,6 +60,7 @@ class SearchResult:
     hits: list[Hit]
     exact: bool = False
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
+    corpus_version: str | None = None  # the corpus these hits come from; derived lookups reuse it
 
 
 class HybridRetriever:
@@ -72,17 +73,19 @@ class HybridRetriever:
         self._documents: dict[str, DocumentRecord] = {}
         self._lock = threading.Lock()
 
-    def documents(self) -> dict[str, DocumentRecord]:
+    def documents(self, version: str | None = None) -> dict[str, DocumentRecord]:
         """Fully ingested documents (those with a record), cached per corpus version."""
-        version = self.store.corpus_version()
+        version = self.store.corpus_version() if version is None else version
         with self._lock:
             if version != self._documents_version:
                 self._documents = {r.id: r for r in self.store.documents()}
                 self._documents_version = version
             return self._documents
 
-    def allowed_doc_ids(self, search_filter: SearchFilter | None) -> list[str]:
-        documents = self.documents()
+    def allowed_doc_ids(
+        self, search_filter: SearchFilter | None, documents: dict[str, DocumentRecord] | None = None
+    ) -> list[str]:
+        documents = self.documents() if documents is None else documents
         if search_filter is None:
             return list(documents)
         allowed = []
@@ -100,21 +103,32 @@ class HybridRetriever:
                 raise UnknownDocument(f"No document with id {missing[0]!r}.")
         return allowed
 
-    def search(self, query: str, *, k: int = 8, search_filter: SearchFilter | None = None) -> SearchResult:
-        doc_ids = self.allowed_doc_ids(search_filter)
-        documents = self.documents()
-        vector = self.store.embedder.encode([query])[0]
-        exact = self.exact_references(query, doc_ids)
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 8,
+        search_filter: SearchFilter | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> SearchResult:
+        """The best `k` paragraphs for `query`; pass `query_vector` when it was embedded already."""
+        # One read of the corpus version per query: documents, the lexical index
+        # and the answerer's IDF lookups all key on it.
+        version = self.store.corpus_version()
+        documents = self.documents(version)
+        doc_ids = self.allowed_doc_ids(search_filter, documents)
+        vector = self.store.embedder.encode([query])[0] if query_vector is None else query_vector
+        exact = self.exact_references(query, doc_ids, documents)
         if exact:
-            return SearchResult(query, vector, exact, exact=True, documents=documents)
+            return SearchResult(query, vector, exact, exact=True, documents=documents, corpus_version=version)
         if not doc_ids:
-            return SearchResult(query, vector, [], documents=documents)
+            return SearchResult(query, vector, [], documents=documents, corpus_version=version)
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
         dense = self.store.dense_search(vector, CANDIDATES, doc_ids=restrict)
         sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
-        lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict)
+        lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
         fused: dict[str, float] = {}
         best_dense: dict[str, float] = {}
         for ranked in (_dedupe(dense), _dedupe(sentences), lexical):
@@ -137,18 +151,20 @@ class HybridRetriever:
             # A paragraph without its document record belongs to an interrupted ingest.
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
-        return SearchResult(query, vector, hits, documents=documents)
+        return SearchResult(query, vector, hits, documents=documents, corpus_version=version)
 
     # Exact references -----------------------------------------------------
-    def exact_references(self, query: str, doc_ids: Sequence[str]) -> list[Hit]:
+    def exact_references(
+        self, query: str, doc_ids: Sequence[str], documents: dict[str, DocumentRecord] | None = None
+    ) -> list[Hit]:
         match = _REFERENCE.search(query)
         if not match or not doc_ids:
             return []
+        documents = self.documents() if documents is None else documents
         labels = _expand_labels(match["labels"])
-        candidates = self._documents_named(match["doc"], doc_ids) if match["doc"] else list(doc_ids)
+        candidates = self._documents_named(match["doc"], doc_ids, documents) if match["doc"] else list(doc_ids)
         if not candidates:
             candidates = list(doc_ids)
-        documents = self.documents()
         candidates.sort(key=lambda d: (documents[d].date or date.min, d), reverse=True)
         hits: list[Hit] = []
         for doc_id in candidates:
@@ -166,11 +182,10 @@ class HybridRetriever:
         except Exception:  # noqa: BLE001 - UnknownParagraph/UnknownDocument both mean "not this one"
             return None
 
-    def _documents_named(self, words: str, doc_ids: Sequence[str]) -> list[str]:
+    def _documents_named(self, words: str, doc_ids: Sequence[str], documents: dict[str, DocumentRecord]) -> list[str]:
         wanted = set(tokenize(words)) - {"statement", "joint", "document", "the", "declaration", "communique"}
         if not wanted:
             return []
-        documents = self.documents()
         scored = []
         for doc_id in doc_ids:
             record = documents[doc_id]
