@@ -25,9 +25,7 @@ _ALWAYS = frozenset(
 # Abbreviations only when a number follows ("No. 5", "para. 12", "Art. 2").
 _BEFORE_NUMBER = frozenset("no nos para paras art arts vol vols fig figs op p pp ch sec".split())
 # Abbreviations that also end sentences: "etc.", "Ltd.", "U.K.", month names.
-_CONDITIONAL = frozenset(
-    """etc al inc ltd co corp plc jan feb mar apr jun jul aug sep sept oct nov dec""".split()
-)
+_CONDITIONAL = frozenset("""etc al inc ltd co corp plc jan feb mar apr jun jul aug sep sept oct nov dec""".split())
 # Words that open a sentence; after a conditional abbreviation they mean it ended.
 _SENTENCE_OPENERS = frozenset(
     """the this that these those they their there it its we our he she his her in on at as
