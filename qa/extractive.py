@@ -139,8 +139,30 @@ _WHO = re.compile(r"^\s*(?:who|which (?:\w+ )?(?:minister|official|person|people
 _NAME_LIKE = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E\.|Rt Hon|Minister|Secretary|President)\b")
 
 
+# "How much will GCAP cost?" is answered by an amount, "how many jets?" by a count;
+# a sentence without one cannot answer it, however close its topic ("affordable").
+_HOW_MUCH = re.compile(
+    r"^\s*how (?:much|many)\b|\b(?:what|which) (?:is|was|are|were) the (?:cost|price|budget|number)\b", re.IGNORECASE
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
+    r"|million|billion|trillion|dozen|several|dozens|hundreds|thousands"
+)
+_QUANTITY_LIKE = re.compile(
+    rf"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:%|per ?cent|percent|bn|m)\b|\b(?:{_NUMBER_WORDS})\b"
+    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b",
+    re.IGNORECASE,
+)
+
+
+def needs_quantity(question: str) -> bool:
+    return bool(_HOW_MUCH.search(question))
+
+
 def _answer_type(question: str, sentence: str) -> float:
     """1.0 when the sentence holds what the question's wh-word asks for."""
+    if needs_quantity(question):
+        return 1.0 if _QUANTITY_LIKE.search(sentence) else 0.0
     if _WHEN.search(question):
         return 1.0 if _DATE_LIKE.search(sentence) else 0.0
     if _WHO.search(question):
@@ -233,6 +255,10 @@ class ExtractiveAnswerer:
             return Answer(question, text, citations, False, retrieval_query=result.query)
         evidence = self.score_evidence(result, without_term=without_term)
         closest = tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
+        if not evidence:
+            return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
+        if needs_quantity(result.query):
+            evidence = [item for item in evidence if item.answer_type]
         if not evidence:
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         best = evidence[0]

@@ -181,6 +181,9 @@ def test_date_filter_covering_the_statement_answers(service: StatementService) -
         "What did the ministers decide about the price of rice?",
         "What did they say about Antarctica?",
         "What is the capital of France?",
+        # Quantity questions on covered topics: no amount anywhere, so no answer.
+        "What is the cost of the Reciprocal Access Agreement?",
+        "How much money will Edgewing receive?",
     ],
 )
 def test_unanswerable_question_abstains_with_closest_passages(service: StatementService, question: str) -> None:
@@ -301,3 +304,10 @@ def test_a_question_reads_the_corpus_version_once_and_runs_the_model_once(
     answer = service.ask("When is GCAP meant to be delivered?")
     assert labels(answer)[0] == "12"
     assert calls == {"corpus_version": 1, "encode": 1}
+
+
+def test_how_many_question_is_answered_by_a_sentence_with_a_count(service: StatementService) -> None:
+    """'How many' needs a number or a counting word, not a year: ¶16 ('2+2', 'the sixth ... Meeting') has one."""
+    answer = service.ask("How many UK-Japan 2+2 meetings have there been?")
+    assert labels(answer) == ["16"]
+    assert "sixth" in answer.text
