@@ -118,13 +118,32 @@ _DEMONYMS = {
 _DEMONYM_OF = {stem: adjective for adjective, stems in _DEMONYMS.items() for stem in stems}
 
 
+_SUFFIXES = ("s", "es", "ed", "ing", "ings", "er", "ers")
+
+
+def _inflections(term: str) -> set[str]:
+    """Stems of the term's inflected or bare forms, for words shorter than the stem prefix.
+
+    "meet" ~ "meeting" and "landed" ~ "land": the prefix alone misses both because
+    one side is shorter than six letters.
+    """
+    variants = set()
+    if 3 <= len(term) < _STEM_PREFIX:
+        variants.update((term + suffix)[:_STEM_PREFIX] for suffix in _SUFFIXES)
+    for suffix in _SUFFIXES:
+        base = term[: -len(suffix)]
+        if term.endswith(suffix) and len(base) >= 3 and len(base) < _STEM_PREFIX:
+            variants.add(base)
+    return variants
+
+
 def _matches(term: str, stems: set[str]) -> bool:
     """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'.
 
     A country and its adjective count as the same word: 'Japanese' ~ 'Japan'.
     """
     stem = term[:_STEM_PREFIX]
-    if stem in stems:
+    if stem in stems or any(variant in stems for variant in _inflections(term)):
         return True
     aliases = _DEMONYMS.get(term, ()) or ((_DEMONYM_OF[stem][:_STEM_PREFIX],) if stem in _DEMONYM_OF else ())
     return any(alias in stems for alias in aliases)

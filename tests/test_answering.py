@@ -311,3 +311,10 @@ def test_how_many_question_is_answered_by_a_sentence_with_a_count(service: State
     answer = service.ask("How many UK-Japan 2+2 meetings have there been?")
     assert labels(answer) == ["16"]
     assert "sixth" in answer.text
+
+
+def test_short_question_word_matches_its_inflected_form(service: StatementService) -> None:
+    """'meet' is backed by the preamble's 'Meeting' (a prefix of six letters cannot see that): it wins over ¶16."""
+    answer = service.ask("When did the defence ministers meet?")
+    assert labels(answer) == ["preamble"]
+    assert "28 August 2025 in Tokyo" in answer.text
