@@ -59,6 +59,23 @@ def test_lexical_index_alone_ranks_the_acronym_paragraph_first(retriever: Hybrid
     assert retriever.store.paragraphs_by_key([results[0][0]])[results[0][0]].label == "12"
 
 
+def test_lexical_search_leaves_out_words_in_most_paragraphs(retriever: HybridRetriever) -> None:
+    """'Ministers' is in most paragraphs (zero BM25 weight): alone it matches nothing, beside GIGO it adds no rows."""
+    lexical = retriever.lexical
+    assert lexical.document_frequency(["ministers"])["ministers"] > lexical.paragraph_count / 2
+    assert lexical.search("Ministers", 5) == []
+    assert lexical.search("Ministers GIGO", 5) == lexical.search("GIGO", 5)
+
+
+def test_document_frequencies_follow_the_corpus_version(small: SmallCorpus, tmp_path: Path) -> None:
+    """Cached paragraph counts per term are dropped when a statement is ingested."""
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    assert lexical.document_frequency(["quokka"]) == {"quokka": 0}
+    small.add("quokka-2026", QUOKKA)
+    assert lexical.document_frequency(["quokka"]) == {"quokka": 1}
+    lexical.close()
+
+
 def test_dense_finds_a_paraphrase_without_shared_words(retriever: HybridRetriever) -> None:
     """The paraphrase 'British stealth jets landing on a Japanese ship' finds the F-35B paragraph ¶5 in the top 3."""
     assert "5" in top_labels(retriever, "British stealth jets landing on a Japanese ship")[:3]

@@ -37,6 +37,12 @@ STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"[\w]+", re.UNICODE)
 _SCHEMA_VERSION = "1"
+_MAX_CACHED_FREQUENCIES = 50_000
+
+
+def _quoted(term: str) -> str:
+    """An FTS5 string literal: operators in user text (AND, NEAR, *, :) stay data, never syntax."""
+    return '"' + term.replace('"', "") + '"'
 
 
 def tokenize(text: str) -> list[str]:
@@ -65,6 +71,9 @@ class LexicalIndex:
         self._version: str | None = None
         self._connection: sqlite3.Connection | None = None
         self._paragraph_count = 0
+        # Paragraph counts per query term for the current corpus version: questions
+        # repeat their words ("ministers", "Japan"), and each count is a posting-list scan.
+        self._frequencies: dict[str, int] = {}
 
     # Freshness ------------------------------------------------------------
     def ensure_fresh(self, version: str | None = None) -> None:
@@ -87,6 +96,7 @@ class LexicalIndex:
                 self._connection.close()
             self._connection = connection
             self._version = version
+            self._frequencies = {}
             row = connection.execute("SELECT count(*) FROM paragraphs").fetchone()
             self._paragraph_count = int(row[0])
 
@@ -135,11 +145,17 @@ class LexicalIndex:
     ) -> list[tuple[str, float]]:
         """(paragraph key, BM25 score, higher is better) for the best `k` paragraphs."""
         self.ensure_fresh(version)
-        terms = content_terms(text)
-        if not terms or (doc_ids is not None and not doc_ids):
+        if doc_ids is not None and not doc_ids:
             return []
-        # Each term quoted: FTS5 operators in user text (AND, NEAR, *, :) are data, not syntax.
-        match = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
+        # FTS5's BM25 gives a term in more than half of the paragraphs an IDF of
+        # zero ("ministers" in a corpus of statements): it cannot change the
+        # ranking, yet scoring its rows is most of the query's cost at 100k
+        # paragraphs. Such terms, and terms found nowhere, are left out.
+        frequencies = self.document_frequency(content_terms(text), version=version)
+        terms = [term for term, df in frequencies.items() if 0 < df <= self._paragraph_count / 2]
+        if not terms:
+            return []
+        match = " OR ".join(_quoted(term) for term in terms)
         sql = "SELECT key, -bm25(paragraphs) AS score FROM paragraphs WHERE paragraphs MATCH ?"
         params: list[object] = [match]
         if doc_ids is not None:
@@ -159,11 +175,14 @@ class LexicalIndex:
         result: dict[str, int] = {}
         with self._lock:
             for term in terms:
-                quoted = '"' + term.replace('"', "") + '"'
-                row = self._connection.execute(
-                    "SELECT count(*) FROM paragraphs WHERE paragraphs MATCH ?", (quoted,)
-                ).fetchone()
-                result[term] = int(row[0])
+                if term not in self._frequencies:
+                    if len(self._frequencies) >= _MAX_CACHED_FREQUENCIES:
+                        self._frequencies.clear()
+                    row = self._connection.execute(
+                        "SELECT count(*) FROM paragraphs WHERE paragraphs MATCH ?", (_quoted(term),)
+                    ).fetchone()
+                    self._frequencies[term] = int(row[0])
+                result[term] = self._frequencies[term]
         return result
 
     def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
