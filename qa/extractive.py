@@ -19,6 +19,7 @@ about Japan's Minister of Defense with a high cosine, but nothing backs
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -137,16 +138,20 @@ def _inflections(term: str) -> set[str]:
     return variants
 
 
+@functools.lru_cache(maxsize=4096)
+def _forms(term: str) -> frozenset[str]:
+    """The stems a paragraph may hold for `term` to count as present."""
+    stem = term[:_STEM_PREFIX]
+    aliases = _DEMONYMS.get(term, ()) or ((_DEMONYM_OF[stem][:_STEM_PREFIX],) if stem in _DEMONYM_OF else ())
+    return frozenset({stem, *_inflections(term), *aliases})
+
+
 def _matches(term: str, stems: set[str]) -> bool:
     """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'.
 
     A country and its adjective count as the same word: 'Japanese' ~ 'Japan'.
     """
-    stem = term[:_STEM_PREFIX]
-    if stem in stems or any(variant in stems for variant in _inflections(term)):
-        return True
-    aliases = _DEMONYMS.get(term, ()) or ((_DEMONYM_OF[stem][:_STEM_PREFIX],) if stem in _DEMONYM_OF else ())
-    return any(alias in stems for alias in aliases)
+    return not _forms(term).isdisjoint(stems)
 
 
 _WHEN = re.compile(r"^\s*(?:when|by when|what (?:year|date|time))\b|\bdeadline\b", re.IGNORECASE)
@@ -292,7 +297,7 @@ class ExtractiveAnswerer:
     ) -> list[Evidence]:
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
         paragraphs = {h.paragraph.key: (rank, h.paragraph) for rank, h in enumerate(hits)}
-        sentences = self.retriever.store.sentences_for(list(paragraphs))
+        sentences = self.retriever.sentences_for(list(paragraphs), version=result.corpus_version)
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])

@@ -264,3 +264,47 @@ def test_two_lexical_indexes_over_one_store_see_the_same_corpus(
     assert one.paragraph_count == two.paragraph_count == 4
     one.close()
     two.close()
+
+
+def test_paragraph_and_sentence_reads_are_cached_until_the_corpus_changes(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same question twice reads paragraphs and sentences from Chroma once; an ingest makes it read again."""
+    hybrid = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "lexical.sqlite3"))
+    reads = {"paragraphs": 0, "sentences": 0}
+    paragraphs_by_key, sentences_for = small.store.paragraphs_by_key, small.store.sentences_for
+
+    def counting_paragraphs(keys):  # type: ignore[no-untyped-def]
+        reads["paragraphs"] += 1
+        return paragraphs_by_key(keys)
+
+    def counting_sentences(keys):  # type: ignore[no-untyped-def]
+        reads["sentences"] += 1
+        return sentences_for(keys)
+
+    monkeypatch.setattr(small.store, "paragraphs_by_key", counting_paragraphs)
+    monkeypatch.setattr(small.store, "sentences_for", counting_sentences)
+
+    def ask() -> list[str]:
+        result = hybrid.search("When will radars be delivered?")
+        keys = [hit.paragraph.key for hit in result.hits]
+        return [s.text for s in hybrid.sentences_for(keys, version=result.corpus_version)]
+
+    first = ask()
+    assert ask() == first
+    assert reads == {"paragraphs": 1, "sentences": 1}
+    assert "They agreed to deliver radars by 2030." in first
+
+    small.add(
+        "frigates-2024",
+        statement(
+            "Frigate Statement",
+            "4 June 2024",
+            ["The Ministers welcomed the frigate visit.", "They agreed to deliver radars by 2031."],
+        ),
+    )
+    after = ask()
+    assert reads == {"paragraphs": 2, "sentences": 2}
+    assert "They agreed to deliver radars by 2031." in after
+    assert "They agreed to deliver radars by 2030." not in after
+    hybrid.lexical.close()

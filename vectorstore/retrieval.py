@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,10 +23,11 @@ from pydantic import ConfigDict
 from ingest.errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL
 from vectorstore.lexical import LexicalIndex, tokenize
-from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph
+from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
 RRF_K = 60  # the constant from Cormack et al.; damps the influence of any one list's top ranks
 CANDIDATES = 30  # per list, before fusion
+CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
 _REFERENCE = re.compile(
     r"(?:\bparagraphs?|\bparas?\.?|\bpar\.|¶|§)\s*"
@@ -63,6 +65,42 @@ class SearchResult:
     corpus_version: str | None = None  # the corpus these hits come from; derived lookups reuse it
 
 
+class _PerVersionCache:
+    """Paragraphs and their sentences as last read from Chroma, for one corpus version.
+
+    Questions keep returning to the same paragraphs; reading them again costs a
+    Chroma round trip per question. Keyed by the version read for the query, so
+    an ingest by any process empties it. Bounded: least recently used go first.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.version: str | None = None
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, version: str | None, keys: Sequence[str], load: Callable[[list[str]], dict[str, Any]]) -> dict:
+        if version is None:
+            return load(list(keys))
+        with self._lock:
+            if version != self.version:
+                self._items.clear()
+                self.version = version
+            found = {key: self._items[key] for key in keys if key in self._items}
+            for key in found:
+                self._items.move_to_end(key)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            loaded = load(missing)
+            with self._lock:
+                if version == self.version:
+                    self._items.update(loaded)
+                    while len(self._items) > self.capacity:
+                        self._items.popitem(last=False)
+            found.update(loaded)
+        return found
+
+
 class HybridRetriever:
     """Dense + lexical retrieval over a ParagraphStore."""
 
@@ -72,6 +110,24 @@ class HybridRetriever:
         self._documents_version: str | None = None
         self._documents: dict[str, DocumentRecord] = {}
         self._lock = threading.Lock()
+        self._paragraphs = _PerVersionCache(CACHED_PARAGRAPHS)
+        self._sentences = _PerVersionCache(CACHED_PARAGRAPHS)
+
+    def paragraphs_by_key(self, keys: Sequence[str], *, version: str | None = None) -> dict[str, StoredParagraph]:
+        """The stored paragraphs for `keys` (missing keys left out); cached for `version` when given."""
+        return self._paragraphs.lookup(version, keys, self.store.paragraphs_by_key)
+
+    def sentences_for(self, keys: Sequence[str], *, version: str | None = None) -> list[StoredSentence]:
+        """The sentences of the paragraphs `keys`, in paragraph and sentence order; cached for `version`."""
+
+        def load(missing: list[str]) -> dict[str, list[StoredSentence]]:
+            grouped: dict[str, list[StoredSentence]] = {key: [] for key in missing}
+            for sentence in self.store.sentences_for(missing):
+                grouped.setdefault(sentence.paragraph_key, []).append(sentence)
+            return grouped
+
+        grouped = self._sentences.lookup(version, keys, load)
+        return [sentence for key in sorted(grouped) for sentence in grouped[key]]
 
     def documents(self, version: str | None = None) -> dict[str, DocumentRecord]:
         """Fully ingested documents (those with a record), cached per corpus version."""
@@ -138,7 +194,7 @@ class HybridRetriever:
             best_dense[key] = max(best_dense.get(key, -1.0), similarity)
         lexical_scores = dict(lexical)
         top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        paragraphs = self.store.paragraphs_by_key(top)
+        paragraphs = self.paragraphs_by_key(top, version=version)
         allowed = set(doc_ids)
         hits = [
             Hit(
