@@ -191,6 +191,11 @@ class LexicalIndex:
         n = max(self._paragraph_count, 1)
         return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequencies.items()}
 
+    def clear_cache(self) -> None:
+        """Forget the cached term counts (they are recomputed on demand)."""
+        with self._lock:
+            self._frequencies = {}
+
     @property
     def paragraph_count(self) -> int:
         self.ensure_fresh()

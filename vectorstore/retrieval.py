@@ -79,6 +79,10 @@ class _PerVersionCache:
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def lookup(self, version: str | None, keys: Sequence[str], load: Callable[[list[str]], dict[str, Any]]) -> dict:
         if version is None:
             return load(list(keys))
@@ -112,6 +116,12 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._paragraphs = _PerVersionCache(CACHED_PARAGRAPHS)
         self._sentences = _PerVersionCache(CACHED_PARAGRAPHS)
+
+    def clear_caches(self) -> None:
+        """Forget cached paragraphs, sentences and term counts (benchmarks measure the uncached path)."""
+        self._paragraphs.clear()
+        self._sentences.clear()
+        self.lexical.clear_cache()
 
     def paragraphs_by_key(self, keys: Sequence[str], *, version: str | None = None) -> dict[str, StoredParagraph]:
         """The stored paragraphs for `keys` (missing keys left out); cached for `version` when given."""
