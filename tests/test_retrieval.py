@@ -294,6 +294,9 @@ def test_paragraph_and_sentence_reads_are_cached_until_the_corpus_changes(
     assert ask() == first
     assert reads == {"paragraphs": 1, "sentences": 1}
     assert "They agreed to deliver radars by 2030." in first
+    hybrid.clear_caches()
+    assert ask() == first
+    assert reads == {"paragraphs": 2, "sentences": 2}
 
     small.add(
         "frigates-2024",
@@ -304,7 +307,7 @@ def test_paragraph_and_sentence_reads_are_cached_until_the_corpus_changes(
         ),
     )
     after = ask()
-    assert reads == {"paragraphs": 2, "sentences": 2}
+    assert reads == {"paragraphs": 3, "sentences": 3}
     assert "They agreed to deliver radars by 2031." in after
     assert "They agreed to deliver radars by 2030." not in after
     hybrid.lexical.close()
