@@ -163,6 +163,52 @@ def _skip_date_line(lines: list[str], start: int) -> int:
     return start
 
 
+# A line ends a sentence when it ends in one of these (closing quotes and brackets allowed).
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+MAX_HEADING_CHARS = 80
+MAX_HEADING_LINES = 2
+
+
+def _groups(lines: list[str]) -> list[list[str]]:
+    """Runs of non-blank lines."""
+    groups: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            groups[-1].append(line)
+        elif groups[-1]:
+            groups.append([])
+    return [group for group in groups if group]
+
+
+def _is_heading(group: list[str]) -> bool:
+    """Short, capitalised, no sentence punctuation: "Indo-Pacific", "ENDS"; never a list item."""
+    return len(group) <= MAX_HEADING_LINES and group[0].strip()[0].isupper() and all(
+        len(line.strip()) <= MAX_HEADING_CHARS and not _SENTENCE_END.search(line) for line in group
+    )
+
+
+def _without_trailing_headings(lines: list[str]) -> list[str]:
+    """A numbered paragraph's lines without the section heading set off after it.
+
+    Communiqués put headings ("Ukraine", "Indo-Pacific") between numbered
+    paragraphs; they are layout, not the text of the paragraph above. A heading
+    is a short blank-line-separated group without sentence punctuation that
+    follows a finished sentence, so a page break mid-sentence ("...support for
+    Ukraine in" / "defending its freedom...") is never taken for one.
+    """
+    groups = _groups(lines)
+    while len(groups) >= 2 and _is_heading(groups[-1]) and _SENTENCE_END.search(groups[-2][-1]):
+        groups.pop()
+    kept = sum(len(group) for group in groups)
+    result, seen = [], 0
+    for line in lines:
+        if seen == kept:
+            break
+        result.append(line)
+        seen += bool(line.strip())
+    return result
+
+
 def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
     blocks: list[_Block] = [_Block(PREAMBLE_LABEL, [])]
     for index, line in enumerate(lines):
@@ -170,6 +216,8 @@ def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
             blocks.append(_Block(markers[index], [_strip_marker(line)]))
         else:
             blocks[-1].lines.append(line)
+    for block in blocks:
+        block.lines = _without_trailing_headings(block.lines)
     return blocks
 
 

@@ -147,6 +147,32 @@ def test_out_of_sequence_numbers_continue_the_paragraph():
     ]
 
 
+def test_section_headings_between_numbered_paragraphs_belong_to_no_paragraph():
+    """Communiqué headings ("Ukraine", "Indo-Pacific") and a closing "ENDS" are layout: no quote may contain them."""
+    text = (
+        "G7 Communiqué\n\n3 April 2025\n\nWe met in Charlevoix.\n\nUkraine\n\n"
+        "1. We support Ukraine.\nWe condemn the attacks.\n\n2. We welcome the talks on a ceasefire, including the\n"
+        "proposals made in Jeddah.\n\nIndo-Pacific\nMaritime security\n\n3. We oppose coercion.\n\nENDS\n"
+    )
+    document = parse_statement(text, source="g7.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        (PREAMBLE_LABEL, "We met in Charlevoix."),
+        ("1", "We support Ukraine. We condemn the attacks."),
+        ("2", "We welcome the talks on a ceasefire, including the proposals made in Jeddah."),
+        ("3", "We oppose coercion."),
+    ]
+
+
+def test_short_lines_that_continue_a_paragraph_are_kept():
+    """After a colon, or when the text above stops mid-sentence, a short line is the paragraph's own text."""
+    text = "Title\n\n1. The Ministers agreed:\n\n- To meet again\n\n2. They will deliver it by\n\nMarch 2030\n"
+    document = parse_statement(text, source="s.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The Ministers agreed: - To meet again"),
+        ("2", "They will deliver it by March 2030"),
+    ]
+
+
 def test_number_alone_on_its_line_starts_a_paragraph():
     """PDF text often prints '1.' on a line of its own; the paragraph is the text after it."""
     text = "Title\n\n1.\nFirst paragraph text.\n\n2.\nSecond paragraph text."
