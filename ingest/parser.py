@@ -182,8 +182,10 @@ def _groups(lines: list[str]) -> list[list[str]]:
 
 def _is_heading(group: list[str]) -> bool:
     """Short, capitalised, no sentence punctuation: "Indo-Pacific", "ENDS"; never a list item."""
-    return len(group) <= MAX_HEADING_LINES and group[0].strip()[0].isupper() and all(
-        len(line.strip()) <= MAX_HEADING_CHARS and not _SENTENCE_END.search(line) for line in group
+    return (
+        len(group) <= MAX_HEADING_LINES
+        and group[0].strip()[0].isupper()
+        and all(len(line.strip()) <= MAX_HEADING_CHARS and not _SENTENCE_END.search(line) for line in group)
     )
 
 
