@@ -811,6 +811,46 @@ def _html_to_text(data: bytes, source: str, *, timeout_s: float) -> tuple[str, s
 # --------------------------------------------------------------------------- pdf
 
 
+# A line that is only a page number: "3", "- 3 -", "Page 3", "Page 3 of 7", "3/7".
+_PAGE_NUMBER = re.compile(r"^\s*(?:[-–—]\s*)?(?:page\s+)?\d{1,3}(?:\s*(?:of|/)\s*\d{1,3})?(?:\s*[-–—])?\s*$", re.I)
+# Lines at the top or bottom of a page that may be furniture (running header, footer, number).
+_FURNITURE_LINES = 2
+
+
+def _furniture_key(line: str) -> str:
+    """The line with its numbers blanked, so "Page 2 of 5" and "Page 3 of 5" repeat."""
+    return re.sub(r"\d+", "#", " ".join(line.split())).lower()
+
+
+def _without_page_furniture(pages: list[str]) -> list[str]:
+    """Pages without their page numbers and running headers/footers.
+
+    A paragraph that runs over a page break would otherwise carry "2" or
+    "UK-Japan Joint Statement" in the middle of its text, and in every quote of
+    it. A running line is one of the first or last lines of a page that repeats
+    (numbers aside) on at least half of the pages, three pages at least. The top
+    of the first page keeps its running line: there it is usually the title.
+    """
+    split = [page.split("\n") for page in pages]
+    edges: dict[str, int] = {}
+    for lines in split:
+        content = [line for line in lines if line.strip()]
+        for line in {*content[:_FURNITURE_LINES], *content[-_FURNITURE_LINES:]}:
+            edges[_furniture_key(line)] = edges.get(_furniture_key(line), 0) + 1
+    running = {key for key, count in edges.items() if len(pages) >= 3 and count >= max(3, len(pages) / 2)}
+
+    def furniture(line: str) -> bool:
+        return bool(_PAGE_NUMBER.match(line)) or _furniture_key(line) in running
+
+    cleaned = []
+    for number, lines in enumerate(split):
+        content = [i for i, line in enumerate(lines) if line.strip()]
+        top = content[:_FURNITURE_LINES] if number else [i for i in content[:1] if _PAGE_NUMBER.match(lines[i])]
+        drop = {i for i in top + content[-_FURNITURE_LINES:] if furniture(lines[i])}
+        cleaned.append("\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n"))
+    return cleaned
+
+
 def _pdf_to_text(data: bytes, source: str, *, timeout_s: float) -> tuple[str, str | None]:
     """Extract PDF text in a resource-limited subprocess (see ``ingest._pdf_worker``)."""
     if not data.strip():
@@ -833,7 +873,7 @@ def _pdf_to_text(data: bytes, source: str, *, timeout_s: float) -> tuple[str, st
     raw_pages = result.get("pages")
     if not isinstance(raw_pages, list):
         raise _too_complex(source, "could not be read: the PDF reader gave no page list")
-    pages = [_normalise_newlines(str(page)).strip("\n") for page in raw_pages]
+    pages = _without_page_furniture([_normalise_newlines(str(page)).strip("\n") for page in raw_pages])
     text = "\n\n".join(page for page in pages if page.strip())
     if not text:
         raise UnreadableDocument(

@@ -23,6 +23,7 @@ from ingest.loaders import (
     load_bytes,
     load_path,
 )
+from ingest.parser import parse_statement
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -331,6 +332,27 @@ def test_pdf_text_and_title_are_extracted_page_by_page(tmp_path: Path) -> None:
     assert loaded.title_hint == "Council statement"
     assert loaded.raw_hash == hashlib.sha256(pdf).hexdigest()
     assert loaded.text == ("1. The Council (in session)\nwelcomes the agreement.\n\n2. It calls for calm.")
+
+
+def test_pdf_page_numbers_and_running_headers_stay_out_of_paragraphs(tmp_path: Path) -> None:
+    """A paragraph that runs over a page break reads as one sentence, without "2" or the repeated header in it."""
+    header = "Joint Statement on Frigates"
+    pdf = minimal_pdf(
+        [
+            [header, "1. The Ministers welcomed the", "frigate visit and agreed to", "1"],
+            [header, "deepen cooperation on radars.", "2. They will meet in 2026.", "Page 2 of 3"],
+            [header, "3. They called for calm.", "Page 3 of 3"],
+        ]
+    )
+    loaded = load_path(write(tmp_path, "frigates.pdf", pdf))
+    document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint)
+
+    assert document.title == header
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The Ministers welcomed the frigate visit and agreed to deepen cooperation on radars."),
+        ("2", "They will meet in 2026."),
+        ("3", "They called for calm."),
+    ]
 
 
 def test_pdf_attachment_name_may_be_a_url() -> None:
