@@ -382,7 +382,15 @@ class ExtractiveAnswerer:
         for item in evidence[1:]:
             if len(chosen) >= MAX_SENTENCES or item.score < best.score - 0.08:
                 break
-            if length + len(item.sentence.text) > FACTOID_MAX_CHARS:
+            # Each sentence of the answer must be backed on its own: a runner-up from
+            # another statement ("the sixth UK-Japan meeting" for a Japan-Australia
+            # question) may score close to the best yet miss the question's key word.
+            # The exception is the sentence that holds what the question asks for
+            # (the date of a "when") when nothing chosen so far does.
+            supplies_type = item.answer_type and not any(c.answer_type for c in chosen)
+            if length + len(item.sentence.text) > FACTOID_MAX_CHARS or (
+                item.support < self.support_threshold and not supplies_type
+            ):
                 continue
             chosen.append(item)
             length += len(item.sentence.text)

@@ -318,3 +318,37 @@ def test_short_question_word_matches_its_inflected_form(service: StatementServic
     answer = service.ask("When did the defence ministers meet?")
     assert labels(answer) == ["preamble"]
     assert "28 August 2025 in Tokyo" in answer.text
+
+
+AUSTRALIA = """Joint Statement: Eleventh Japan-Australia 2+2 Foreign and Defence Ministerial Consultations
+
+5 September 2024
+
+Australian and Japanese ministers met in Queenscliff, Victoria, for the Eleventh Japan-Australia 2+2 Consultations.
+
+1. Ministers reaffirmed the Special Strategic Partnership between Japan and Australia.
+
+2. Ministers announced that Japan would deploy F-35A fighter aircraft to northern Australia in 2025 for Exercise
+Pitch Black.
+
+3. Ministers looked forward to the next 2+2 Ministerial Consultations in Japan in 2025.
+"""
+
+
+def test_each_answer_sentence_is_backed_on_its_own_across_statements(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> None:
+    """With two statements, the UK-Japan '2+2' sentence does not ride along on a Japan-Australia question."""
+    data_dir = tmp_path_factory.mktemp("two-statements")
+    extra = tmp_path_factory.mktemp("extra") / "aus-japan-2024.txt"
+    extra.write_text(AUSTRALIA, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embeddings, "Embedder", lambda: embedder)
+        service = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
+    try:
+        assert service.ingest_paths([SEED, extra]).ok
+        answer = service.ask("When is the next Japan-Australia 2+2?")
+        assert [(c.doc_id, c.label) for c in answer.citations] == [("aus-japan-2024", "3")]
+        assert answer.text.endswith("[aus-japan-2024 ¶3]")
+    finally:
+        service.close()
