@@ -183,12 +183,33 @@ def needs_quantity(question: str) -> bool:
     return bool(_HOW_MUCH.search(question))
 
 
+# "Where does the statement criticise China?" asks for a passage, not a place.
+_WHERE = re.compile(
+    r"^\s*(?:where|in which (?:city|country|place))\b"
+    r"(?!\s+(?:does|do|did|is)\s+(?:the\s+)?(?:statement|document|text|declaration|communiqu))",
+    re.IGNORECASE,
+)
+_PLACE_LIKE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?[A-Z][\w-]+")
+# "Where were the consultations held?" asks about a meeting that took place; a
+# sentence about the next one ("looked forward to the next ... in Japan in 2025")
+# has a place and a date but not that answer.
+_PAST_QUESTION = re.compile(r"\b(?:did|was|were|had)\b", re.IGNORECASE)
+_FUTURE_SENTENCE = re.compile(
+    r"\b(?:next|will|shall|forthcoming|upcoming|future|look(?:s|ed)? forward|plans? to|intends? to)\b", re.IGNORECASE
+)
+
+
 def _answer_type(question: str, sentence: str) -> float:
     """1.0 when the sentence holds what the question's wh-word asks for."""
     if needs_quantity(question):
         return 1.0 if _QUANTITY_LIKE.search(sentence) else 0.0
-    if _WHEN.search(question):
+    when, where = _WHEN.search(question), _WHERE.search(question)
+    if (when or where) and _PAST_QUESTION.search(question) and _FUTURE_SENTENCE.search(sentence):
+        return 0.0
+    if when:
         return 1.0 if _DATE_LIKE.search(sentence) else 0.0
+    if where:
+        return 1.0 if _PLACE_LIKE.search(sentence) else 0.0
     if _WHO.search(question):
         return 1.0 if _NAME_LIKE.search(sentence) else 0.0
     return 0.0

@@ -352,3 +352,16 @@ def test_each_answer_sentence_is_backed_on_its_own_across_statements(
         assert answer.text.endswith("[aus-japan-2024 ¶3]")
     finally:
         service.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [
+        ("Where did the ministers meet?", "preamble"),  # this meeting, in Tokyo
+        ("Where will the next 2+2 be held?", "16"),  # the next one, in the UK
+    ],
+)
+def test_where_question_matches_the_tense_of_the_meeting(service: StatementService, question: str, label: str) -> None:
+    """A past "where" is not answered by the sentence about the next meeting, and a future one is."""
+    answer = service.ask(question)
+    assert labels(answer) == [label]
