@@ -41,6 +41,10 @@ TERM_CONTRIBUTION = 0.10
 # inflection ("delivered" ~ "delivery") and rarely conflates topics.
 _STEM_PREFIX = 6
 SEMANTIC_GATE = 0.30
+# Semantic support counts fully only from cosine 0.50 up: below that, a sentence
+# on a neighbouring topic ("space cooperation" for "drones at sea") gains from a
+# term as much as the right one does.
+SEMANTIC_GATE_WIDTH = 0.20
 EVIDENCE_PARAGRAPHS = 6
 FACTOID_MAX_CHARS = 400
 LIST_MAX_CHARS = 900
@@ -332,7 +336,7 @@ class ExtractiveAnswerer:
             # A term's semantic support only counts when the sentence as a whole is
             # close to the question: with a contentless remainder ("What did they say
             # about?") any sentence gains from any term, related or not.
-            gate = min(max((float(similarities[index]) - SEMANTIC_GATE) / 0.15, 0.0), 1.0)
+            gate = min(max((float(similarities[index]) - SEMANTIC_GATE) / SEMANTIC_GATE_WIDTH, 0.0), 1.0)
             stems = paragraph_stems[sentence.paragraph_key]
             support = _support(terms, weights, stems, contributions, index, gate=gate)
             own = _stems(sentence.text)

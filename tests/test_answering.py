@@ -365,3 +365,10 @@ def test_where_question_matches_the_tense_of_the_meeting(service: StatementServi
     """A past "where" is not answered by the sentence about the next meeting, and a future one is."""
     answer = service.ask(question)
     assert labels(answer) == [label]
+
+
+@pytest.mark.parametrize("question", ["What did they say about drones at sea?", "What about British stealth jets?"])
+def test_loosely_related_sentence_does_not_answer_a_paraphrase(service: StatementService, question: str) -> None:
+    """A sentence only near the topic (space cooperation, Japanese fighters) is no answer: the right one or none."""
+    answer = service.ask(question)
+    assert answer.abstained or labels(answer)[0] in {"15", "5"}, answer.text
