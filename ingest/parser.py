@@ -165,6 +165,8 @@ def _skip_date_line(lines: list[str], start: int) -> int:
 
 # A line ends a sentence when it ends in one of these (closing quotes and brackets allowed).
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+# Headings end in a word; a line ending in any punctuation ("agreed to:") is text.
+_ENDS_IN_PUNCTUATION = re.compile(r"[.!?:;,][\"'”’)\]]*\s*$")
 MAX_HEADING_CHARS = 80
 MAX_HEADING_LINES = 2
 
@@ -185,7 +187,7 @@ def _is_heading(group: list[str]) -> bool:
     return (
         len(group) <= MAX_HEADING_LINES
         and group[0].strip()[0].isupper()
-        and all(len(line.strip()) <= MAX_HEADING_CHARS and not _SENTENCE_END.search(line) for line in group)
+        and all(len(line.strip()) <= MAX_HEADING_CHARS and not _ENDS_IN_PUNCTUATION.search(line) for line in group)
     )
 
 
@@ -224,18 +226,27 @@ def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
 
 
 def _blocks_by_blank_lines(lines: list[str]) -> list[_Block]:
-    """Blank-line paragraphs; each "- item" of a list is a paragraph of its own."""
-    blocks: list[_Block] = []
+    """Blank-line paragraphs; each "- item" of a list is a paragraph of its own.
+
+    Section headings ("Defence cooperation") are not paragraphs: counted, they
+    would shift every position label after them away from the reader's count.
+    A list item is never taken for a heading.
+    """
+    blocks: list[tuple[_Block, bool]] = []
     current: list[str] = []
+    current_is_item = False
     for line in [*lines, ""]:
         bullet = _BULLET_MARKER.match(line)
         if (not line.strip() or bullet) and current:
-            blocks.append(_Block(None, current))
+            blocks.append((_Block(None, current), current_is_item))
             current = []
         if line.strip():
+            if not current:
+                current_is_item = bool(bullet)
             # The bullet is layout, like a paragraph number: the text starts after it.
             current.append(line[bullet.end() :] if bullet else line)
-    return blocks
+    paragraphs = [block for block, is_item in blocks if is_item or not _is_heading(block.lines)]
+    return paragraphs or [block for block, _ in blocks]
 
 
 def _document_id(source: str, title: str | None, override: str | None) -> str:

@@ -197,6 +197,24 @@ def test_unnumbered_statement_falls_back_to_blank_line_paragraphs_by_position():
     ]
 
 
+def test_unnumbered_statement_headings_take_no_position():
+    """Headings of an unnumbered statement are not paragraphs, so positions match the reader's count; items stay."""
+    text = (
+        "Leaders' Statement\n\n10 April 2024\n\nToday we celebrate our partnership.\n\nDefence and security\n\n"
+        "We welcome the steps Japan is taking.\n\n- Maritime security\n- Space cooperation\n\nEconomic security\n\n"
+        "The leaders agreed to:\n\nWe will deepen cooperation on critical minerals.\n"
+    )
+    document = parse_statement(text, source="leaders.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "Today we celebrate our partnership."),
+        ("2", "We welcome the steps Japan is taking."),
+        ("3", "Maritime security"),
+        ("4", "Space cooperation"),
+        ("5", "The leaders agreed to:"),
+        ("6", "We will deepen cooperation on critical minerals."),
+    ]
+
+
 def test_html_bullet_list_items_become_paragraphs():
     """'- item' lists, as the HTML loader emits them, give one paragraph per item without the bullet."""
     markup = (
