@@ -52,14 +52,14 @@ MAX_SENTENCES = 4
 CLOSEST_SHOWN = 3
 # Share of the question's weight a same-paragraph sentence must add to join the answer.
 COMPLETION_GAIN = 0.10
+# A completing sentence may take a factoid answer a little past its usual length.
+COMPLETION_MAX_CHARS = 480
 # A past-tense or participle verb in a question ("represented", "decided") names a
 # relation that statements phrase in their own words ("H.E. Mr Nakatani Gen, Minister
 # of Defense of Japan, held a meeting"); it keeps at least this share of its weight as
 # support when the sentence is close to the question as a whole.
 RELATION_CREDIT = 0.5
 _RELATION_WORD = re.compile(r"^[a-z]{3,}(?<!e)ed$")
-# A completing sentence may take a factoid answer a little past its usual length.
-COMPLETION_MAX_CHARS = 480
 
 _LIST_QUESTION = re.compile(
     r"^(?:what|which)\s+(?:\w+\s+){0,3}?(?:are|were)\s+(?:\w+\s+){0,3}?"
@@ -304,8 +304,6 @@ class ExtractiveAnswerer:
             return Answer(question, text, citations, False, retrieval_query=result.query)
         evidence = self.score_evidence(result, without_term=without_term)
         closest = tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
-        if not evidence:
-            return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         if needs_quantity(result.query):
             evidence = [item for item in evidence if item.answer_type]
         if not evidence:
