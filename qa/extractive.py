@@ -101,7 +101,9 @@ def _stems(text: str) -> set[str]:
 
 # Statements name countries both ways ("Japanese collaboration", "Minister of Defense
 # of Japan"); a question's adjective is backed by the country's name and vice versa.
-_DEMONYMS = {
+# Questions also use a capital for its government ("What did they say about
+# Beijing?"); only capitals that statements rarely mean as places are listed.
+_COUNTRY_WORDS = {
     "american": ("america", "usa"),
     "australian": ("austra",),
     "british": ("britai", "uk"),
@@ -119,8 +121,15 @@ _DEMONYMS = {
     "russian": ("russia",),
     "taiwanese": ("taiwan",),
     "ukrainian": ("ukrain",),
+    "beijing": ("china",),
+    "moscow": ("russia",),
+    "pyongyang": ("korea",),
+    "kyiv": ("ukrain",),
+    "kiev": ("ukrain",),
+    "taipei": ("taiwan",),
+    "tehran": ("iran",),
 }
-_DEMONYM_OF = {stem: adjective for adjective, stems in _DEMONYMS.items() for stem in stems}
+_COUNTRY_WORD_OF = {stem: word for word, stems in _COUNTRY_WORDS.items() for stem in stems}
 
 
 _SUFFIXES = ("s", "es", "ed", "ing", "ings", "er", "ers")
@@ -146,7 +155,9 @@ def _inflections(term: str) -> set[str]:
 def _forms(term: str) -> frozenset[str]:
     """The stems a paragraph may hold for `term` to count as present."""
     stem = term[:_STEM_PREFIX]
-    aliases = _DEMONYMS.get(term, ()) or ((_DEMONYM_OF[stem][:_STEM_PREFIX],) if stem in _DEMONYM_OF else ())
+    aliases = _COUNTRY_WORDS.get(term, ()) or (
+        (_COUNTRY_WORD_OF[stem][:_STEM_PREFIX],) if stem in _COUNTRY_WORD_OF else ()
+    )
     return frozenset({stem, *_inflections(term), *aliases})
 
 

@@ -372,3 +372,19 @@ def test_loosely_related_sentence_does_not_answer_a_paraphrase(service: Statemen
     """A sentence only near the topic (space cooperation, Japanese fighters) is no answer: the right one or none."""
     answer = service.ask(question)
     assert answer.abstained or labels(answer)[0] in {"15", "5"}, answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "named"),
+    [
+        ("What did they say about Beijing?", "2", "China"),
+        ("What did they say about Kyiv?", "4", "Ukraine"),
+    ],
+)
+def test_capital_named_for_its_government_finds_the_country(
+    service: StatementService, question: str, label: str, named: str
+) -> None:
+    """'Beijing' and 'Kyiv' appear nowhere; the paragraphs on China and Ukraine answer them."""
+    answer = service.ask(question)
+    assert labels(answer)[0] == label
+    assert named in answer.text
