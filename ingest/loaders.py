@@ -844,9 +844,9 @@ def _without_page_furniture(pages: list[str]) -> list[str]:
 
     cleaned = []
     for number, lines in enumerate(split):
-        content = [i for i, line in enumerate(lines) if line.strip()]
-        top = content[:_FURNITURE_LINES] if number else [i for i in content[:1] if _PAGE_NUMBER.match(lines[i])]
-        drop = {i for i in top + content[-_FURNITURE_LINES:] if furniture(lines[i])}
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        top = filled[:_FURNITURE_LINES] if number else [i for i in filled[:1] if _PAGE_NUMBER.match(lines[i])]
+        drop = {i for i in top + filled[-_FURNITURE_LINES:] if furniture(lines[i])}
         cleaned.append("\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n"))
     return cleaned
 

@@ -141,7 +141,7 @@ def _inflections(term: str) -> set[str]:
     "meet" ~ "meeting" and "landed" ~ "land": the prefix alone misses both because
     one side is shorter than six letters.
     """
-    variants = set()
+    variants: set[str] = set()
     if 3 <= len(term) < _STEM_PREFIX:
         variants.update((term + suffix)[:_STEM_PREFIX] for suffix in _SUFFIXES)
     for suffix in _SUFFIXES:
