@@ -336,7 +336,9 @@ class ExtractiveAnswerer:
             return []
         matrix = np.stack([s.vector for s in sentences])
         similarities = matrix @ result.query_vector
-        terms = content_terms(result.query)
+        # "G7" in "What did the G7 say about Ukraine?" chose the statement; the
+        # evidence need not repeat it.
+        terms = [term for term in content_terms(result.query) if term not in result.naming_words]
         weights, contributions = self._term_weights(result, terms, matrix, without_term)
         paragraph_stems = {key: _stems(p.text) for key, (_rank, p) in paragraphs.items()}
         evidence = []

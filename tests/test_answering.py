@@ -320,7 +320,7 @@ def test_short_question_word_matches_its_inflected_form(service: StatementServic
     assert "28 August 2025 in Tokyo" in answer.text
 
 
-AUSTRALIA = """Joint Statement: Eleventh Japan-Australia 2+2 Foreign and Defence Ministerial Consultations
+AUSTRALIA = """Queenscliff Joint Statement: Eleventh Japan-Australia 2+2 Foreign and Defence Ministerial Consultations
 
 5 September 2024
 
@@ -350,6 +350,12 @@ def test_each_answer_sentence_is_backed_on_its_own_across_statements(
         answer = service.ask("When is the next Japan-Australia 2+2?")
         assert [(c.doc_id, c.label) for c in answer.citations] == [("aus-japan-2024", "3")]
         assert answer.text.endswith("[aus-japan-2024 ¶3]")
+        # Named by a title word no other statement uses, the Australia statement answers alone;
+        # the UK-Japan ¶11 on Japanese fighter aircraft is not asked about.
+        question = "What does the Queenscliff statement say about Japanese fighter aircraft?"
+        assert service.retriever.search(question).naming_words == {"queenscliff"}
+        named = service.ask(question)
+        assert [(c.doc_id, c.label) for c in named.citations] == [("aus-japan-2024", "2")]
     finally:
         service.close()
 

@@ -311,3 +311,26 @@ def test_paragraph_and_sentence_reads_are_cached_until_the_corpus_changes(
     assert "They agreed to deliver radars by 2031." in after
     assert "They agreed to deliver radars by 2030." not in after
     hybrid.lexical.close()
+
+
+def test_question_naming_one_statement_is_asked_of_it(small: SmallCorpus, tmp_path: Path) -> None:
+    """'Quokka' is in one statement's title and text only: the question is scoped to it; 'Ministers' names nothing."""
+    small.add("quokka-2026", QUOKKA)
+    hybrid = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "lexical.sqlite3"))
+    scoped = hybrid.search("What did the Ministers agree in the Quokka statement?")
+    assert {h.paragraph.doc_id for h in scoped.hits} == {"quokka-2026"}
+    assert scoped.naming_words == {"quokka"}
+    unscoped = hybrid.search("What did the Ministers agree?")
+    assert {h.paragraph.doc_id for h in unscoped.hits} == {"frigates-2024", "quokka-2026"}
+    assert unscoped.naming_words == frozenset()
+    hybrid.lexical.close()
+
+
+def test_title_word_that_another_statement_uses_names_nothing(small: SmallCorpus, tmp_path: Path) -> None:
+    """'Frigate' is in one title but also in the other statement's text: no scoping."""
+    small.add("quokka-2026", statement("Quokka Statement", "1 March 2026", ["A frigate carried quokka researchers."]))
+    hybrid = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "lexical.sqlite3"))
+    result = hybrid.search("What does the Frigate statement say?")
+    assert result.naming_words == frozenset()
+    assert {h.paragraph.doc_id for h in result.hits} == {"frigates-2024", "quokka-2026"}
+    hybrid.lexical.close()

@@ -185,6 +185,16 @@ class LexicalIndex:
                 result[term] = self._frequencies[term]
         return result
 
+    def documents_with(self, term: str, *, version: str | None = None) -> set[str]:
+        """Ids of the documents whose paragraphs contain `term`."""
+        self.ensure_fresh(version)
+        assert self._connection is not None
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT DISTINCT doc_id FROM paragraphs WHERE paragraphs MATCH ?", (_quoted(term),)
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
         """BM25-style inverse document frequency; unseen terms get the highest weight."""
         frequencies = self.document_frequency(terms, version=version)

@@ -10,7 +10,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -22,11 +22,16 @@ from pydantic import ConfigDict
 
 from ingest.errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL
-from vectorstore.lexical import LexicalIndex, tokenize
+from vectorstore.lexical import LexicalIndex, content_terms, tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
 RRF_K = 60  # the constant from Cormack et al.; damps the influence of any one list's top ranks
 CANDIDATES = 30  # per list, before fusion
+# Title words too common to name one statement ("What did the ministers say ...?").
+_GENERIC_TITLE_WORDS = frozenset(
+    "statement joint declaration communique communiqué meeting ministerial ministers minister foreign defence defense"
+    " consultations summit leaders readout press release dialogue talks".split()
+)
 CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
 _REFERENCE = re.compile(
@@ -63,6 +68,7 @@ class SearchResult:
     exact: bool = False
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     corpus_version: str | None = None  # the corpus these hits come from; derived lookups reuse it
+    naming_words: frozenset[str] = frozenset()  # question words that chose the document ("G7"), not the topic
 
 
 class _PerVersionCache:
@@ -113,6 +119,7 @@ class HybridRetriever:
         self.lexical = lexical
         self._documents_version: str | None = None
         self._documents: dict[str, DocumentRecord] = {}
+        self._title_owners: dict[str, set[str]] = {}  # title word -> documents whose id or title has it
         self._lock = threading.Lock()
         self._paragraphs = _PerVersionCache(CACHED_PARAGRAPHS)
         self._sentences = _PerVersionCache(CACHED_PARAGRAPHS)
@@ -145,6 +152,10 @@ class HybridRetriever:
         with self._lock:
             if version != self._documents_version:
                 self._documents = {r.id: r for r in self.store.documents()}
+                self._title_owners = {}
+                for doc_id, record in self._documents.items():
+                    for word in set(tokenize(f"{doc_id} {record.title}")) - _GENERIC_TITLE_WORDS:
+                        self._title_owners.setdefault(word, set()).add(doc_id)
                 self._documents_version = version
             return self._documents
 
@@ -169,6 +180,27 @@ class HybridRetriever:
                 raise UnknownDocument(f"No document with id {missing[0]!r}.")
         return allowed
 
+    def documents_named_in(
+        self, query: str, documents: dict[str, DocumentRecord], version: str
+    ) -> tuple[list[str], frozenset[str]]:
+        """Documents the question names by a word only their own title and text use.
+
+        "What did the G7 say about Ukraine?" with three statements ingested means
+        the G7 communiqué: "G7" is in its title and in no other statement. A
+        word that another statement also uses ("Japan", "UK") names nothing.
+        Returns the documents and the words that named them.
+        """
+        if len(documents) < 2:
+            return [], frozenset()
+        named: set[str] = set()
+        naming: set[str] = set()
+        for word in set(content_terms(query)):
+            owners = self._title_owners.get(word, set())
+            if len(owners) == 1 and self.lexical.documents_with(word, version=version) <= owners:
+                named |= owners
+                naming.add(word)
+        return sorted(named), frozenset(naming)
+
     def search(
         self,
         query: str,
@@ -182,13 +214,22 @@ class HybridRetriever:
         # and the answerer's IDF lookups all key on it.
         version = self.store.corpus_version()
         documents = self.documents(version)
+        naming: frozenset[str] = frozenset()
+        if search_filter is None or search_filter.doc_ids is None:
+            # A question that names one statement ("What did the G7 say ...?") is
+            # asked of that statement, as if it had been filtered to it.
+            named, naming = self.documents_named_in(query, documents, version)
+            if named:
+                search_filter = replace(search_filter or SearchFilter(), doc_ids=tuple(named))
         doc_ids = self.allowed_doc_ids(search_filter, documents)
         vector = self.store.embedder.encode([query])[0] if query_vector is None else query_vector
         exact = self.exact_references(query, doc_ids, documents)
         if exact:
-            return SearchResult(query, vector, exact, exact=True, documents=documents, corpus_version=version)
+            return SearchResult(
+                query, vector, exact, exact=True, documents=documents, corpus_version=version, naming_words=naming
+            )
         if not doc_ids:
-            return SearchResult(query, vector, [], documents=documents, corpus_version=version)
+            return SearchResult(query, vector, [], documents=documents, corpus_version=version, naming_words=naming)
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
@@ -217,7 +258,7 @@ class HybridRetriever:
             # A paragraph without its document record belongs to an interrupted ingest.
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
-        return SearchResult(query, vector, hits, documents=documents, corpus_version=version)
+        return SearchResult(query, vector, hits, documents=documents, corpus_version=version, naming_words=naming)
 
     # Exact references -----------------------------------------------------
     def exact_references(
