@@ -40,6 +40,7 @@ from qa.types import Answer, CheckReport, Conversation
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+OWN_QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
 KAGA = "Which aircraft made a first landing on JS KAGA?"
 KAGA_ANSWER = "The Ministers welcomed the first landing of UK F-35B aircraft on JS KAGA [¶5]."
 GIGO = "What does GIGO stand for?"
@@ -481,10 +482,13 @@ class Recording:
 
 
 def test_extractive_answers_of_the_sample_corpus_are_shown_unchanged(service: StatementService) -> None:
-    """Every dev-set question: what the extractive answerer wrote is exactly what the user is shown."""
+    """Every question of our set (and of the dev set where present): what the extractive answerer wrote is shown."""
     recording = Recording(extractive_of(service))
     extractive = with_answerer(service, recording)
-    questions = [json.loads(line)["question"] for line in DEV_QUESTIONS.read_text().splitlines() if line.strip()]
+    # Our own set is in the repository; the development set sits beside it only in the developers' checkout.
+    sets = [OWN_QUESTIONS, *([DEV_QUESTIONS] if DEV_QUESTIONS.exists() else [])]
+    lines = [line for path in sets for line in path.read_text().splitlines() if line.strip()]
+    questions = [json.loads(line)["question"] for line in lines]
     for question in [*questions, "paragraphs 3-5"]:
         shown = extractive.ask(question)
         assert recording.last is not None
