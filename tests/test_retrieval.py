@@ -334,3 +334,16 @@ def test_title_word_that_another_statement_uses_names_nothing(small: SmallCorpus
     assert result.naming_words == frozenset()
     assert {h.paragraph.doc_id for h in result.hits} == {"frigates-2024", "quokka-2026"}
     hybrid.lexical.close()
+
+
+def test_dense_search_within_a_document_matches_chromas_filtered_query(retriever: HybridRetriever) -> None:
+    """The in-process dense ranking used for filtered searches agrees with Chroma's own filtered query."""
+    vector = retriever.store.embedder.encode(["When is GCAP meant to be delivered?"])[0]
+    version = retriever.store.corpus_version()
+    paragraphs, sentences = retriever._exact_dense(vector, [DOC], version)
+    chroma_paragraphs = retriever.store.dense_search(vector, 30, doc_ids=[DOC])
+    chroma_sentences = retriever.store.sentence_search(vector, 30, doc_ids=[DOC])
+    assert [key for key, _ in paragraphs] == [key for key, _ in chroma_paragraphs]
+    assert [key for key, _ in sentences] == [key for key, _ in chroma_sentences]
+    for (_, ours), (_, theirs) in zip([*paragraphs, *sentences], [*chroma_paragraphs, *chroma_sentences], strict=True):
+        assert ours == pytest.approx(theirs, abs=1e-4)

@@ -74,6 +74,7 @@ class LexicalIndex:
         # Paragraph counts per query term for the current corpus version: questions
         # repeat their words ("ministers", "Japan"), and each count is a posting-list scan.
         self._frequencies: dict[str, int] = {}
+        self._keys_by_document: dict[str, list[str]] | None = None
 
     # Freshness ------------------------------------------------------------
     def ensure_fresh(self, version: str | None = None) -> None:
@@ -97,6 +98,7 @@ class LexicalIndex:
             self._connection = connection
             self._version = version
             self._frequencies = {}
+            self._keys_by_document = None
             row = connection.execute("SELECT count(*) FROM paragraphs").fetchone()
             self._paragraph_count = int(row[0])
 
@@ -185,15 +187,32 @@ class LexicalIndex:
                 result[term] = self._frequencies[term]
         return result
 
-    def documents_with(self, term: str, *, version: str | None = None) -> set[str]:
-        """Ids of the documents whose paragraphs contain `term`."""
+    def keys_of(self, doc_ids: Sequence[str], *, version: str | None = None) -> list[str]:
+        """The paragraph keys of the given documents, in index order."""
         self.ensure_fresh(version)
         assert self._connection is not None
         with self._lock:
-            rows = self._connection.execute(
-                "SELECT DISTINCT doc_id FROM paragraphs WHERE paragraphs MATCH ?", (_quoted(term),)
-            ).fetchall()
-        return {str(row[0]) for row in rows}
+            if self._keys_by_document is None:
+                # One pass over the index per corpus version, then lookups are free.
+                grouped: dict[str, list[str]] = {}
+                for key, doc_id in self._connection.execute("SELECT key, doc_id FROM paragraphs"):
+                    grouped.setdefault(str(doc_id), []).append(str(key))
+                self._keys_by_document = grouped
+            return [key for doc_id in doc_ids for key in self._keys_by_document.get(doc_id, [])]
+
+    def used_outside(self, term: str, doc_id: str, *, version: str | None = None) -> bool:
+        """Whether a paragraph of any document other than `doc_id` contains `term`.
+
+        Stops at the first such paragraph: at 100k paragraphs a common word
+        would otherwise cost a scan of its whole posting list.
+        """
+        self.ensure_fresh(version)
+        assert self._connection is not None
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT 1 FROM paragraphs WHERE paragraphs MATCH ? AND doc_id != ? LIMIT 1", (_quoted(term), doc_id)
+            ).fetchone()
+        return row is not None
 
     def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
         """BM25-style inverse document frequency; unseen terms get the highest weight."""

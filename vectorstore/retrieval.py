@@ -32,6 +32,8 @@ _GENERIC_TITLE_WORDS = frozenset(
     "statement joint declaration communique communiqué meeting ministerial ministers minister foreign defence defense"
     " consultations summit leaders readout press release dialogue talks".split()
 )
+# Up to this many paragraphs in the filtered documents, dense search runs here, not in Chroma.
+EXACT_SEARCH_PARAGRAPHS = 1_000
 CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
 _REFERENCE = re.compile(
@@ -196,7 +198,7 @@ class HybridRetriever:
         naming: set[str] = set()
         for word in set(content_terms(query)):
             owners = self._title_owners.get(word, set())
-            if len(owners) == 1 and self.lexical.documents_with(word, version=version) <= owners:
+            if len(owners) == 1 and not self.lexical.used_outside(word, next(iter(owners)), version=version):
                 named |= owners
                 naming.add(word)
         return sorted(named), frozenset(naming)
@@ -233,8 +235,11 @@ class HybridRetriever:
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
-        dense = self.store.dense_search(vector, CANDIDATES, doc_ids=restrict)
-        sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
+        if restrict is not None and sum(documents[d].paragraphs for d in restrict) <= EXACT_SEARCH_PARAGRAPHS:
+            dense, sentences = self._exact_dense(vector, restrict, version)
+        else:
+            dense = self.store.dense_search(vector, CANDIDATES, doc_ids=restrict)
+            sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
         lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
         fused: dict[str, float] = {}
         best_dense: dict[str, float] = {}
@@ -259,6 +264,36 @@ class HybridRetriever:
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
         return SearchResult(query, vector, hits, documents=documents, corpus_version=version, naming_words=naming)
+
+    def _exact_dense(
+        self, vector: np.ndarray, doc_ids: Sequence[str], version: str
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Dense rankings within a few documents, computed here from their sentence vectors.
+
+        Chroma's filtered nearest-neighbour query scans the metadata: at 100k
+        paragraphs it costs 100-300 ms even when the filter leaves one statement.
+        A paragraph's vector is the normalised mean of its sentences' vectors, as
+        the indexer builds it, so both rankings come from the (cached) sentences.
+        """
+        sentences = self.sentences_for(self.lexical.keys_of(doc_ids, version=version), version=version)
+        if not sentences:
+            return [], []
+        matrix = np.stack([s.vector for s in sentences])
+        similarities = matrix @ vector
+        by_sentence = sorted(
+            ((s.paragraph_key, float(sim)) for s, sim in zip(sentences, similarities, strict=True)),
+            key=lambda pair: pair[1],
+            reverse=True,
+        )
+        grouped: dict[str, list[int]] = {}
+        for index, sentence in enumerate(sentences):
+            grouped.setdefault(sentence.paragraph_key, []).append(index)
+        by_paragraph = []
+        for key, rows in grouped.items():
+            mean = matrix[rows].mean(axis=0)
+            by_paragraph.append((key, float(mean @ vector / (np.linalg.norm(mean) or 1.0))))
+        by_paragraph.sort(key=lambda pair: pair[1], reverse=True)
+        return by_paragraph[:CANDIDATES], by_sentence[:CANDIDATES]
 
     # Exact references -----------------------------------------------------
     def exact_references(
