@@ -347,3 +347,15 @@ def test_dense_search_within_a_document_matches_chromas_filtered_query(retriever
     assert [key for key, _ in sentences] == [key for key, _ in chroma_sentences]
     for (_, ours), (_, theirs) in zip([*paragraphs, *sentences], [*chroma_paragraphs, *chroma_sentences], strict=True):
         assert ours == pytest.approx(theirs, abs=1e-4)
+
+
+def test_sentences_of_many_paragraphs_are_read_in_batches(small: SmallCorpus, tmp_path: Path) -> None:
+    """700 paragraphs ask for 33,600 guessed sentence ids, over SQLite's variable limit in one read; all come back."""
+    small.add("long-2025", statement("Long Statement", "2 May 2025", [f"Item {n} was agreed." for n in range(1, 701)]))
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    keys = lexical.keys_of(["long-2025"])
+    sentences = small.store.sentences_for(keys)
+    assert len(keys) == 700
+    assert sorted(s.text for s in sentences) == sorted(f"Item {n} was agreed." for n in range(1, 701))
+    assert sentences == sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+    lexical.close()

@@ -33,7 +33,7 @@ _GENERIC_TITLE_WORDS = frozenset(
     " consultations summit leaders readout press release dialogue talks".split()
 )
 # Up to this many paragraphs in the filtered documents, dense search runs here, not in Chroma.
-EXACT_SEARCH_PARAGRAPHS = 1_000
+EXACT_SEARCH_PARAGRAPHS = 150
 CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
 _REFERENCE = re.compile(

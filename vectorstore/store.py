@@ -42,6 +42,7 @@ _VERSION_KEY = "corpus_version"
 # Chroma rejects very large batches; stay well below its limit.
 _WRITE_BATCH = 500
 _SENTENCE_GUESS = 48  # sentences per paragraph fetched by id before falling back to a filter
+_SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLite's variable limit
 _READ_PAGE = 5000
 
 
@@ -590,6 +591,12 @@ class ParagraphStore:
     def sentences_for(self, keys: Sequence[str]) -> list[StoredSentence]:
         if not keys:
             return []
+        if len(keys) > _SENTENCE_KEYS_PER_READ:
+            # Each key asks for _SENTENCE_GUESS ids; SQLite caps a statement's variables.
+            sentences: list[StoredSentence] = []
+            for start in range(0, len(keys), _SENTENCE_KEYS_PER_READ):
+                sentences += self.sentences_for(keys[start : start + _SENTENCE_KEYS_PER_READ])
+            return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
         # By id, like paragraphs_by_key: ids are `key:s0`, `key:s1`, ... Guess a
         # generous count; a paragraph that fills the guess is fetched by filter.
         include: Any = ["documents", "metadatas", "embeddings"]
