@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -832,11 +833,10 @@ def _without_page_furniture(pages: list[str]) -> list[str]:
     of the first page keeps its running line: there it is usually the title.
     """
     split = [page.split("\n") for page in pages]
-    edges: dict[str, int] = {}
+    edges: Counter[str] = Counter()
     for lines in split:
         content = [line for line in lines if line.strip()]
-        for line in {*content[:_FURNITURE_LINES], *content[-_FURNITURE_LINES:]}:
-            edges[_furniture_key(line)] = edges.get(_furniture_key(line), 0) + 1
+        edges.update({_furniture_key(line) for line in content[:_FURNITURE_LINES] + content[-_FURNITURE_LINES:]})
     running = {key for key, count in edges.items() if len(pages) >= 3 and count >= max(3, len(pages) / 2)}
 
     def furniture(line: str) -> bool:

@@ -203,14 +203,8 @@ def _without_trailing_headings(lines: list[str]) -> list[str]:
     groups = _groups(lines)
     while len(groups) >= 2 and _is_heading(groups[-1]) and _SENTENCE_END.search(groups[-2][-1]):
         groups.pop()
-    kept = sum(len(group) for group in groups)
-    result, seen = [], 0
-    for line in lines:
-        if seen == kept:
-            break
-        result.append(line)
-        seen += bool(line.strip())
-    return result
+    # Blank lines between the groups need not survive: a paragraph's lines are folded into one.
+    return [line for group in groups for line in group]
 
 
 def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -225,13 +226,12 @@ class HybridRetriever:
                 search_filter = replace(search_filter or SearchFilter(), doc_ids=tuple(named))
         doc_ids = self.allowed_doc_ids(search_filter, documents)
         vector = self.store.embedder.encode([query])[0] if query_vector is None else query_vector
+        result = partial(SearchResult, query, vector, documents=documents, corpus_version=version, naming_words=naming)
         exact = self.exact_references(query, doc_ids, documents)
         if exact:
-            return SearchResult(
-                query, vector, exact, exact=True, documents=documents, corpus_version=version, naming_words=naming
-            )
+            return result(exact, exact=True)
         if not doc_ids:
-            return SearchResult(query, vector, [], documents=documents, corpus_version=version, naming_words=naming)
+            return result([])
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
@@ -263,7 +263,7 @@ class HybridRetriever:
             # A paragraph without its document record belongs to an interrupted ingest.
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
-        return SearchResult(query, vector, hits, documents=documents, corpus_version=version, naming_words=naming)
+        return result(hits)
 
     def _exact_dense(
         self, vector: np.ndarray, doc_ids: Sequence[str], version: str
