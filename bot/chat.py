@@ -16,7 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from ingest.errors import StatementbotError
+from bot.render import error_text
+from errors import StatementbotError
 from qa.types import Answer, Conversation
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ChatSession:
         try:
             answer = self.service.ask(line, conversation=self.conversation, document=self.document)
         except StatementbotError as error:
-            self.say(error.user_message())
+            self.say(error_text(error))
             return True
         self.show(answer)
         return True
@@ -99,7 +100,7 @@ class ChatSession:
                 return
             citation = self.service.source(doc_id, args[-1])
         except StatementbotError as error:
-            self.say(error.user_message())
+            self.say(error_text(error))
             return
         self.say(f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}")
         self.say()

@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ingest.errors import StatementbotError
+from bot.render import error_text
+from errors import StatementbotError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except StatementbotError as error:
-        print(f"statementbot: {error.user_message()}", file=sys.stderr)
+        print(f"statementbot: {error_text(error)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -131,7 +132,7 @@ def _cmd_ingest(service: StatementService, args: argparse.Namespace) -> int:
         print(format_report(report))
     # Each failure on stderr, naming the file, the reason and what to do; the others were ingested.
     for failure in report.failed:
-        print(f"statementbot: {failure.user_message()}", file=sys.stderr)
+        print(f"statementbot: {error_text(failure)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -249,7 +250,7 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
         except StatementbotError as error:
             # One bad line must not stop a batch: report it in place, in order.
             failures += 1
-            payload = {"question": question, "error": error.user_message()}
+            payload = {"question": question, "error": error_text(error)}
         if args.json:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
         else:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 
 ENV_PREFIX = "STATEMENTBOT_"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 
-from ingest.errors import UnreadableDocument
+from errors import UnreadableDocument
 from ingest.models import (
     PREAMBLE_LABEL,
     Chunk,

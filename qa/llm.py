@@ -41,7 +41,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr, SecretStr
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from prompts import ABSTAIN_PHRASE, LLM_FAILURE_NOTES, render
 from qa.citations import FALLBACK_BACKEND, check_answer, final_check, markers_in
 from qa.extractive import EVIDENCE_PARAGRAPHS, citation_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ingest.errors import InvalidQuestion
+from errors import InvalidQuestion
 
 # Zero-width characters and bidi controls can hide text from a reader while a
 # model or index still sees it; they never carry meaning in a question.

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from qa.citations import final_check
 from qa.question import normalise_question
 from qa.types import Answer, Citation, Conversation

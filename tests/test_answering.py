@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.runtime import build_service
 from bot.settings import load_settings
-from ingest.errors import InvalidQuestion, UnknownDocument
+from errors import InvalidQuestion, UnknownDocument
 from prompts import ABSTAIN_PHRASE
 from qa.service import StatementService
 from qa.types import Answer, Conversation

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import UnknownDocument
+from errors import UnknownDocument
 from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
 from vectorstore.indexing import Indexer

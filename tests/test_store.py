@@ -11,7 +11,7 @@ import socket
 import numpy as np
 import pytest
 
-from ingest.errors import UnknownDocument, UnknownParagraph
+from errors import UnknownDocument, UnknownParagraph
 from ingest.parser import parse_statement
 from tests.conftest import StoreLocation
 from vectorstore.embeddings import MODEL_DIMENSION, MODEL_NAME, Embedder

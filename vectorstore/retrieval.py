@@ -21,7 +21,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from ingest.errors import UnknownDocument
+from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL
 from vectorstore.lexical import LexicalIndex, content_terms, tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence

@@ -27,7 +27,7 @@ from bot.discord.formatting import (
 )
 from bot.discord.guards import Cooldown, is_admin
 from bot.discord.replies import InteractionReply, failure_text
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from vectorstore.indexing import IngestReport
 
 if TYPE_CHECKING:
