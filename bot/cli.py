@@ -14,14 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot import render
 from bot.render import error_text
 from errors import StatementbotError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from qa.service import StatementService
-    from qa.types import Answer, Citation
-    from vectorstore.indexing import IngestReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -129,7 +128,7 @@ def _cmd_ingest(service: StatementService, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        print(format_report(report))
+        print(render.report_text(report, list_failures=False))
     # Each failure on stderr, naming the file, the reason and what to do; the others were ingested.
     for failure in report.failed:
         print(f"statementbot: {error_text(failure)}", file=sys.stderr)
@@ -149,23 +148,6 @@ def _progress_printer(stream: TextIO) -> Any:
         stream.flush()
 
     return show
-
-
-def format_report(report: IngestReport) -> str:
-    docs = report.document_counts()
-    lines = [
-        f"Documents: {docs['added']} added, {docs['updated']} updated, {docs['removed']} removed, "
-        f"{docs['unchanged']} unchanged.",
-        f"Paragraphs: {report.added} added, {report.updated} updated, {report.removed} removed, "
-        f"{report.unchanged} unchanged.",
-    ]
-    lines += [f"  {c.status:<9} {c.id} ({c.paragraphs} paragraphs)" for c in report.changes]
-    if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)}:")
-        lines += [f"  {path}: {reason}" for path, reason in report.skipped]
-    if report.failed:
-        lines.append(f"Failed: {len(report.failed)} (reasons on stderr).")
-    return "\n".join(lines)
 
 
 def _first_use(service: StatementService, *, quiet: bool = False) -> None:
@@ -198,7 +180,7 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not records:
-        print("No documents ingested yet. Run `statementbot ingest PATH`.")
+        print(render.NO_DOCUMENTS)
     for r in records:
         print(f"{r.id}\t{r.title}\t{r.date or '-'}\t{r.paragraphs} paragraphs\t{r.source}\t{r.ingested_at}")
     return EXIT_OK
@@ -209,13 +191,13 @@ def _cmd_source(service: StatementService, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(citation.to_json(), ensure_ascii=False))
     else:
-        print(f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}")
+        print(render.paragraph_text(citation))
     return EXIT_OK
 
 
 def _cmd_remove(service: StatementService, args: argparse.Namespace) -> int:
     report = service.remove(args.document)
-    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else format_report(report))
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else render.report_text(report))
     return EXIT_OK
 
 
@@ -237,7 +219,7 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
             else:
                 if streamed:
                     print("\n\n-- checked against the statements: --", file=sys.stderr, flush=True)
-                print(format_answer(event))
+                print(render.answer_text(event))
         return EXIT_OK
     failures = 0
     for line in sys.stdin:
@@ -254,27 +236,8 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) if "error" not in payload else payload["error"], end="\n\n", flush=True)
+            print(render.answer_text(answer) if "error" not in payload else payload["error"], end="\n\n", flush=True)
     return EXIT_ERROR if failures else EXIT_OK
-
-
-def format_answer(answer: Answer) -> str:
-    from prompts import CLOSEST_HEADING
-
-    lines = [answer.text]
-    if answer.note:
-        lines.append(f"({answer.note})")
-    quoted = answer.closest if answer.abstained else answer.citations
-    if quoted:
-        lines.append("")
-        lines.append(f"{CLOSEST_HEADING}:" if answer.abstained else "Sources:")
-        lines += [_quote(c) for c in quoted]
-    return "\n".join(lines)
-
-
-def _quote(citation: Citation) -> str:
-    text = citation.text if len(citation.text) <= 600 else citation.text[:600].rsplit(" ", 1)[0] + " …"
-    return f"  {citation.marker(with_document=False)} {citation.title}\n    “{text}”"
 
 
 def _cmd_chat(service: StatementService, args: argparse.Namespace) -> int:
