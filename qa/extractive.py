@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prompts import ABSTAIN_PHRASE
-from qa.types import Answer, Citation, Conversation
+from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.lexical import content_terms, tokenize
 from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import StoredParagraph, StoredSentence
@@ -49,7 +49,6 @@ EVIDENCE_PARAGRAPHS = 6
 FACTOID_MAX_CHARS = 400
 LIST_MAX_CHARS = 900
 MAX_SENTENCES = 4
-CLOSEST_SHOWN = 3
 # Share of the question's weight a same-paragraph sentence must add to join the answer.
 COMPLETION_GAIN = 0.10
 # A completing sentence may take a factoid answer a little past its usual length.

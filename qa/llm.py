@@ -46,7 +46,7 @@ from prompts import ABSTAIN_PHRASE, LLM_FAILURE_NOTES, render
 from qa.citations import FALLBACK_BACKEND, check_answer, final_check, markers_in
 from qa.extractive import EVIDENCE_PARAGRAPHS, citation_of
 from qa.sanitise import StreamSanitiser, allowed_links, remove_invisible, sanitise_text
-from qa.types import Answer, Citation, Conversation
+from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 PROVIDERS = ("openai", "ollama", "llamacpp")
 # The package each provider needs and the extra that installs it.
 _PROVIDER_PACKAGES = {"openai": "langchain_openai", "ollama": "langchain_ollama", "llamacpp": "llama_cpp"}
-CLOSEST_SHOWN = 3
 HISTORY_ANSWER_CHARS = 400  # of each earlier answer, in the condense prompt
 MAX_CONDENSED_CHARS = 500
 _T = TypeVar("_T")
