@@ -73,15 +73,18 @@ class SlowModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(content=chunk if start == 0 else f" {chunk}"))
 
 
-class RecordingService(StatementService):
-    """The real service; remembers each checked Answer it streamed."""
+class RecordingService:
+    """The real service (every other call goes to it); remembers each checked Answer it streamed."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, service: StatementService) -> None:
+        self.service = service
         self.finals: list[Answer] = []
 
-    def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:  # type: ignore[override]
-        events = super().ask_stream(question, **kwargs)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.service, name)
+
+    def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:
+        events = self.service.ask_stream(question, **kwargs)
 
         def recorded() -> Iterator[str | Answer]:
             for event in events:
@@ -116,14 +119,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]
 def llm_service(base: StatementService, model: BaseChatModel) -> RecordingService:
     """The same store and retrieval, answered by the real LLMAnswerer over `model`."""
     answerer = LLMAnswerer(model, retriever=base.retriever, extractive=base.answerer, backend="fake", timeout_s=20.0)  # type: ignore[arg-type]
-    return RecordingService(
-        store=base.store,
-        indexer=base.indexer,
-        retriever=base.retriever,
-        answerer=answerer,
-        sample_dir=None,
-        max_question_chars=base.max_question_chars,
-    )
+    return RecordingService(base.with_answerer(answerer))
 
 
 @dataclass

@@ -122,14 +122,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementServi
 def obeying(service: StatementService) -> StatementService:
     """The same store and retrieval, answering through the obedient model."""
     llm = LLMAnswerer(ObedientModel(), retriever=service.retriever, extractive=service.answerer, backend="obedient")
-    return StatementService(
-        store=service.store,
-        indexer=service.indexer,
-        retriever=service.retriever,
-        answerer=llm,
-        sample_dir=None,
-        max_question_chars=service.max_question_chars,
-    )
+    return service.with_answerer(llm)
 
 
 @pytest.fixture(scope="module")

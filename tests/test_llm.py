@@ -198,24 +198,12 @@ def _reset_script(request: pytest.FixtureRequest) -> None:
         server.requests.clear()
 
 
-def with_answerer(service: StatementService, answerer: AnswerBackend) -> StatementService:
-    """The same store and retrieval, another answerer."""
-    return StatementService(
-        store=service.store,
-        indexer=service.indexer,
-        retriever=service.retriever,
-        answerer=answerer,
-        sample_dir=None,
-        max_question_chars=service.max_question_chars,
-    )
-
-
 def with_model(service: StatementService, model: BaseChatModel, *, timeout_s: float = 5.0) -> StatementService:
     llm: LLMAnswerer = service.answerer  # type: ignore[assignment]
     fake = LLMAnswerer(
         model, retriever=service.retriever, extractive=llm.extractive, backend="fake", timeout_s=timeout_s
     )
-    return with_answerer(service, fake)
+    return service.with_answerer(fake)
 
 
 def extractive_of(service: StatementService) -> AnswerBackend:
@@ -373,7 +361,7 @@ def test_stream_failing_midway_falls_back_after_the_preview(service: StatementSe
 
 def test_stream_from_an_extractive_service_is_the_answer_alone(service: StatementService) -> None:
     """A backend that cannot stream yields exactly one event: the Answer."""
-    events = list(with_answerer(service, extractive_of(service)).ask_stream(KAGA))
+    events = list(service.with_answerer(extractive_of(service)).ask_stream(KAGA))
     assert len(events) == 1
     assert isinstance(events[0], Answer)
 
@@ -484,7 +472,7 @@ class Recording:
 def test_extractive_answers_of_the_sample_corpus_are_shown_unchanged(service: StatementService) -> None:
     """Every question of our set (and of the dev set where present): what the extractive answerer wrote is shown."""
     recording = Recording(extractive_of(service))
-    extractive = with_answerer(service, recording)
+    extractive = service.with_answerer(recording)
     # Our own set is in the repository; the development set sits beside it only in the developers' checkout.
     sets = [OWN_QUESTIONS, *([DEV_QUESTIONS] if DEV_QUESTIONS.exists() else [])]
     lines = [line for path in sets for line in path.read_text().splitlines() if line.strip()]
@@ -584,7 +572,7 @@ def test_unreachable_server_falls_back_with_a_note(service: StatementService) ->
     """Nothing listens on the port: extractive answer, 'could not be reached'."""
     config = LLMConfig("openai", model="m", base_url="http://127.0.0.1:9/v1", timeout_s=LLM_TIMEOUT_S, max_retries=0)
     answerer = build_llm_answerer(config, retriever=service.retriever, extractive=extractive_of(service))  # type: ignore[arg-type]
-    answer = with_answerer(service, answerer).ask(KAGA)
+    answer = service.with_answerer(answerer).ask(KAGA)
     assert answer.note == LLM_FAILURE_NOTES["connection"]
 
 
