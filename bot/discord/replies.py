@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import discord
@@ -177,3 +177,15 @@ class ChannelReply(_Previewed):
 
     async def fail(self, text: str) -> None:
         await self.send([Outgoing(content=truncate(neutralise(text), limits.MAX_CONTENT))])
+
+
+@contextlib.asynccontextmanager
+async def reporting_failures(reply: InteractionReply | ChannelReply, *, action: str) -> AsyncIterator[None]:
+    """Acknowledge an interaction (within Discord's 3 s), then run the body; whatever fails in it
+    becomes the user's one short message (see `failure_text`) instead of an error in the log alone."""
+    try:
+        if isinstance(reply, InteractionReply):
+            await reply.defer()
+        yield
+    except Exception as error:  # noqa: BLE001 - every failure becomes a message
+        await reply.fail(failure_text(error, action=action))
