@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 from aiohttp import web
 from langchain_core.language_models import BaseChatModel
@@ -31,10 +33,10 @@ from pydantic import Field
 
 from bot.cli import _cmd_ask
 from bot.runtime import build_service
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, LLM_FAILURE_NOTES
 from qa.citations import FALLBACK_BACKEND, markers_in
-from qa.llm import LLMAnswerer, LLMConfig, LLMSetupError, build_llm_answerer, make_chat_model
+from qa.llm import PROVIDERS, LLMAnswerer, LLMConfig, LLMSetupError, Provider, build_llm_answerer, make_chat_model
 from qa.service import AnswerBackend, StatementService
 from qa.types import Answer, CheckReport, Conversation
 
@@ -79,10 +81,6 @@ class ScriptedModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         for index, word in enumerate(self._next(messages).split(" ")):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word if index == 0 else f" {word}"))
-
-
-class RateLimitError(Exception):
-    """Named like the clients' rate-limit errors (classification goes by the class name)."""
 
 
 # The real service, shared by the module ------------------------------------------------------
@@ -201,7 +199,12 @@ def _reset_script(request: pytest.FixtureRequest) -> None:
 def with_model(service: StatementService, model: BaseChatModel, *, timeout_s: float = 5.0) -> StatementService:
     llm: LLMAnswerer = service.answerer  # type: ignore[assignment]
     fake = LLMAnswerer(
-        model, retriever=service.retriever, extractive=llm.extractive, backend="fake", timeout_s=timeout_s
+        model,
+        retriever=service.retriever,
+        extractive=llm.extractive,
+        backend="fake",
+        timeout_s=timeout_s,
+        failure_types=llm.failure_types,  # the openai provider's, from the registry
     )
     return service.with_answerer(fake)
 
@@ -293,12 +296,18 @@ def test_paragraph_asked_for_by_number_is_quoted_without_the_model(service: Stat
     assert model.prompts == []
 
 
+_REQUEST = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
         (TimeoutError("read timed out"), "timeout"),
         (ConnectionRefusedError("refused"), "connection"),
-        (RateLimitError("429"), "rate_limit"),
+        (openai.RateLimitError("slow down", response=httpx.Response(429, request=_REQUEST), body=None), "rate_limit"),
+        (openai.APITimeoutError(request=_REQUEST), "timeout"),
+        (openai.APIConnectionError(request=_REQUEST), "connection"),
+        (httpx.ReadTimeout("read timed out", request=_REQUEST), "timeout"),
         (ValueError("bad json"), "malformed"),
         (RuntimeError("boom"), "error"),
     ],
@@ -306,7 +315,9 @@ def test_paragraph_asked_for_by_number_is_quoted_without_the_model(service: Stat
 def test_model_errors_fall_back_to_the_extractive_answer_with_a_note(
     service: StatementService, error: BaseException, reason: str
 ) -> None:
-    """Whatever the client raises, the user gets the extractive answer and a note saying what happened."""
+    """Whatever the client raises, the user gets the extractive answer and a note saying what happened.
+
+    The provider's own exception types (openai's, httpx's) are classified by type, from the registry."""
     answer = with_model(service, ScriptedModel(replies=[error])).ask(KAGA)
     assert answer.backend == FALLBACK_BACKEND
     assert answer.note == LLM_FAILURE_NOTES[reason]
@@ -651,3 +662,13 @@ def test_llamacpp_model_runs_through_llama_cpp(monkeypatch: pytest.MonkeyPatch, 
     assert [m["role"] for m in call["messages"]] == ["system", "user"]
     assert call["max_tokens"] == 50
     assert model._llama.model_path == str(gguf)
+
+
+def test_settings_take_the_provider_names_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider registered in qa/llm.py is a valid setting and is built by make_chat_model; others are refused."""
+    scripted = Provider("scripted", "json", lambda _package, _config: ScriptedModel(replies=[KAGA_ANSWER]))
+    monkeypatch.setitem(PROVIDERS, "scripted", scripted)
+    assert load_settings(llm_provider="scripted").llm_provider == "scripted"
+    assert isinstance(make_chat_model(LLMConfig("scripted", model="m")), ScriptedModel)
+    with pytest.raises(SettingsError, match="scripted"):  # the refusal lists the registered names
+        load_settings(llm_provider="mistral")
