@@ -25,8 +25,12 @@ def _default_data_dir() -> Path:
 
 
 def _default_sample_dir() -> Path:
-    # The bundled sample statement lives in the repository's data/ folder.
-    return Path(__file__).resolve().parents[1] / "data" / "statements"
+    # The bundled sample statements ship as package data (bot/samples/), so a normal,
+    # non-editable install finds them too. Installed packages are directories on disk
+    # (wheels are unpacked), so the traversable is a real path.
+    from importlib.resources import files
+
+    return Path(str(files("bot") / "samples"))
 
 
 class SettingsError(StatementbotError):

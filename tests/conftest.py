@@ -30,7 +30,7 @@ VENV_BIN = Path(sys.executable).parent
 STATEMENTBOT = VENV_BIN / "statementbot"
 CHROMA = VENV_BIN / "chroma"
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+SEED = REPO / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt"
 SERVER_START_TIMEOUT_S = 60.0
 
 
