@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import render
+from bot.logs import configure_logging
 from bot.render import error_text
 from errors import StatementbotError
 
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Answers questions about official statements, citing their paragraphs.",
     )
     parser.add_argument("--data-dir", type=Path, help="data directory (overrides STATEMENTBOT_DATA_DIR)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what happens on stderr (-v: info; -vv: debug, with why each answer was chosen)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="ingest or re-ingest statement files and folders")
@@ -80,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         return _dispatch(args)
     except StatementbotError as error:

@@ -221,9 +221,7 @@ def _build_llamacpp(package: Any, config: LLMConfig) -> BaseChatModel:
 register_provider(Provider("openai", "langchain_openai", _build_openai, _openai_failures))
 # The ollama client talks httpx; a refused connection is the builtin ConnectionError.
 register_provider(Provider("ollama", "langchain_ollama", _build_ollama, _httpx_failures))
-register_provider(
-    Provider("llamacpp", "llama_cpp", _build_llamacpp, model_hint="the path of a .gguf file.")
-)
+register_provider(Provider("llamacpp", "llama_cpp", _build_llamacpp, model_hint="the path of a .gguf file."))
 
 
 def build_llm_answerer(config: LLMConfig, *, retriever: HybridRetriever, extractive: ExtractiveAnswerer) -> LLMAnswerer:
@@ -511,7 +509,9 @@ class LLMAnswerer:
             reply = call_with_deadline(lambda: self.model.invoke([HumanMessage(prompt)]), self.timeout_s)
             text = remove_invisible(_text_of(reply))
         except Exception as error:  # noqa: BLE001 - the heuristic is a fine standalone question
-            log.warning("condensing the follow-up failed (%s); using the heuristic", classify_failure(error, self.failure_types))
+            log.warning(
+                "condensing the follow-up failed (%s); using the heuristic", classify_failure(error, self.failure_types)
+            )
             return self.extractive.condense(question, conversation)
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         condensed = re.sub(r"^(?:standalone question:\s*)", "", lines[0], flags=re.IGNORECASE) if lines else ""
