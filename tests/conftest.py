@@ -219,12 +219,10 @@ def service(data_dir: Path, embedder: Embedder) -> Iterator[StatementService]:
     """One real service (the session's MiniLM, embedded Chroma) over the sample statement, shared by the module."""
     from bot.runtime import build_service
     from bot.settings import load_settings
-    from vectorstore import embeddings
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
-        patch.setattr(embeddings, "Embedder", lambda: embedder)
-        built = build_service(load_settings())
+        built = build_service(load_settings(), embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()

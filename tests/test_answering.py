@@ -179,9 +179,8 @@ def two_statements(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     """The sample statement and a short Japan-Australia statement, in one store."""
     extra = tmp_path_factory.mktemp("filters-src") / f"{AUS}.txt"
     extra.write_text(AUSTRALIA, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embeddings, "Embedder", lambda: embedder)
-        built = build_service(load_settings(data_dir=tmp_path_factory.mktemp("filters-data"), llm_provider="none"))
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("filters-data"), llm_provider="none")
+    built = build_service(settings, embedder=embedder)
     assert built.ingest_paths([SEED, extra]).ok
     yield built
     built.close()

@@ -33,6 +33,7 @@ from qa.llm import LLMAnswerer
 from qa.service import StatementService
 from qa.types import Answer
 from tests.fake_discord import FakeDiscord, RecordedRequest, run_client
+from vectorstore.embeddings import Embedder
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,8 +110,8 @@ class TimedRequests(list[RecordedRequest]):
 
 # Fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
-    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("streaming-data")))
+def base(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
+    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("streaming-data")), embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()

@@ -39,6 +39,7 @@ from qa.citations import FALLBACK_BACKEND, markers_in
 from qa.llm import PROVIDERS, LLMAnswerer, LLMConfig, LLMSetupError, Provider, build_llm_answerer, make_chat_model
 from qa.service import AnswerBackend, StatementService
 from qa.types import Answer, CheckReport, Conversation
+from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
@@ -173,7 +174,9 @@ def server() -> Iterator[ScriptedOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def service(server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
+def service(
+    server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[StatementService]:
     """The real service as bot.runtime builds it for STATEMENTBOT_LLM_PROVIDER=openai, over the sample statement."""
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("llm-data"),
@@ -182,7 +185,7 @@ def service(server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory) ->
         llm_model="scripted-model",
         llm_timeout_s=LLM_TIMEOUT_S,
     )
-    built = build_service(settings)
+    built = build_service(settings, embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()
