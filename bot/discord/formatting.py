@@ -18,9 +18,7 @@ import discord
 
 from bot import render
 from bot.discord import limits
-from bot.render import FALLBACK_MARK, Markup
-
-__all__ = ["FALLBACK_MARK"]  # re-exported: Discord's tests and callers name it here
+from bot.render import Markup
 
 if TYPE_CHECKING:
     from qa.types import Answer, Citation
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
 
 ZERO_WIDTH_SPACE = "\u200b"
 ELLIPSIS = "…"
+FALLBACK_MARK = render.FALLBACK_MARK  # Discord's callers and tests name it here
 CUT_NOTICE = "-# (Cut here: the answer is longer than Discord allows. Ask a narrower question for the rest.)"
 
 # A sentence ends at . ! ? … (maybe closed by quotes/brackets) or at a citation marker's "]";
