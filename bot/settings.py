@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     def _registered_provider(cls, name: str) -> str:
         # The registry is only imported when a model is configured (it pulls in the answering layer).
         if name != "none" and name not in _provider_names():
-            raise ValueError(f"unknown provider {name!r}; choose one of: none, {', '.join(_provider_names())}")
+            raise ValueError(f"unknown provider {name!r}; choose one of: none, {', '.join(_provider_names())}.")
         return name
 
     @property
