@@ -164,7 +164,11 @@ class Cli:
     def command(self, *args: str | Path) -> list[str]:
         return [str(STATEMENTBOT), *map(str, args)]
 
-    def __call__(self, *args: str | Path, env: dict[str, str] | None = None, stdin: str = "") -> CliResult:
+    def __call__(
+        self, *args: str | Path, env: dict[str, str] | None = None, stdin: str = "", timeout: float | None = None
+    ) -> CliResult:
+        """`statementbot ARGS` in-process; `timeout` is accepted for callers written for the subprocess (unused)."""
+        del timeout
         from bot.cli import main
         from vectorstore import embeddings
 
