@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 Q ?= When is GCAP meant to be delivered?
 
-.PHONY: setup setup-dev ask test lint bench eval clean
+.PHONY: setup setup-dev ask test test-fast lint bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ ask: setup
 test: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# While working: everything but the tests marked slow (CI runs `make test`, all of them).
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.runtime import build_service  # noqa: E402 - after the path tweak, so the bench runs from a checkout
 from bot.settings import load_settings  # noqa: E402
-from ingest.errors import StatementbotError  # noqa: E402
+from errors import StatementbotError  # noqa: E402
 from ingest.models import Chunk, Paragraph, Span, content_hash  # noqa: E402
 from qa.evaluation import EvalQuestion, load_questions, percentile, run_evaluation  # noqa: E402
 from qa.service import StatementService  # noqa: E402

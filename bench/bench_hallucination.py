@@ -242,19 +242,11 @@ def _service_with(model: HalfHallucinatingModel, data_dir: Path) -> Any:
     from bot.runtime import build_service
     from bot.settings import Settings
     from qa.llm import LLMAnswerer
-    from qa.service import StatementService
 
     base = build_service(Settings(data_dir=data_dir, llm_provider="none"))
     base.ensure_corpus()
     answerer = LLMAnswerer(model, retriever=base.retriever, extractive=base.answerer, backend="fake", timeout_s=30)
-    return StatementService(
-        store=base.store,
-        indexer=base.indexer,
-        retriever=base.retriever,
-        answerer=answerer,
-        sample_dir=None,
-        max_question_chars=base.max_question_chars,
-    )
+    return base.with_answerer(answerer)
 
 
 def _table(title: str, figures: Figures, kinds: Sequence[str]) -> None:

@@ -16,7 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TextIO
 
-from ingest.errors import StatementbotError
+from bot import render
+from bot.render import error_text
+from errors import StatementbotError
 from qa.types import Answer, Conversation
 
 if TYPE_CHECKING:
@@ -58,18 +60,16 @@ class ChatSession:
         try:
             answer = self.service.ask(line, conversation=self.conversation, document=self.document)
         except StatementbotError as error:
-            self.say(error.user_message())
+            self.say(error_text(error))
             return True
         self.show(answer)
         return True
 
     def show(self, answer: Answer) -> None:
-        from bot.cli import format_answer  # lazily: the CLI module is the one place answers are laid out
-
         shown = answer.citations or answer.closest
         if shown:
             self.last_document = shown[0].doc_id
-        self.say(format_answer(answer))
+        self.say(render.answer_text(answer))
         self.say()
 
     def command(self, line: str) -> bool:
@@ -99,9 +99,9 @@ class ChatSession:
                 return
             citation = self.service.source(doc_id, args[-1])
         except StatementbotError as error:
-            self.say(error.user_message())
+            self.say(error_text(error))
             return
-        self.say(f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}")
+        self.say(render.paragraph_text(citation))
         self.say()
 
     def _default_document(self) -> str | None:
@@ -113,7 +113,7 @@ class ChatSession:
         if len(documents) == 1:
             return documents[0].id
         if not documents:
-            self.say("No documents are ingested yet. Run `statementbot ingest PATH`.")
+            self.say(render.NO_DOCUMENTS)
         else:
             names = ", ".join(d.id for d in documents[:5]) + (" …" if len(documents) > 5 else "")
             self.say(f"Several documents are ingested ({names}); name one: /source DOC N")

@@ -14,13 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ingest.errors import StatementbotError
+from bot import render
+from bot.logs import configure_logging
+from bot.render import error_text
+from errors import StatementbotError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from qa.service import StatementService
-    from qa.types import Answer, Citation
-    from vectorstore.indexing import IngestReport
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Answers questions about official statements, citing their paragraphs.",
     )
     parser.add_argument("--data-dir", type=Path, help="data directory (overrides STATEMENTBOT_DATA_DIR)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what happens on stderr (-v: info; -vv: debug, with why each answer was chosen)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="ingest or re-ingest statement files and folders")
@@ -80,10 +88,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         return _dispatch(args)
     except StatementbotError as error:
-        print(f"statementbot: {error.user_message()}", file=sys.stderr)
+        print(f"statementbot: {error_text(error)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -128,10 +137,10 @@ def _cmd_ingest(service: StatementService, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        print(format_report(report))
+        print(render.report_text(report, list_failures=False))
     # Each failure on stderr, naming the file, the reason and what to do; the others were ingested.
     for failure in report.failed:
-        print(f"statementbot: {failure.user_message()}", file=sys.stderr)
+        print(f"statementbot: {error_text(failure)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -148,23 +157,6 @@ def _progress_printer(stream: TextIO) -> Any:
         stream.flush()
 
     return show
-
-
-def format_report(report: IngestReport) -> str:
-    docs = report.document_counts()
-    lines = [
-        f"Documents: {docs['added']} added, {docs['updated']} updated, {docs['removed']} removed, "
-        f"{docs['unchanged']} unchanged.",
-        f"Paragraphs: {report.added} added, {report.updated} updated, {report.removed} removed, "
-        f"{report.unchanged} unchanged.",
-    ]
-    lines += [f"  {c.status:<9} {c.id} ({c.paragraphs} paragraphs)" for c in report.changes]
-    if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)}:")
-        lines += [f"  {path}: {reason}" for path, reason in report.skipped]
-    if report.failed:
-        lines.append(f"Failed: {len(report.failed)} (reasons on stderr).")
-    return "\n".join(lines)
 
 
 def _first_use(service: StatementService, *, quiet: bool = False) -> None:
@@ -197,7 +189,7 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not records:
-        print("No documents ingested yet. Run `statementbot ingest PATH`.")
+        print(render.NO_DOCUMENTS)
     for r in records:
         print(f"{r.id}\t{r.title}\t{r.date or '-'}\t{r.paragraphs} paragraphs\t{r.source}\t{r.ingested_at}")
     return EXIT_OK
@@ -208,13 +200,13 @@ def _cmd_source(service: StatementService, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(citation.to_json(), ensure_ascii=False))
     else:
-        print(f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}")
+        print(render.paragraph_text(citation))
     return EXIT_OK
 
 
 def _cmd_remove(service: StatementService, args: argparse.Namespace) -> int:
     report = service.remove(args.document)
-    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else format_report(report))
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else render.report_text(report))
     return EXIT_OK
 
 
@@ -236,7 +228,7 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
             else:
                 if streamed:
                     print("\n\n-- checked against the statements: --", file=sys.stderr, flush=True)
-                print(format_answer(event))
+                print(render.answer_text(event))
         return EXIT_OK
     failures = 0
     for line in sys.stdin:
@@ -249,31 +241,12 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
         except StatementbotError as error:
             # One bad line must not stop a batch: report it in place, in order.
             failures += 1
-            payload = {"question": question, "error": error.user_message()}
+            payload = {"question": question, "error": error_text(error)}
         if args.json:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) if "error" not in payload else payload["error"], end="\n\n", flush=True)
+            print(render.answer_text(answer) if "error" not in payload else payload["error"], end="\n\n", flush=True)
     return EXIT_ERROR if failures else EXIT_OK
-
-
-def format_answer(answer: Answer) -> str:
-    from prompts import CLOSEST_HEADING
-
-    lines = [answer.text]
-    if answer.note:
-        lines.append(f"({answer.note})")
-    quoted = answer.closest if answer.abstained else answer.citations
-    if quoted:
-        lines.append("")
-        lines.append(f"{CLOSEST_HEADING}:" if answer.abstained else "Sources:")
-        lines += [_quote(c) for c in quoted]
-    return "\n".join(lines)
-
-
-def _quote(citation: Citation) -> str:
-    text = citation.text if len(citation.text) <= 600 else citation.text[:600].rsplit(" ", 1)[0] + " …"
-    return f"  {citation.marker(with_document=False)} {citation.title}\n    “{text}”"
 
 
 def _cmd_chat(service: StatementService, args: argparse.Namespace) -> int:

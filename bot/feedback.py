@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 
 if TYPE_CHECKING:
     from bot.settings import Settings

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
 from qa.service import AnswerBackend, StatementService
 
+if TYPE_CHECKING:
+    from vectorstore.embeddings import Embedder
 
-def build_service(settings: Settings) -> StatementService:
-    """Open every resource the front ends need, from settings alone."""
+
+def build_service(settings: Settings, *, embedder: Embedder | None = None) -> StatementService:
+    """Open every resource the front ends need, from settings alone.
+
+    `embedder` shares an already loaded model (tests, benchmarks building several services);
+    by default the bundled MiniLM is loaded here.
+    """
     from platformdirs import user_cache_dir
 
     from qa.extractive import ExtractiveAnswerer
@@ -19,7 +27,7 @@ def build_service(settings: Settings) -> StatementService:
     from vectorstore.retrieval import HybridRetriever
     from vectorstore.store import ParagraphStore
 
-    embedder = Embedder()
+    embedder = Embedder() if embedder is None else embedder
     if settings.chroma_url:
         store = ParagraphStore.open_server(settings.chroma_url, embedder, prefix=settings.collection)
         # Each process keeps its own cache of the shared server's corpus.

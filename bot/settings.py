@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 
 ENV_PREFIX = "STATEMENTBOT_"
 
@@ -26,8 +25,12 @@ def _default_data_dir() -> Path:
 
 
 def _default_sample_dir() -> Path:
-    # The bundled sample statement lives in the repository's data/ folder.
-    return Path(__file__).resolve().parents[1] / "data" / "statements"
+    # The bundled sample statements ship as package data (bot/samples/), so a normal,
+    # non-editable install finds them too. Installed packages are directories on disk
+    # (wheels are unpacked), so the traversable is a real path.
+    from importlib.resources import files
+
+    return Path(str(files("bot") / "samples"))
 
 
 class SettingsError(StatementbotError):
@@ -65,8 +68,10 @@ class Settings(BaseSettings):
         description="Override the calibrated evidence threshold below which the bot says the statements don't "
         "cover a question (see README).",
     )
-    llm_provider: Literal["none", "openai", "ollama", "llamacpp"] = Field(
-        default="none", description="Chat model used to write answers; 'none' = extractive answers, no LLM."
+    llm_provider: str = Field(
+        default="none",
+        description="Chat model used to write answers: 'none' = extractive answers, no LLM; otherwise the name "
+        "of a provider registered in qa/llm.py",
     )
     llm_base_url: str | None = Field(default=None, description="Endpoint of the LLM server (openai, ollama).")
     llm_model: str | None = Field(default=None, description="Model name, or the GGUF file path for llamacpp.")
@@ -99,9 +104,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
         return values
 
+    @field_validator("llm_provider")
+    @classmethod
+    def _registered_provider(cls, name: str) -> str:
+        # The registry is only imported when a model is configured (it pulls in the answering layer).
+        if name != "none" and name not in _provider_names():
+            raise ValueError(f"unknown provider {name!r}; choose one of: none, {', '.join(_provider_names())}.")
+        return name
+
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+def _provider_names() -> tuple[str, ...]:
+    from qa.llm import provider_names
+
+    return provider_names()
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -122,5 +141,8 @@ def settings_table() -> list[tuple[str, str, str]]:
     for name, field in Settings.model_fields.items():
         env = "DISCORD_TOKEN" if name == "discord_token" else ENV_PREFIX + name.upper()
         default = "" if field.default_factory else repr(field.default)
-        rows.append((env, default, field.description or ""))
+        description = field.description or ""
+        if name == "llm_provider":
+            description += f" ({', '.join(_provider_names())})"
+        rows.append((env, default, description))
     return rows

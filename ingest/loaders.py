@@ -6,7 +6,7 @@ separated by exactly one blank line and never rewrites characters: quotes,
 dashes and non-breaking spaces stay verbatim because users quote them back.
 The only normalisations are ``\\n`` line endings and dropping a leading BOM.
 
-Every failure is an :class:`~ingest.errors.UnreadableDocument` whose reason
+Every failure is an :class:`~errors.UnreadableDocument` whose reason
 names the problem and whose hint says what to do about it.
 """
 
@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from ingest.errors import UnreadableDocument
+from errors import UnreadableDocument
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})

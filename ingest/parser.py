@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 
-from ingest.errors import UnreadableDocument
+from errors import UnreadableDocument
 from ingest.models import (
     PREAMBLE_LABEL,
     Chunk,
@@ -25,35 +25,11 @@ from ingest.models import (
     slugify,
 )
 from ingest.sentences import split_sentences
+from ingest.text import MONTH_PATTERN, MONTHS
 
-_MONTHS = {
-    name: index
-    for index, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_MONTH = (
-    r"(January|February|March|April|May|June|July|August|September|October|November|December"
-    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?"
-)
 _DATE_PATTERNS = (
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}\s+(\d{{4}})\b", re.I), "dmy"),
-    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{MONTH_PATTERN}\s+(\d{{4}})\b", re.I), "dmy"),
+    (re.compile(rf"\b{MONTH_PATTERN}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
 )
 
@@ -75,9 +51,9 @@ def parse_date(text: str) -> date | None:
         for match in pattern.finditer(text):
             try:
                 if order == "dmy":
-                    found = date(int(match[3]), _MONTHS[match[2].lower().rstrip(".")], int(match[1]))
+                    found = date(int(match[3]), MONTHS[match[2].lower().rstrip(".")], int(match[1]))
                 elif order == "mdy":
-                    found = date(int(match[3]), _MONTHS[match[1].lower().rstrip(".")], int(match[2]))
+                    found = date(int(match[3]), MONTHS[match[1].lower().rstrip(".")], int(match[2]))
                 else:
                     found = date(int(match[1]), int(match[2]), int(match[3]))
             except (ValueError, KeyError):

@@ -48,9 +48,10 @@ from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 
 from ingest.sentences import split_sentences
+from ingest.text import MONTH_NAMES, stem
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
 from qa.sanitise import allowed_links, is_instruction, sanitise_text
-from qa.types import Answer, CheckReport, Citation
+from qa.types import CLOSEST_SHOWN, Answer, CheckReport, Citation
 from vectorstore.lexical import STOPWORDS
 
 # Share of a sentence's key terms its cited paragraphs must contain (numbers,
@@ -70,7 +71,6 @@ NEAR_COPY = 0.8
 _NEAR_COPY_MIN_WORDS = 6
 # Backend name of an answer that replaced a language model's answer.
 FALLBACK_BACKEND = "extractive-fallback"
-CLOSEST_ON_FALLBACK = 3
 
 # Markers: a bracketed or parenthesised group naming paragraphs; bare "¶12" in prose.
 _GROUP = re.compile(r"[\[(](?P<body>[^\[\]()\n]{1,200})[\])]")
@@ -89,7 +89,6 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-•*]|\(?\d{1,3}[.)]|\(?[a-z][.)])(?:\s+|$)")
 NEGATIONS = frozenset({"not", "no", "never", "neither", "nor", "none", "nothing", "without", "cannot", "nobody"})
-_MONTHS = frozenset("january february march april may june july august september october november december".split())
 # Words that frame an answer without stating a checkable fact.
 FRAMING = frozenset(
     """statement statements paragraph paragraphs document documents text joint according answer question
@@ -102,10 +101,6 @@ FRAMING = frozenset(
     intends intended expect expects expected due scheduled set seek seeks sought stand stands mean means meaning
     known everyone everybody anyone anybody someone somebody""".split()
 )
-_SUFFIXES = (
-    "ational", "ations", "ation", "ities", "ments", "ingly", "ings", "ment", "ness", "ing", "ity", "ies", "ied",
-    "ers", "ate", "ed", "es", "er", "ly", "al", "s", "e", "y",
-)  # fmt: skip
 _NUMBER_WORDS = {
     word: str(value)
     for value, words in enumerate(
@@ -224,7 +219,7 @@ def content_of(sentence: str) -> Content:
         stripped = raw.strip(".-'’+&")
         acronym = len(stripped) >= 2 and stripped.replace(".", "").isupper()
         capitalised = stripped[:1].isupper() and index != first_word
-        if acronym or capitalised or word in _MONTHS:
+        if acronym or capitalised or word in MONTH_NAMES:
             content.names.add(word)
         elif len(word) >= _MIN_PREFIX and word.endswith("ed"):
             content.actions.add(word)
@@ -246,14 +241,14 @@ class _Vocabulary:
         self.words = {_normal(w) for w in _WORD.findall(text)} - {""}
         self.numbers = _numbers(text) | {_NUMBER_WORDS[w] for w in self.words if w in _NUMBER_WORDS}
         self.negated = any(w in NEGATIONS or w.endswith("n't") for w in self.words)
-        self.stems = {_stem(w) for w in self.words}
+        self.stems = {stem(w) for w in self.words}
         self.sentences = [[w for w in map(_normal, _WORD.findall(sentence)) if w] for sentence in statements]
         self._by_prefix: dict[str, list[str]] = {}
         for word in self.words:
             self._by_prefix.setdefault(word[:_MIN_PREFIX], []).append(word)
 
     def has(self, word: str) -> bool:
-        if word in self.words or _stem(word) in self.stems:
+        if word in self.words or stem(word) in self.stems:
             return True
         if len(word) < _MIN_PREFIX:
             return False
@@ -301,14 +296,6 @@ class _Vocabulary:
             + sum(self.has(w) for w in (*content.names, *content.actions, *content.terms))
             + sum(code in self.words for code in content.codes)
         )
-
-
-def _stem(word: str) -> str:
-    """A light suffix-stripper: "landed"/"landing" -> "land", "delivery"/"deliver" -> "deliver"."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def _common_prefix(a: str, b: str) -> str:
@@ -626,7 +613,7 @@ def _fall_back(answer: Answer, pool: _Evidence, tally: _Tally, fallback: Answer 
         text=ABSTAIN_PHRASE,
         citations=(),
         abstained=True,
-        closest=tuple(pool.citations[:CLOSEST_ON_FALLBACK]),
+        closest=tuple(pool.citations[:CLOSEST_SHOWN]),
         checked=report,
         note=UNSUPPORTED_NOTE,
     )

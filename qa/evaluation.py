@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from ingest.models import PREAMBLE_LABEL, fold_whitespace
 from qa.types import Answer, Conversation
 

@@ -20,16 +20,19 @@ about Japan's Minister of Defense with a high cosine, but nothing backs
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from prompts import ABSTAIN_PHRASE
-from qa.types import Answer, Citation, Conversation
+from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.lexical import content_terms, tokenize
 from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import StoredParagraph, StoredSentence
+
+log = logging.getLogger(__name__)
 
 # Calibrated on the development set and tests/data/sample_questions.jsonl (see README, "Abstention").
 DEFAULT_SUPPORT_THRESHOLD = 0.5
@@ -49,7 +52,6 @@ EVIDENCE_PARAGRAPHS = 6
 FACTOID_MAX_CHARS = 400
 LIST_MAX_CHARS = 900
 MAX_SENTENCES = 4
-CLOSEST_SHOWN = 3
 # Share of the question's weight a same-paragraph sentence must add to join the answer.
 COMPLETION_GAIN = 0.10
 # A completing sentence may take a factoid answer a little past its usual length.
@@ -320,7 +322,25 @@ class ExtractiveAnswerer:
         if not evidence:
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         best = evidence[0]
-        if best.support < self.support_threshold or best.similarity < MIN_SIMILARITY:
+        abstain = best.support < self.support_threshold or best.similarity < MIN_SIMILARITY
+        log.debug(
+            "%s %r: best evidence %s ¶%s support %.2f (threshold %.2f) similarity %.2f (minimum %.2f) coverage %.2f "
+            "answer type %.0f rank %d score %.3f: %r",
+            "abstain on" if abstain else "answer",
+            question,
+            best.paragraph.doc_id,
+            best.paragraph.label,
+            best.support,
+            self.support_threshold,
+            best.similarity,
+            MIN_SIMILARITY,
+            best.coverage,
+            best.answer_type,
+            best.rank,
+            best.score,
+            best.sentence.text[:120],
+        )
+        if abstain:
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         chosen = self._select(question, evidence)
         return self._compose(question, chosen, result, multi_doc)

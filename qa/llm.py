@@ -20,6 +20,8 @@ under a hard deadline in a daemon thread, so a hung server cannot hang a
 caller; streaming deltas are handed over through a queue under the same
 deadline.
 
+Providers live in a registry (`register_provider`): each names its extra, how its
+chat model is built and which of its client's exception types mean which failure.
 Provider packages are optional extras; `make_chat_model` names the extra to
 install when one is missing.
 """
@@ -41,12 +43,12 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr, SecretStr
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from prompts import ABSTAIN_PHRASE, LLM_FAILURE_NOTES, render
 from qa.citations import FALLBACK_BACKEND, check_answer, final_check, markers_in
 from qa.extractive import EVIDENCE_PARAGRAPHS, citation_of
 from qa.sanitise import StreamSanitiser, allowed_links, remove_invisible, sanitise_text
-from qa.types import Answer, Citation, Conversation
+from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -56,10 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("openai", "ollama", "llamacpp")
-# The package each provider needs and the extra that installs it.
-_PROVIDER_PACKAGES = {"openai": "langchain_openai", "ollama": "langchain_ollama", "llamacpp": "llama_cpp"}
-CLOSEST_SHOWN = 3
 HISTORY_ANSWER_CHARS = 400  # of each earlier answer, in the condense prompt
 MAX_CONDENSED_CHARS = 500
 _T = TypeVar("_T")
@@ -83,67 +81,147 @@ class LLMConfig:
     max_retries: int = 1  # client retries inside the deadline (openai)
 
 
-def _require(module: str, provider: str) -> Any:
+FailureTypes = Sequence[tuple[type[BaseException] | tuple[type[BaseException], ...], str]]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A chat-model provider: its name (STATEMENTBOT_LLM_PROVIDER), the extra and package it needs,
+    how its model is built, and how its client's errors map to failures."""
+
+    name: str
+    package: str  # imported before building; missing -> "pip install 'statementbot[<extra>]'"
+    build: Callable[[Any, LLMConfig], BaseChatModel]  # (the imported package, config) -> model
+    failure_types: Callable[[], FailureTypes] = tuple  # (exception type, reason) pairs, first match wins
+    model_hint: str = "the model name the server knows."
+    extra: str = ""  # defaults to the name
+
+    @property
+    def extra_name(self) -> str:
+        return self.extra or self.name
+
+
+PROVIDERS: dict[str, Provider] = {}
+
+
+def register_provider(provider: Provider) -> Provider:
+    """Make `provider` selectable by its name (a later registration with the same name replaces it)."""
+    PROVIDERS[provider.name] = provider
+    return provider
+
+
+def provider_names() -> tuple[str, ...]:
+    """Every registered provider's name, for settings and messages ("none" is the extractive answerer)."""
+    return tuple(PROVIDERS)
+
+
+def _require(module: str, provider: Provider) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as error:
         raise LLMSetupError(
-            f"STATEMENTBOT_LLM_PROVIDER={provider} needs the Python package {module!r}, which is not installed.",
-            hint=f"Install it with `pip install 'statementbot[{provider}]'`, or set STATEMENTBOT_LLM_PROVIDER=none.",
+            f"STATEMENTBOT_LLM_PROVIDER={provider.name} needs the Python package {module!r}, which is not installed.",
+            hint=f"Install it with `pip install 'statementbot[{provider.extra_name}]'`, "
+            "or set STATEMENTBOT_LLM_PROVIDER=none.",
         ) from error
+
+
+def provider_for(name: str) -> Provider:
+    """The registered provider called `name`; LLMSetupError naming the choices otherwise."""
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        raise LLMSetupError(
+            f"Unknown language model provider {name!r}.",
+            hint=f"Set STATEMENTBOT_LLM_PROVIDER to one of: none, {', '.join(PROVIDERS)}.",
+        )
+    return provider
 
 
 def make_chat_model(config: LLMConfig) -> BaseChatModel:
     """The LangChain chat model for `config`; raises LLMSetupError with what to do."""
-    if config.provider not in PROVIDERS:
-        raise LLMSetupError(
-            f"Unknown language model provider {config.provider!r}.",
-            hint=f"Set STATEMENTBOT_LLM_PROVIDER to one of: none, {', '.join(PROVIDERS)}.",
-        )
-    package = _require(_PROVIDER_PACKAGES[config.provider], config.provider)
+    provider = provider_for(config.provider)
+    package = _require(provider.package, provider)
     if not config.model:
         raise LLMSetupError(
             f"STATEMENTBOT_LLM_PROVIDER={config.provider} needs STATEMENTBOT_LLM_MODEL.",
-            hint="Set it to the model name"
-            + (" (the path of a .gguf file)." if config.provider == "llamacpp" else " the server knows."),
+            hint=f"Set it to {provider.model_hint}",
         )
-    if config.provider == "openai":
-        api_key = config.api_key
-        if api_key is None:
-            if not config.base_url:
-                raise LLMSetupError(
-                    "The openai provider needs an API key or a local OpenAI-compatible server.",
-                    hint="Set STATEMENTBOT_LLM_API_KEY, or STATEMENTBOT_LLM_BASE_URL for a local server.",
-                )
-            api_key = SecretStr("unused")  # local OpenAI-compatible servers take any key
-        chat_openai: Any = package.ChatOpenAI
-        model: BaseChatModel = chat_openai(
-            model=config.model,
-            base_url=config.base_url,
-            api_key=api_key,
-            temperature=config.temperature,
-            timeout=config.timeout_s,
-            max_tokens=config.max_tokens,
-            max_retries=config.max_retries,
-        )
-        return model
-    if config.provider == "ollama":
-        chat_ollama: Any = package.ChatOllama
-        ollama_model: BaseChatModel = chat_ollama(
-            model=config.model,
-            base_url=config.base_url,
-            temperature=config.temperature,
-            num_predict=config.max_tokens,
-            client_kwargs={"timeout": config.timeout_s},
-        )
-        return ollama_model
+    return provider.build(package, config)
+
+
+# The providers ---------------------------------------------------------------------------
+def _httpx_failures() -> FailureTypes:
+    import httpx
+
+    return (
+        (httpx.TimeoutException, "timeout"),
+        (httpx.TransportError, "connection"),
+        (httpx.DecodingError, "malformed"),
+    )
+
+
+def _build_openai(package: Any, config: LLMConfig) -> BaseChatModel:
+    api_key = config.api_key
+    if api_key is None:
+        if not config.base_url:
+            raise LLMSetupError(
+                "The openai provider needs an API key or a local OpenAI-compatible server.",
+                hint="Set STATEMENTBOT_LLM_API_KEY, or STATEMENTBOT_LLM_BASE_URL for a local server.",
+            )
+        api_key = SecretStr("unused")  # local OpenAI-compatible servers take any key
+    chat_openai: Any = package.ChatOpenAI
+    model: BaseChatModel = chat_openai(
+        model=config.model,
+        base_url=config.base_url,
+        api_key=api_key,
+        temperature=config.temperature,
+        timeout=config.timeout_s,
+        max_tokens=config.max_tokens,
+        max_retries=config.max_retries,
+    )
+    return model
+
+
+def _openai_failures() -> FailureTypes:
+    import openai
+
+    # The timeout error is a connection error in openai's hierarchy: it comes first.
+    return (
+        (openai.APITimeoutError, "timeout"),
+        (openai.RateLimitError, "rate_limit"),
+        (openai.APIConnectionError, "connection"),
+        (openai.APIResponseValidationError, "malformed"),
+        *_httpx_failures(),
+    )
+
+
+def _build_ollama(package: Any, config: LLMConfig) -> BaseChatModel:
+    chat_ollama: Any = package.ChatOllama
+    model: BaseChatModel = chat_ollama(
+        model=config.model,
+        base_url=config.base_url,
+        temperature=config.temperature,
+        num_predict=config.max_tokens,
+        client_kwargs={"timeout": config.timeout_s},
+    )
+    return model
+
+
+def _build_llamacpp(package: Any, config: LLMConfig) -> BaseChatModel:
     from pathlib import Path
 
+    assert config.model is not None  # checked by make_chat_model
     if not Path(config.model).is_file():
         raise LLMSetupError(
             f"No GGUF model file at {config.model}.", hint="Set STATEMENTBOT_LLM_MODEL to the path of a .gguf file."
         )
     return LlamaCppChat(model_path=config.model, temperature=config.temperature, max_tokens=config.max_tokens)
+
+
+register_provider(Provider("openai", "langchain_openai", _build_openai, _openai_failures))
+# The ollama client talks httpx; a refused connection is the builtin ConnectionError.
+register_provider(Provider("ollama", "langchain_ollama", _build_ollama, _httpx_failures))
+register_provider(Provider("llamacpp", "llama_cpp", _build_llamacpp, model_hint="the path of a .gguf file."))
 
 
 def build_llm_answerer(config: LLMConfig, *, retriever: HybridRetriever, extractive: ExtractiveAnswerer) -> LLMAnswerer:
@@ -153,6 +231,7 @@ def build_llm_answerer(config: LLMConfig, *, retriever: HybridRetriever, extract
         extractive=extractive,
         backend=config.provider,
         timeout_s=config.timeout_s,
+        failure_types=PROVIDERS[config.provider].failure_types(),
     )
 
 
@@ -177,7 +256,7 @@ class LlamaCppChat(BaseChatModel):
 
     def _client(self) -> Any:
         if self._llama is None:
-            llama_cpp = _require("llama_cpp", "llamacpp")
+            llama_cpp = _require("llama_cpp", PROVIDERS["llamacpp"])
             self._llama = llama_cpp.Llama(model_path=self.model_path, n_ctx=self.n_ctx, verbose=False)
         return self._llama
 
@@ -228,22 +307,27 @@ class LLMFailure(Exception):
         self.reason = reason
 
 
-def classify_failure(error: BaseException) -> str:
-    """timeout | rate_limit | connection | malformed | error, from what the client raised."""
+# Failures any client can raise, whatever its provider: checked after the provider's own types.
+_GENERIC_FAILURES: FailureTypes = (
+    (TimeoutError, "timeout"),
+    (ConnectionError, "connection"),
+    ((ValueError, KeyError, TypeError, IndexError, AttributeError), "malformed"),
+)
+HTTP_TOO_MANY_REQUESTS = 429
+
+
+def classify_failure(error: BaseException, failure_types: FailureTypes = ()) -> str:
+    """timeout | rate_limit | connection | malformed | error, by the type of what the client raised.
+
+    `failure_types` are the provider's own (exception type, reason) pairs, checked first.
+    """
     if isinstance(error, LLMFailure):
         return error.reason
-    names = [cls.__name__.lower() for cls in type(error).__mro__]
-    status = getattr(error, "status_code", None)
-    if any("timeout" in n for n in names):
-        return "timeout"
-    if status == 429 or any("ratelimit" in n for n in names):
-        return "rate_limit"
-    if any("connect" in n for n in names) or isinstance(error, ConnectionError):
-        return "connection"
-    if any(k in n for n in names for k in ("decode", "validation", "parse")) or isinstance(
-        error, ValueError | KeyError | TypeError | IndexError | AttributeError
-    ):
-        return "malformed"
+    if getattr(error, "status_code", None) == HTTP_TOO_MANY_REQUESTS:
+        return "rate_limit"  # clients without a rate-limit type still carry the HTTP status
+    for kinds, reason in (*failure_types, *_GENERIC_FAILURES):
+        if isinstance(error, kinds):
+            return reason
     return "error"
 
 
@@ -361,8 +445,10 @@ class LLMAnswerer:
         backend: str = "llm",
         timeout_s: float = 30.0,
         evidence_paragraphs: int = EVIDENCE_PARAGRAPHS,
+        failure_types: FailureTypes = (),
     ) -> None:
         self.model = model
+        self.failure_types = failure_types  # the provider's exception types (see classify_failure)
         self.retriever = retriever
         self.extractive = extractive
         self.backend = backend
@@ -423,7 +509,9 @@ class LLMAnswerer:
             reply = call_with_deadline(lambda: self.model.invoke([HumanMessage(prompt)]), self.timeout_s)
             text = remove_invisible(_text_of(reply))
         except Exception as error:  # noqa: BLE001 - the heuristic is a fine standalone question
-            log.warning("condensing the follow-up failed (%s); using the heuristic", classify_failure(error))
+            log.warning(
+                "condensing the follow-up failed (%s); using the heuristic", classify_failure(error, self.failure_types)
+            )
             return self.extractive.condense(question, conversation)
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         condensed = re.sub(r"^(?:standalone question:\s*)", "", lines[0], flags=re.IGNORECASE) if lines else ""
@@ -491,7 +579,7 @@ class LLMAnswerer:
         return final_check(checked)
 
     def _fall_back(self, plan: _Plan, error: BaseException) -> Answer:
-        reason = classify_failure(error)
+        reason = classify_failure(error, self.failure_types)
         log.warning(
             "the %s model failed (%s: %s); showing the extractive answer", self.backend, reason, type(error).__name__
         )

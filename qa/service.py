@@ -7,15 +7,16 @@ through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from qa.citations import final_check
 from qa.question import normalise_question
 from qa.types import Answer, Citation, Conversation
@@ -58,6 +59,15 @@ class StatementService:
         self.sample_dir = sample_dir
         self.max_question_chars = max_question_chars
         self._write_lock = threading.Lock()  # one ingest at a time within this process
+
+    def with_answerer(self, answerer: AnswerBackend) -> Self:
+        """The same store, indexing and retrieval answered by another backend (a variant shares the store).
+
+        Variants share the write lock too, so ingesting through either is still one writer.
+        """
+        variant = copy.copy(self)
+        variant.answerer = answerer
+        return variant
 
     # Corpus ---------------------------------------------------------------
     def ensure_corpus(self) -> IngestReport | None:

@@ -6,6 +6,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+# How many closest passages an abstention (or a fallback) shows, whichever answerer wrote it.
+CLOSEST_SHOWN = 3
+
 
 @dataclass(frozen=True)
 class Citation:

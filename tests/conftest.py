@@ -7,6 +7,8 @@ prefix on it, so tests never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -30,7 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 STATEMENTBOT = VENV_BIN / "statementbot"
 CHROMA = VENV_BIN / "chroma"
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+SEED = REPO / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt"
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -145,17 +147,50 @@ class CliResult:
 
 
 class Cli:
-    """Runs `.venv/bin/statementbot` with its data dir in tmp_path (never the user's)."""
+    """Runs `statementbot` with its data dir in tmp_path (never the user's).
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    A call runs the CLI in-process through `main(argv)`, with the session's MiniLM, its own
+    environment and captured stdout/stderr: starting `.venv/bin/statementbot` costs seconds of
+    imports per command. Tests of the process itself (exit status of the executable, signals,
+    locks held by another process) use `run_process` or `popen`.
+    """
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, embedder: Embedder | None = None) -> None:
         self.data_dir = data_dir
+        self.embedder = embedder
         base = {k: v for k, v in os.environ.items() if not k.upper().startswith("STATEMENTBOT_")}
         self.env = {**base, "STATEMENTBOT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
 
     def command(self, *args: str | Path) -> list[str]:
         return [str(STATEMENTBOT), *map(str, args)]
 
-    def __call__(self, *args: str | Path, timeout: float = 240, env: dict[str, str] | None = None) -> CliResult:
+    def __call__(
+        self, *args: str | Path, env: dict[str, str] | None = None, stdin: str = "", timeout: float | None = None
+    ) -> CliResult:
+        """`statementbot ARGS` in-process; `timeout` is accepted for callers written for the subprocess (unused)."""
+        del timeout
+        from bot.cli import main
+        from vectorstore import embeddings
+
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            for name in list(os.environ):
+                patch.delenv(name)
+            for name, value in {**self.env, **(env or {})}.items():
+                patch.setenv(name, value)
+            if self.embedder is not None:
+                shared = self.embedder
+                patch.setattr(embeddings, "Embedder", lambda: shared)
+            patch.setattr(sys, "stdin", io.StringIO(stdin))
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main([str(a) for a in args])
+                except SystemExit as exit_:  # argparse's usage errors
+                    code = exit_.code if isinstance(exit_.code, int) else 2
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    def run_process(self, *args: str | Path, timeout: float = 240, env: dict[str, str] | None = None) -> CliResult:
+        """The real executable in a subprocess, for what only a process shows."""
         completed = subprocess.run(
             self.command(*args),
             capture_output=True,
@@ -173,8 +208,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path / "data")
+def cli(tmp_path: Path, embedder: Embedder) -> Cli:
+    return Cli(tmp_path / "data", embedder=embedder)
 
 
 @pytest.fixture(scope="module")
@@ -184,14 +219,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def service(data_dir: Path) -> Iterator[StatementService]:
-    """One real service (MiniLM, embedded Chroma) over the bundled sample statement, shared by the module."""
+def service(data_dir: Path, embedder: Embedder) -> Iterator[StatementService]:
+    """One real service (the session's MiniLM, embedded Chroma) over the sample statement, shared by the module."""
     from bot.runtime import build_service
     from bot.settings import load_settings
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STATEMENTBOT_DATA_DIR", str(data_dir))
-        built = build_service(load_settings())
+        built = build_service(load_settings(), embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()

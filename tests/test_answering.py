@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.runtime import build_service
 from bot.settings import load_settings
-from ingest.errors import InvalidQuestion, UnknownDocument
+from errors import InvalidQuestion, UnknownDocument
 from prompts import ABSTAIN_PHRASE
 from qa.service import StatementService
 from qa.types import Answer, Conversation
@@ -99,11 +99,30 @@ def test_country_adjective_is_backed_by_the_country_name(service: StatementServi
     assert "Nakatani Gen" in answer.text
 
 
-@pytest.mark.parametrize("question", ["Who represented Japan?", "Which minister represented Japan at the talks?"])
-def test_who_question_answers_with_a_name_or_not_at_all(service: StatementService, question: str) -> None:
-    """A "who" question is never answered with a sentence that names no one: the preamble, or abstention."""
-    answer = service.ask(question)
-    assert answer.abstained or labels(answer) == ["preamble"], answer.text
+ABSTAINS = None  # the expected outcome of a question the answerer should abstain on
+
+
+def assert_outcome(answer: Answer, expected: str | None) -> None:
+    """Exactly the expected outcome: abstention (ABSTAINS), or an answer citing that paragraph first."""
+    if expected is ABSTAINS:
+        assert_abstained(answer)
+    else:
+        assert not answer.abstained, answer.text
+        assert labels(answer)[0] == expected, answer.text
+
+
+# Today both abstain: "represented" is not in the text and the rest of the question is too
+# little support. The preamble (which names Nakatani Gen) would be the better answer; an
+# answerer that finds it changes the expectation here on purpose, and any other answer fails.
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("Who represented Japan?", ABSTAINS), ("Which minister represented Japan at the talks?", ABSTAINS)],
+)
+def test_who_question_answers_with_a_name_or_not_at_all(
+    service: StatementService, question: str, expected: str | None
+) -> None:
+    """A "who" question is never answered with a sentence that names no one: the expected outcome exactly."""
+    assert_outcome(service.ask(question), expected)
 
 
 def test_what_about_question_adds_the_sentence_closest_to_its_meaning(service: StatementService) -> None:
@@ -148,11 +167,49 @@ def test_follow_up_in_a_conversation_changes_topic(service: StatementService) ->
 
 
 # Filters ----------------------------------------------------------------------
-def test_document_filter_with_the_sample_id_answers(service: StatementService) -> None:
-    """Restricting to the sample document's id still answers from it."""
-    answer = service.ask("What does GIGO stand for?", document=DOC)
-    assert labels(answer)[0] == "12"
-    assert all(c.doc_id == DOC for c in answer.citations)
+# Filters are tested on a corpus of two statements, where a filter that did nothing would
+# answer from the other one: GIGO is only in the UK-Japan statement (2025), the F-35A
+# deployment only in the Japan-Australia one (2024).
+AUS = "aus-japan-2024"
+F35A = "Where will Japan deploy F-35A fighter aircraft?"
+
+
+@pytest.fixture(scope="module")
+def two_statements(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
+    """The sample statement and a short Japan-Australia statement, in one store."""
+    extra = tmp_path_factory.mktemp("filters-src") / f"{AUS}.txt"
+    extra.write_text(AUSTRALIA, encoding="utf-8")
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("filters-data"), llm_provider="none")
+    built = build_service(settings, embedder=embedder)
+    assert built.ingest_paths([SEED, extra]).ok
+    yield built
+    built.close()
+
+
+def cited(answer: Answer) -> list[tuple[str, str]]:
+    return [(c.doc_id, c.label) for c in answer.citations]
+
+
+def test_without_a_filter_each_question_is_answered_from_its_own_statement(two_statements: StatementService) -> None:
+    """The baseline the filter tests depart from: GIGO from the UK-Japan ¶12, F-35A from the Australia ¶2."""
+    assert cited(two_statements.ask("What does GIGO stand for?"))[0] == (DOC, "12")
+    assert cited(two_statements.ask(F35A)) == [(AUS, "2")]
+
+
+def test_document_filter_answers_from_that_document_only(two_statements: StatementService) -> None:
+    """Restricted to the UK-Japan statement, the F-35A question no longer cites the Australia statement."""
+    assert cited(two_statements.ask("What does GIGO stand for?", document=DOC))[0] == (DOC, "12")
+    answer = two_statements.ask(F35A, document=DOC)
+    assert answer.citations or answer.closest
+    assert {c.doc_id for c in (*answer.citations, *answer.closest)} == {DOC}
+
+
+def test_document_filter_to_a_statement_without_the_answer_abstains(two_statements: StatementService) -> None:
+    """GIGO asked of the Australia statement alone: abstention, with closest passages from that statement."""
+    answer = two_statements.ask("What does GIGO stand for?", document=AUS)
+    assert_abstained(answer)
+    assert answer.closest
+    assert {c.doc_id for c in answer.closest} == {AUS}
 
 
 def test_document_filter_with_an_unknown_id_raises(service: StatementService) -> None:
@@ -161,16 +218,26 @@ def test_document_filter_with_an_unknown_id_raises(service: StatementService) ->
         service.ask("What does GIGO stand for?", document="no-such-doc")
 
 
-def test_date_filter_after_the_only_statement_abstains(service: StatementService) -> None:
-    """date_from after 28 August 2025 leaves nothing to search, so the answer abstains."""
-    answer = service.ask("What does GIGO stand for?", date_from=date(2025, 8, 29))
+def test_date_filter_leaves_out_the_statements_outside_the_range(two_statements: StatementService) -> None:
+    """Until the end of 2024 only the Australia statement (5 September 2024) is searched; from 2025 only the UK one."""
+    before = two_statements.ask("What does GIGO stand for?", date_to=date(2024, 12, 31))
+    assert_abstained(before)
+    assert {c.doc_id for c in before.closest} == {AUS}
+    assert cited(two_statements.ask(F35A, date_to=date(2024, 12, 31))) == [(AUS, "2")]
+    after = two_statements.ask(F35A, date_from=date(2025, 1, 1))
+    assert {c.doc_id for c in (*after.citations, *after.closest)} == {DOC}
+
+
+def test_date_filter_after_every_statement_abstains(two_statements: StatementService) -> None:
+    """date_from after 28 August 2025 (the later statement) leaves nothing to search, so the answer abstains."""
+    answer = two_statements.ask("What does GIGO stand for?", date_from=date(2025, 8, 29))
     assert_abstained(answer)
 
 
-def test_date_filter_covering_the_statement_answers(service: StatementService) -> None:
-    """A date range that includes 28 August 2025 answers as without a filter."""
-    answer = service.ask("What does GIGO stand for?", date_from=date(2025, 8, 28), date_to=date(2025, 8, 28))
-    assert labels(answer)[0] == "12"
+def test_date_filter_covering_one_day_answers_from_that_statement(two_statements: StatementService) -> None:
+    """A range of exactly 28 August 2025 answers as without a filter, from the statement of that day."""
+    answer = two_statements.ask("What does GIGO stand for?", date_from=date(2025, 8, 28), date_to=date(2025, 8, 28))
+    assert cited(answer)[0] == (DOC, "12")
 
 
 # Abstention -------------------------------------------------------------------
@@ -373,11 +440,17 @@ def test_where_question_matches_the_tense_of_the_meeting(service: StatementServi
     assert labels(answer) == [label]
 
 
-@pytest.mark.parametrize("question", ["What did they say about drones at sea?", "What about British stealth jets?"])
-def test_loosely_related_sentence_does_not_answer_a_paraphrase(service: StatementService, question: str) -> None:
-    """A sentence only near the topic (space cooperation, Japanese fighters) is no answer: the right one or none."""
-    answer = service.ask(question)
-    assert answer.abstained or labels(answer)[0] in {"15", "5"}, answer.text
+# Today both abstain; ¶15 (maritime capability) and ¶5 (the Carrier Strike Group) would be right answers,
+# and an answerer that finds them changes the expectation here on purpose.
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("What did they say about drones at sea?", ABSTAINS), ("What about British stealth jets?", ABSTAINS)],
+)
+def test_loosely_related_sentence_does_not_answer_a_paraphrase(
+    service: StatementService, question: str, expected: str | None
+) -> None:
+    """A sentence only near the topic (space cooperation, Japanese fighters) is no answer: the expected outcome."""
+    assert_outcome(service.ask(question), expected)
 
 
 @pytest.mark.parametrize(

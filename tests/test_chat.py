@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from bot.chat import ChatSession, run_chat
 from qa.service import StatementService
+from tests.conftest import Cli
+from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = "uk-japan-defence-ministerial-2025"
@@ -105,20 +102,10 @@ def test_ctrl_c_at_the_prompt_exits_cleanly(service: StatementService) -> None:
     assert run_chat(service, input_stream=Interrupting(), output=io.StringIO()) == 0
 
 
-@pytest.mark.slow
-def test_chat_command_reads_piped_stdin(data_dir: Path, service: StatementService) -> None:
+def test_chat_command_reads_piped_stdin(data_dir: Path, service: StatementService, embedder: Embedder) -> None:
     """`statementbot chat` answers piped questions and commands, then exits 0 at /quit."""
-    env = {**os.environ, "STATEMENTBOT_DATA_DIR": str(data_dir)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat"],
-        input="What does GIGO stand for?\n/source 16\n/quit\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=240,
-        check=False,
-    )
+    cli = Cli(data_dir, embedder=embedder)
+    done = cli("chat", stdin="What does GIGO stand for?\n/source 16\n/quit\n")
     assert done.returncode == 0, done.stderr
     assert "GCAP International Government Organisation" in done.stdout
     assert "[¶12]" in done.stdout

@@ -14,7 +14,7 @@ from qa.citations import FALLBACK_BACKEND, Ref, check_answer, content_of, final_
 from qa.types import Answer, CheckReport, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+SAMPLE = ROOT / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt"
 DOC = "uk-japan-defence-ministerial-2025"
 OTHER_TEXT = """Northland–Southland Fisheries Statement
 

@@ -1,8 +1,9 @@
-"""The `statementbot` ingest, documents, source and remove commands, end to end in subprocesses.
+"""The `statementbot` ingest, documents, source and remove commands, end to end.
 
-Every command runs `.venv/bin/statementbot` with STATEMENTBOT_DATA_DIR in a
-temporary directory. Commands that embed load the model (seconds each), so
-read-only commands share one ingested data dir per module.
+Every command runs the CLI's `main(argv)` in-process (see `tests.conftest.Cli`) with
+STATEMENTBOT_DATA_DIR in a temporary directory and the session's MiniLM; the crash test
+kills a real `.venv/bin/statementbot` process. Read-only commands share one ingested data
+dir per module.
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ def statement(title: str, paragraphs: list[str], date: str = "4 June 2024") -> s
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, dict]:
+def seeded(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple[Cli, dict]:
     """A data dir with the seed statement ingested once by the CLI, and that run's --json output."""
     root = tmp_path_factory.mktemp("seeded")
     corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
-    cli = Cli(root / "data")
+    cli = Cli(root / "data", embedder=embedder)
     result = cli("ingest", corpus, "--json")
     assert result.returncode == 0, result.stderr
     return cli, {"corpus": corpus, "report": result.json()}
@@ -83,10 +84,10 @@ def test_seed_is_stored_as_parsed(seeded, embedder: Embedder):
     assert "support for Ukraine in defending its freedom" in dict(stored)["4"]
 
 
-def test_reingesting_the_same_files_embeds_nothing(seeded, tmp_path: Path):
+def test_reingesting_the_same_files_embeds_nothing(seeded, tmp_path: Path, embedder: Embedder):
     """Running the same ingest again reports every paragraph unchanged and embeds nothing."""
     cli, context = seeded
-    copy = Cli(tmp_path / "data")
+    copy = Cli(tmp_path / "data", embedder=embedder)
     shutil.copytree(cli.data_dir, copy.data_dir)
     result = copy("ingest", context["corpus"], "--json")
     assert result.returncode == 0, result.stderr
@@ -149,7 +150,7 @@ def test_source_of_unknown_document_or_paragraph_is_an_error(seeded, args, messa
 def test_remove_deletes_the_document(seeded, tmp_path: Path, embedder: Embedder):
     """`remove DOC` deletes the document and its paragraphs; removing it again exits 1."""
     cli, _ = seeded
-    copy = Cli(tmp_path / "data")
+    copy = Cli(tmp_path / "data", embedder=embedder)
     shutil.copytree(cli.data_dir, copy.data_dir)
     removed = copy("remove", SEED_ID, "--json")
     assert removed.returncode == 0, removed.stderr
@@ -339,7 +340,7 @@ def test_killed_ingest_is_repaired_by_running_it_again(cli: Cli, tmp_path: Path,
         stale.append(old.splitlines()[5].removeprefix("2. "))
         path.write_text(old.replace(" point 2.", " point 2, as revised after the crash."))
 
-    rerun = cli("ingest", corpus, "--json")
+    rerun = cli.run_process("ingest", corpus, "--json")  # a fresh process, as after a real crash
     assert rerun.returncode == 0, rerun.stderr
 
     chromadb.api.client.SharedSystemClient.clear_system_cache()  # forget the poller's view of the store

@@ -30,6 +30,7 @@ from bot.settings import Settings
 from prompts import ABSTAIN_PHRASE
 from qa.service import StatementService
 from tests.fake_discord import INTENT_MESSAGE_CONTENT, FakeDiscord, FakeUser, RecordedRequest, run_client
+from vectorstore.embeddings import Embedder
 
 pytestmark = pytest.mark.timeout(120)  # the first test also builds the service (model load, ingest)
 
@@ -50,8 +51,8 @@ EXTRA_STATEMENT = b"""Discord Test Statement on Fisheries
 
 # Fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
-    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("statementbot-data")))
+def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
+    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("statementbot-data")), embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()

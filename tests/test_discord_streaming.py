@@ -33,6 +33,7 @@ from qa.llm import LLMAnswerer
 from qa.service import StatementService
 from qa.types import Answer
 from tests.fake_discord import FakeDiscord, RecordedRequest, run_client
+from vectorstore.embeddings import Embedder
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,15 +74,18 @@ class SlowModel(BaseChatModel):
             yield ChatGenerationChunk(message=AIMessageChunk(content=chunk if start == 0 else f" {chunk}"))
 
 
-class RecordingService(StatementService):
-    """The real service; remembers each checked Answer it streamed."""
+class RecordingService:
+    """The real service (every other call goes to it); remembers each checked Answer it streamed."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, service: StatementService) -> None:
+        self.service = service
         self.finals: list[Answer] = []
 
-    def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:  # type: ignore[override]
-        events = super().ask_stream(question, **kwargs)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.service, name)
+
+    def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:
+        events = self.service.ask_stream(question, **kwargs)
 
         def recorded() -> Iterator[str | Answer]:
             for event in events:
@@ -106,8 +110,8 @@ class TimedRequests(list[RecordedRequest]):
 
 # Fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
-    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("streaming-data")))
+def base(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
+    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("streaming-data")), embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()
@@ -116,14 +120,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]
 def llm_service(base: StatementService, model: BaseChatModel) -> RecordingService:
     """The same store and retrieval, answered by the real LLMAnswerer over `model`."""
     answerer = LLMAnswerer(model, retriever=base.retriever, extractive=base.answerer, backend="fake", timeout_s=20.0)  # type: ignore[arg-type]
-    return RecordingService(
-        store=base.store,
-        indexer=base.indexer,
-        retriever=base.retriever,
-        answerer=answerer,
-        sample_dir=None,
-        max_question_chars=base.max_question_chars,
-    )
+    return RecordingService(base.with_answerer(answerer))
 
 
 @dataclass

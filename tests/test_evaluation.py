@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.errors import StatementbotError
+from errors import StatementbotError
 from qa.evaluation import (
     QuestionFileError,
     QuestionResult,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import UnknownDocument
+from errors import DocumentIdConflict, UnknownDocument
 from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
 from vectorstore.indexing import Indexer
@@ -164,7 +164,7 @@ def test_same_file_name_in_another_folder_is_refused_not_clobbered(embedded_stor
     [failure] = report.failed
     assert failure.path == str(second.resolve())
     assert f"would replace document 'statement', which was ingested from {first.resolve()}" in failure.reason
-    assert "--id" in failure.user_message()
+    assert isinstance(failure, DocumentIdConflict)  # the CLI tells its users about --id (tests/test_render.py)
     assert stored_texts(embedded_store, "statement") == {"1": PARAGRAPHS[0], "2": PARAGRAPHS[1]}
     assert Indexer(embedded_store).ingest_paths([second], doc_id="statement-2025").ok
     assert {r.id for r in embedded_store.documents()} == {"statement", "statement-2025"}

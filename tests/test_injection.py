@@ -45,6 +45,7 @@ from qa.sanitise import (
 )
 from qa.service import StatementService
 from qa.types import Answer, Citation
+from vectorstore.embeddings import Embedder
 
 CORPUS = Path(__file__).parent / "data" / "injection"
 OWN_LINK = "https://fisheries.example.gov/statements/2025-03-03"
@@ -108,9 +109,10 @@ class ObedientModel(BaseChatModel):
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
+def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[StatementService]:
     """The real extractive service over the injection fixtures (ingested as its first-use sample)."""
-    built = build_service(Settings(data_dir=tmp_path_factory.mktemp("injection-data"), sample_dir=CORPUS))
+    settings = Settings(data_dir=tmp_path_factory.mktemp("injection-data"), sample_dir=CORPUS)
+    built = build_service(settings, embedder=embedder)
     report = built.ensure_corpus()
     assert report is not None
     assert len(built.documents()) == 2
@@ -122,14 +124,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementServi
 def obeying(service: StatementService) -> StatementService:
     """The same store and retrieval, answering through the obedient model."""
     llm = LLMAnswerer(ObedientModel(), retriever=service.retriever, extractive=service.answerer, backend="obedient")
-    return StatementService(
-        store=service.store,
-        indexer=service.indexer,
-        retriever=service.retriever,
-        answerer=llm,
-        sample_dir=None,
-        max_question_chars=service.max_question_chars,
-    )
+    return service.with_answerer(llm)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 from aiohttp import web
 from langchain_core.language_models import BaseChatModel
@@ -31,12 +33,13 @@ from pydantic import Field
 
 from bot.cli import _cmd_ask
 from bot.runtime import build_service
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, LLM_FAILURE_NOTES
 from qa.citations import FALLBACK_BACKEND, markers_in
-from qa.llm import LLMAnswerer, LLMConfig, LLMSetupError, build_llm_answerer, make_chat_model
+from qa.llm import PROVIDERS, LLMAnswerer, LLMConfig, LLMSetupError, Provider, build_llm_answerer, make_chat_model
 from qa.service import AnswerBackend, StatementService
 from qa.types import Answer, CheckReport, Conversation
+from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
@@ -79,10 +82,6 @@ class ScriptedModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         for index, word in enumerate(self._next(messages).split(" ")):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word if index == 0 else f" {word}"))
-
-
-class RateLimitError(Exception):
-    """Named like the clients' rate-limit errors (classification goes by the class name)."""
 
 
 # The real service, shared by the module ------------------------------------------------------
@@ -175,7 +174,9 @@ def server() -> Iterator[ScriptedOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def service(server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StatementService]:
+def service(
+    server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[StatementService]:
     """The real service as bot.runtime builds it for STATEMENTBOT_LLM_PROVIDER=openai, over the sample statement."""
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("llm-data"),
@@ -184,7 +185,7 @@ def service(server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory) ->
         llm_model="scripted-model",
         llm_timeout_s=LLM_TIMEOUT_S,
     )
-    built = build_service(settings)
+    built = build_service(settings, embedder=embedder)
     built.ensure_corpus()
     yield built
     built.close()
@@ -198,24 +199,17 @@ def _reset_script(request: pytest.FixtureRequest) -> None:
         server.requests.clear()
 
 
-def with_answerer(service: StatementService, answerer: AnswerBackend) -> StatementService:
-    """The same store and retrieval, another answerer."""
-    return StatementService(
-        store=service.store,
-        indexer=service.indexer,
-        retriever=service.retriever,
-        answerer=answerer,
-        sample_dir=None,
-        max_question_chars=service.max_question_chars,
-    )
-
-
 def with_model(service: StatementService, model: BaseChatModel, *, timeout_s: float = 5.0) -> StatementService:
     llm: LLMAnswerer = service.answerer  # type: ignore[assignment]
     fake = LLMAnswerer(
-        model, retriever=service.retriever, extractive=llm.extractive, backend="fake", timeout_s=timeout_s
+        model,
+        retriever=service.retriever,
+        extractive=llm.extractive,
+        backend="fake",
+        timeout_s=timeout_s,
+        failure_types=llm.failure_types,  # the openai provider's, from the registry
     )
-    return with_answerer(service, fake)
+    return service.with_answerer(fake)
 
 
 def extractive_of(service: StatementService) -> AnswerBackend:
@@ -305,12 +299,18 @@ def test_paragraph_asked_for_by_number_is_quoted_without_the_model(service: Stat
     assert model.prompts == []
 
 
+_REQUEST = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
         (TimeoutError("read timed out"), "timeout"),
         (ConnectionRefusedError("refused"), "connection"),
-        (RateLimitError("429"), "rate_limit"),
+        (openai.RateLimitError("slow down", response=httpx.Response(429, request=_REQUEST), body=None), "rate_limit"),
+        (openai.APITimeoutError(request=_REQUEST), "timeout"),
+        (openai.APIConnectionError(request=_REQUEST), "connection"),
+        (httpx.ReadTimeout("read timed out", request=_REQUEST), "timeout"),
         (ValueError("bad json"), "malformed"),
         (RuntimeError("boom"), "error"),
     ],
@@ -318,7 +318,9 @@ def test_paragraph_asked_for_by_number_is_quoted_without_the_model(service: Stat
 def test_model_errors_fall_back_to_the_extractive_answer_with_a_note(
     service: StatementService, error: BaseException, reason: str
 ) -> None:
-    """Whatever the client raises, the user gets the extractive answer and a note saying what happened."""
+    """Whatever the client raises, the user gets the extractive answer and a note saying what happened.
+
+    The provider's own exception types (openai's, httpx's) are classified by type, from the registry."""
     answer = with_model(service, ScriptedModel(replies=[error])).ask(KAGA)
     assert answer.backend == FALLBACK_BACKEND
     assert answer.note == LLM_FAILURE_NOTES[reason]
@@ -373,7 +375,7 @@ def test_stream_failing_midway_falls_back_after_the_preview(service: StatementSe
 
 def test_stream_from_an_extractive_service_is_the_answer_alone(service: StatementService) -> None:
     """A backend that cannot stream yields exactly one event: the Answer."""
-    events = list(with_answerer(service, extractive_of(service)).ask_stream(KAGA))
+    events = list(service.with_answerer(extractive_of(service)).ask_stream(KAGA))
     assert len(events) == 1
     assert isinstance(events[0], Answer)
 
@@ -484,7 +486,7 @@ class Recording:
 def test_extractive_answers_of_the_sample_corpus_are_shown_unchanged(service: StatementService) -> None:
     """Every question of our set (and of the dev set where present): what the extractive answerer wrote is shown."""
     recording = Recording(extractive_of(service))
-    extractive = with_answerer(service, recording)
+    extractive = service.with_answerer(recording)
     # Our own set is in the repository; the development set sits beside it only in the developers' checkout.
     sets = [OWN_QUESTIONS, *([DEV_QUESTIONS] if DEV_QUESTIONS.exists() else [])]
     lines = [line for path in sets for line in path.read_text().splitlines() if line.strip()]
@@ -584,7 +586,7 @@ def test_unreachable_server_falls_back_with_a_note(service: StatementService) ->
     """Nothing listens on the port: extractive answer, 'could not be reached'."""
     config = LLMConfig("openai", model="m", base_url="http://127.0.0.1:9/v1", timeout_s=LLM_TIMEOUT_S, max_retries=0)
     answerer = build_llm_answerer(config, retriever=service.retriever, extractive=extractive_of(service))  # type: ignore[arg-type]
-    answer = with_answerer(service, answerer).ask(KAGA)
+    answer = service.with_answerer(answerer).ask(KAGA)
     assert answer.note == LLM_FAILURE_NOTES["connection"]
 
 
@@ -663,3 +665,13 @@ def test_llamacpp_model_runs_through_llama_cpp(monkeypatch: pytest.MonkeyPatch, 
     assert [m["role"] for m in call["messages"]] == ["system", "user"]
     assert call["max_tokens"] == 50
     assert model._llama.model_path == str(gguf)
+
+
+def test_settings_take_the_provider_names_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider registered in qa/llm.py is a valid setting and is built by make_chat_model; others are refused."""
+    scripted = Provider("scripted", "json", lambda _package, _config: ScriptedModel(replies=[KAGA_ANSWER]))
+    monkeypatch.setitem(PROVIDERS, "scripted", scripted)
+    assert load_settings(llm_provider="scripted").llm_provider == "scripted"
+    assert isinstance(make_chat_model(LLMConfig("scripted", model="m")), ScriptedModel)
+    with pytest.raises(SettingsError, match="scripted"):  # the refusal lists the registered names
+        load_settings(llm_provider="mistral")

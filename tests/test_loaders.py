@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from ingest.errors import UnreadableDocument
+from errors import UnreadableDocument
 from ingest.loaders import (
     DEFAULT_MAX_BYTES,
     SUPPORTED_SUFFIXES,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import UnreadableDocument
+from errors import UnreadableDocument
 from ingest.loaders import html_to_text, load_path
 from ingest.models import PREAMBLE_LABEL, Paragraph, fold_whitespace
 from ingest.parser import approximate_tokens, chunk_document, chunk_paragraph, parse_date, parse_statement

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document as LCDocument
 
-from ingest.errors import UnknownDocument
+from errors import UnknownDocument
 from tests.conftest import SEED
 from vectorstore.embeddings import Embedder
 from vectorstore.indexing import Indexer

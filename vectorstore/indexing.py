@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.errors import UnknownDocument, UnreadableDocument
+from errors import DocumentIdConflict, UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
 from ingest.models import Chunk, Document, Span
 from ingest.parser import chunk_paragraph, parse_statement
@@ -262,10 +262,8 @@ class Indexer:
         if doc_id is None:
             document = self._settle_id(document, run)
         if document.id in run.seen_ids:
-            raise UnreadableDocument(
-                loaded.source,
-                f"has the same document id {document.id!r} as another file in this run",
-                hint="Rename one of them or ingest it alone with --id.",
+            raise DocumentIdConflict(
+                loaded.source, f"has the same document id {document.id!r} as another file in this run"
             )
         run.seen_ids.add(document.id)
         if doc_id is not None:
@@ -292,10 +290,9 @@ class Indexer:
         current = records.get(document.id)
         if current is not None:
             if current.id not in run.seen_ids and current.source and Path(current.source).exists():
-                raise UnreadableDocument(
+                raise DocumentIdConflict(
                     document.source,
                     f"would replace document {current.id!r}, which was ingested from {current.source}",
-                    hint="Rename the file, or ingest it alone with --id to give it another id.",
                 )
             return document  # the earlier file is gone: this one takes its place
         if document.id in run.state.doc_ids():

@@ -6,6 +6,7 @@ search entirely: the user asked for a paragraph by its number, so they get it.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -21,10 +22,12 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from ingest.errors import UnknownDocument
+from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL
 from vectorstore.lexical import LexicalIndex, content_terms, tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60  # the constant from Cormack et al.; damps the influence of any one list's top ranks
 CANDIDATES = 30  # per list, before fusion
@@ -263,6 +266,21 @@ class HybridRetriever:
             # A paragraph without its document record belongs to an interrupted ingest.
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
+        if log.isEnabledFor(logging.DEBUG):  # -vv: what each ranking contributed to the top hits
+            log.debug(
+                "search %r over %d of %d documents: %d dense, %d sentence, %d lexical candidates; top: %s",
+                query,
+                len(doc_ids),
+                len(documents),
+                len(dense),
+                len(sentences),
+                len(lexical),
+                "; ".join(
+                    f"{h.paragraph.doc_id} ¶{h.paragraph.label} fused {h.score:.4f} dense {h.dense:.2f} "
+                    f"bm25 {h.lexical:.2f}"
+                    for h in hits[:5]
+                ),
+            )
         return result(hits)
 
     def _exact_dense(

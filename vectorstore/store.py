@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ingest.errors import StatementbotError, UnknownDocument, UnknownParagraph
+from errors import StatementbotError, UnknownDocument, UnknownParagraph
 from ingest.models import Chunk, Span
 from vectorstore.embeddings import Embedder
 
@@ -158,7 +158,7 @@ class _WriterLock:
             handle.close()
             raise StoreLocked(
                 f"The data directory {self.path.parent} is being written by {holder}.",
-                hint="Wait for it to finish, stop the running bot, or ingest through the bot's /ingest.",
+                hint="Wait for it to finish, or stop it; a running bot can ingest for you.",
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -546,10 +546,7 @@ class ParagraphStore:
         if not page["ids"]:
             if not self._ids(self._documents, None) or doc_id not in self.stored_doc_ids():
                 raise UnknownDocument(f"No document with id {doc_id!r}.")
-            raise UnknownParagraph(
-                f"Document {doc_id!r} has no paragraph {label!r}.",
-                hint=f"Paragraph labels are the document's own numbers; see `statementbot source {doc_id} 1`.",
-            )
+            raise UnknownParagraph(f"Document {doc_id!r} has no paragraph {label!r}.")
         return _paragraph((page["documents"] or [""])[0], (page["metadatas"] or [{}])[0])
 
     def paragraphs_by_key(self, keys: Sequence[str]) -> dict[str, StoredParagraph]:

@@ -26,8 +26,8 @@ from bot.discord.formatting import (
     text_messages,
 )
 from bot.discord.guards import Cooldown, is_admin
-from bot.discord.replies import InteractionReply, failure_text
-from ingest.errors import StatementbotError
+from bot.discord.replies import InteractionReply, reporting_failures
+from errors import StatementbotError
 from vectorstore.indexing import IngestReport
 
 if TYPE_CHECKING:
@@ -150,8 +150,7 @@ class StatementCommands:
         if refusal := self.question_refusal(question, interaction.user.id):
             await reply.fail(refusal)
             return
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="answering your question"):
             answer = await self.answering.answer_for(question, document=document or None, preview=reply.preview)
             await reply.send(await self.answering.messages_for(answer))
             log.info(
@@ -160,27 +159,19 @@ class StatementCommands:
                 answer.abstained,
                 [c.label for c in answer.citations],
             )
-        except Exception as error:  # noqa: BLE001 - every failure becomes a message, see replies.py
-            await reply.fail(failure_text(error, action="answering your question"))
 
     # Reading ----------------------------------------------------------------------------------
     async def source(self, interaction: discord.Interaction, document: str, paragraph: str) -> None:
         reply = InteractionReply(interaction, ephemeral=False)
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="looking up that paragraph"):
             citation = await asyncio.to_thread(self.service.source, document.strip(), paragraph)
             await reply.send(paragraph_messages(citation))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="looking up that paragraph"))
 
     async def documents(self, interaction: discord.Interaction) -> None:
         reply = InteractionReply(interaction, ephemeral=True)
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="listing the statements"):
             records = await asyncio.to_thread(self.service.documents)
             await reply.send(text_messages(documents_text(records)))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="listing the statements"))
 
     # Admin ------------------------------------------------------------------------------------
     async def _refuse_non_admin(self, interaction: discord.Interaction, command: str) -> bool:
@@ -209,8 +200,7 @@ class StatementCommands:
         if too_big := [f.filename for f in files if f.size > self.settings.max_file_bytes]:
             await reply.fail(f"{', '.join(too_big)}: larger than the {limit_mb:g} MB limit.")
             return
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="ingesting the statements"):
             reports = []
             for attachment in files:
                 data = await attachment.read()
@@ -226,21 +216,16 @@ class StatementCommands:
                 {c.id: c.status for c in report.changes} or [f.reason for f in report.failed],
             )
             await reply.send(text_messages(report_text(report)))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="ingesting the statements"))
 
     async def remove(self, interaction: discord.Interaction, document: str) -> None:
         if await self._refuse_non_admin(interaction, "remove"):
             return
         reply = InteractionReply(interaction, ephemeral=True)
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="removing the statement"):
             report = await asyncio.to_thread(self.service.remove, document.strip())
             self._documents = None
             log.info("/remove by user %s: %s", interaction.user.id, document)
             await reply.send(text_messages(report_text(report)))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="removing the statement"))
 
     # Autocomplete -----------------------------------------------------------------------------
     async def _document_records(self) -> list[DocumentRecord]:
@@ -290,20 +275,16 @@ class StatementCommands:
     # Buttons ------------------------------------------------------------------------------------
     async def show_paragraph(self, interaction: discord.Interaction, doc_id: str, label: str) -> None:
         reply = InteractionReply(interaction, ephemeral=True)
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="looking up that paragraph"):
             citation = await asyncio.to_thread(self.service.source, doc_id, label)
             await reply.send(paragraph_messages(citation))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="looking up that paragraph"))
 
     async def vote(self, interaction: discord.Interaction, answer_id: str, vote: Vote) -> None:
         reply = InteractionReply(interaction, ephemeral=True)
         if self.feedback is None:
             await reply.fail("Feedback is not being collected on this bot.")
             return
-        try:
-            await reply.defer()
+        async with reporting_failures(reply, action="recording your vote"):
             known = await asyncio.to_thread(self.feedback.vote, answer_id, interaction.user.id, vote)
             text = (
                 f"Thanks, your {'👍' if vote == 'up' else '👎'} is recorded."
@@ -311,8 +292,6 @@ class StatementCommands:
                 else "That answer is too old to rate, sorry."
             )
             await reply.send(text_messages(text))
-        except Exception as error:  # noqa: BLE001
-            await reply.fail(failure_text(error, action="recording your vote"))
 
 
 def _choice_name(text: str) -> str:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot import render
 from bot.discord import limits
-from prompts import CLOSEST_HEADING
-from qa.citations import FALLBACK_BACKEND
+from bot.render import Markup
 
 if TYPE_CHECKING:
     from qa.types import Answer, Citation
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ZERO_WIDTH_SPACE = "\u200b"
 ELLIPSIS = "…"
-FALLBACK_MARK = "checked: fell back to extractive answer"
+FALLBACK_MARK = render.FALLBACK_MARK  # Discord's callers and tests name it here
 CUT_NOTICE = "-# (Cut here: the answer is longer than Discord allows. Ask a narrower question for the rest.)"
 
 # A sentence ends at . ! ? … (maybe closed by quotes/brackets) or at a citation marker's "]";
@@ -198,13 +198,11 @@ def _pack(messages: list[Outgoing], embeds: Iterable[tuple[discord.Embed, tuple[
 # Renderers --------------------------------------------------------------------------------
 def answer_messages(answer: Answer, *, feedback_id: str | None = None) -> list[Outgoing]:
     """The answer text with its [¶N] markers, then one embed per cited (or closest) paragraph."""
-    quoted = _unique(answer.closest if answer.abstained else answer.citations)
+    quoted = render.quoted_citations(answer)
     body = clean(answer.text)
     if answer.abstained and quoted:
-        body += f"\n\n**{CLOSEST_HEADING}:**"
-    marks = [clean(answer.note)] if answer.note else []
-    if answer.checked.fallback or answer.backend == FALLBACK_BACKEND:
-        marks.append(FALLBACK_MARK)
+        body += f"\n\n**{render.quote_heading(answer)}:**"
+    marks = [clean(mark) for mark in render.answer_marks(answer)]
     if marks:
         body += "\n-# " + " · ".join(marks)
     messages = [Outgoing(content=chunk) for chunk in _limited_chunks(body, limits.MAX_ANSWER_MESSAGES)]
@@ -213,16 +211,6 @@ def answer_messages(answer: Answer, *, feedback_id: str | None = None) -> list[O
         messages.append(Outgoing(content=clean(answer.text) or "…"))
     messages[-1].feedback_id = feedback_id
     return messages
-
-
-def _unique(citations: Sequence[Citation]) -> list[Citation]:
-    seen: set[tuple[str, str]] = set()
-    result = []
-    for citation in citations:
-        if (citation.doc_id, citation.label) not in seen:
-            seen.add((citation.doc_id, citation.label))
-            result.append(citation)
-    return result
 
 
 def paragraph_messages(citation: Citation) -> list[Outgoing]:
@@ -260,26 +248,19 @@ def documents_text(records: Sequence[DocumentRecord]) -> str:
     return "\n".join(lines)
 
 
+# The shared layout (`bot/render.py`) in Discord markdown; file paths show only their name.
+DISCORD_MARKUP = Markup(
+    strong=lambda text: f"**{text}**",
+    code=lambda text: f"`{text}`",
+    escape=discord.utils.escape_markdown,
+    source=_source_name,
+    bullet="•",
+)
+
+
 def report_text(report: IngestReport) -> str:
     """An ingest or remove summary: documents and paragraphs added, updated, removed."""
-    docs = report.document_counts()
-    lines = [
-        f"**Documents:** {docs['added']} added, {docs['updated']} updated, {docs['removed']} removed, "
-        f"{docs['unchanged']} unchanged.",
-        f"**Paragraphs:** {report.added} added, {report.updated} updated, {report.removed} removed, "
-        f"{report.unchanged} unchanged.",
-    ]
-    lines += [
-        f"• {c.status} `{c.id}`: {discord.utils.escape_markdown(c.title)} ({c.paragraphs} paragraphs)"
-        for c in report.changes
-    ]
-    if report.skipped:
-        lines.append(f"**Skipped {len(report.skipped)}:**")
-        lines += [f"• {_source_name(path)}: {reason}" for path, reason in report.skipped]
-    if report.failed:
-        lines.append(f"**Failed {len(report.failed)}:**")
-        lines += [f"• {_source_name(failure.path)}: {failure.reason}" for failure in report.failed]
-    return "\n".join(lines)
+    return render.report_text(report, DISCORD_MARKUP)
 
 
 def thread_name(question: str) -> str:

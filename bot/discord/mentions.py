@@ -19,7 +19,7 @@ import discord
 
 from bot.discord import limits
 from bot.discord.formatting import question_text, thread_name
-from bot.discord.replies import ChannelReply, failure_text
+from bot.discord.replies import ChannelReply, reporting_failures
 from prompts import ABSTAIN_PHRASE
 from qa.types import Answer, Conversation
 
@@ -77,7 +77,7 @@ class MentionHandler:
         chat = self.chat(chat_id) if chat_id is not None else _Chat(restored=True)
         if reply.channel is not channel:
             chat.restored = True  # a thread just started from this question has no history yet
-        try:
+        async with reporting_failures(reply, action="answering your question"):
             async with chat.lock, reply.channel.typing():
                 if not chat.restored:
                     chat.restored = True
@@ -88,8 +88,6 @@ class MentionHandler:
                 )
                 await reply.send(await self.answering.messages_for(answer))
             log.info("answered a mention in %.0f ms (turn %d)", answer.latency_ms, len(chat.conversation))
-        except Exception as error:  # noqa: BLE001 - every failure becomes a message, see replies.py
-            await reply.fail(failure_text(error, action="answering your question"))
 
     async def _destination(self, message: discord.Message, question: str) -> tuple[ChannelReply, int | None]:
         """Where to answer, and the id of the conversation it continues (None: a one-off answer).

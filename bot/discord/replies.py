@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import discord
@@ -20,16 +20,17 @@ import discord
 from bot.discord import limits
 from bot.discord.components import view_for
 from bot.discord.formatting import Outgoing, clean, neutralise, truncate
-from ingest.errors import InvalidQuestion, StatementbotError, UnknownDocument, UnknownParagraph
+from errors import DocumentIdConflict, InvalidQuestion, StatementbotError, UnknownDocument, UnknownParagraph
 
 log = logging.getLogger("statementbot.discord")
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
-# Hints that name CLI commands are rewritten for Discord users.
-_DISCORD_HINTS: dict[type[StatementbotError], str] = {
+# What to do, in Discord's own terms (the errors' own hints are neutral); the one place errors are translated.
+DISCORD_HINTS: dict[type[StatementbotError], str] = {
     UnknownDocument: "Use /documents to see the ingested statements.",
     UnknownParagraph: "Labels are the statement's own paragraph numbers; the paragraph option suggests them.",
+    DocumentIdConflict: "Rename the file before attaching it, or remove the other statement first.",
 }
 
 
@@ -40,10 +41,9 @@ def new_trace_id() -> str:
 def failure_text(error: BaseException, *, action: str) -> str:
     """What the user reads when `action` failed; logs unexpected errors with a trace id."""
     if isinstance(error, StatementbotError):
-        hint = next((h for kind, h in _DISCORD_HINTS.items() if isinstance(error, kind)), None)
         if not isinstance(error, InvalidQuestion):
             log.info("%s refused: %s", action, error.message)
-        return f"{error.message} {hint}" if hint else error.user_message()
+        return error.user_message(DISCORD_HINTS)
     trace = new_trace_id()
     log.error("%s failed [trace %s]", action, trace, exc_info=error)
     return (
@@ -177,3 +177,15 @@ class ChannelReply(_Previewed):
 
     async def fail(self, text: str) -> None:
         await self.send([Outgoing(content=truncate(neutralise(text), limits.MAX_CONTENT))])
+
+
+@contextlib.asynccontextmanager
+async def reporting_failures(reply: InteractionReply | ChannelReply, *, action: str) -> AsyncIterator[None]:
+    """Acknowledge an interaction (within Discord's 3 s), then run the body; whatever fails in it
+    becomes the user's one short message (see `failure_text`) instead of an error in the log alone."""
+    try:
+        if isinstance(reply, InteractionReply):
+            await reply.defer()
+        yield
+    except Exception as error:  # noqa: BLE001 - every failure becomes a message
+        await reply.fail(failure_text(error, action=action))

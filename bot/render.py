@@ -1,0 +1,134 @@
+"""How answers, citations, ingest reports and errors become text: one layout for every front end.
+
+The terminal (`statementbot ask`, `chat`, `ingest`) shows it plain; Discord passes its own
+`Markup` (bold, code spans, escaping, file names only) and wraps the text in messages and
+embeds (`bot/discord/formatting.py`). Nothing here imports discord or writes anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from errors import DocumentIdConflict, StatementbotError, UnknownDocument, UnknownParagraph
+from prompts import CLOSEST_HEADING
+
+if TYPE_CHECKING:
+    from qa.types import Answer, Citation
+    from vectorstore.indexing import IngestReport
+
+SOURCES_HEADING = "Sources"
+FALLBACK_MARK = "checked: fell back to extractive answer"
+NO_DOCUMENTS = "No documents ingested yet. Run `statementbot ingest PATH`."
+QUOTE_CHARS = 600  # a terminal quote longer than this is cut at a word (the whole paragraph: `source`)
+
+# What to do, in the terminal's own terms (the errors' own hints are neutral).
+TERMINAL_HINTS: Mapping[type[StatementbotError], str] = {
+    UnknownDocument: "Run `statementbot documents` to list the ingested documents.",
+    UnknownParagraph: "Paragraph labels are the document's own numbers; see `statementbot source DOC 1`.",
+    DocumentIdConflict: "Rename the file, or ingest it alone with --id to give it another id.",
+}
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How a front end marks up the shared layout; the defaults are plain terminal text."""
+
+    strong: Callable[[str], str] = _same
+    code: Callable[[str], str] = _same
+    escape: Callable[[str], str] = _same  # user-controlled text (titles)
+    source: Callable[[str], str] = _same  # how a file path is shown
+    bullet: str = "  -"
+
+
+PLAIN = Markup()
+
+
+def error_text(error: StatementbotError) -> str:
+    """One line for the terminal: what went wrong and what to do about it."""
+    return error.user_message(TERMINAL_HINTS)
+
+
+# Answers ------------------------------------------------------------------------------------
+def answer_marks(answer: Answer) -> list[str]:
+    """Short remarks shown under an answer: its note, and whether the LLM's text was replaced."""
+    from qa.citations import FALLBACK_BACKEND
+
+    marks = [answer.note] if answer.note else []
+    if answer.checked.fallback or answer.backend == FALLBACK_BACKEND:
+        marks.append(FALLBACK_MARK)
+    return marks
+
+
+def quoted_citations(answer: Answer) -> list[Citation]:
+    """What an answer quotes: its citations, or the closest passages when it abstained; each paragraph once."""
+    seen: set[tuple[str, str]] = set()
+    quoted = []
+    for citation in answer.closest if answer.abstained else answer.citations:
+        if (citation.doc_id, citation.label) not in seen:
+            seen.add((citation.doc_id, citation.label))
+            quoted.append(citation)
+    return quoted
+
+
+def quote_heading(answer: Answer) -> str:
+    return CLOSEST_HEADING if answer.abstained else SOURCES_HEADING
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer with its [¶N] markers, its remarks, then each quoted paragraph (terminal layout)."""
+    lines = [answer.text]
+    marks = answer_marks(answer)
+    if marks:
+        lines.append(f"({' · '.join(marks)})")
+    quoted = quoted_citations(answer)
+    if quoted:
+        lines += ["", f"{quote_heading(answer)}:"]
+        lines += [quote(c) for c in quoted]
+    return "\n".join(lines)
+
+
+def quote(citation: Citation) -> str:
+    text = citation.text
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+    return f"  {citation.marker(with_document=False)} {citation.title}\n    “{text}”"
+
+
+def paragraph_text(citation: Citation) -> str:
+    """A whole paragraph, verbatim, under its document title and label."""
+    return f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}"
+
+
+# Ingest and remove reports ------------------------------------------------------------------
+def report_text(report: IngestReport, markup: Markup = PLAIN, *, list_failures: bool = True) -> str:
+    """Documents and paragraphs added, updated, removed, unchanged; each changed document; skips and failures.
+
+    `list_failures=False` only counts the failures, for a front end that shows each one elsewhere
+    (the CLI writes them, with what to do, on stderr).
+    """
+    docs = report.document_counts()
+    lines = [
+        f"{markup.strong('Documents:')} {docs['added']} added, {docs['updated']} updated, "
+        f"{docs['removed']} removed, {docs['unchanged']} unchanged.",
+        f"{markup.strong('Paragraphs:')} {report.added} added, {report.updated} updated, "
+        f"{report.removed} removed, {report.unchanged} unchanged.",
+    ]
+    lines += [
+        f"{markup.bullet} {c.status} {markup.code(c.id)}: {markup.escape(c.title)} ({c.paragraphs} paragraphs)"
+        for c in report.changes
+    ]
+    if report.skipped:
+        lines.append(markup.strong(f"Skipped {len(report.skipped)}:"))
+        lines += [f"{markup.bullet} {markup.source(path)}: {reason}" for path, reason in report.skipped]
+    if report.failed and not list_failures:
+        lines.append(f"Failed {len(report.failed)} (reasons on stderr).")
+    elif report.failed:
+        lines.append(markup.strong(f"Failed {len(report.failed)}:"))
+        lines += [f"{markup.bullet} {markup.source(f.path)}: {f.reason}" for f in report.failed]
+    return "\n".join(lines)
