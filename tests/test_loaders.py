@@ -226,11 +226,12 @@ PAGE = """<!DOCTYPE html>
 
 
 def test_html_keeps_visible_text_and_numbers_list_items(tmp_path: Path) -> None:
-    """Scripts, styles, navigation, comments and chrome are dropped; lists get markers."""
+    """Scripts, styles, navigation, comments and chrome are dropped; lists get markers; <br> is a line break."""
     loaded = load_path(write(tmp_path, "statement.html", PAGE))
 
     assert loaded.format == "html"
-    assert loaded.title_hint == "Statement of the Council"
+    # The page's own heading names it; <title> is only the last resort.
+    assert loaded.title_hint == "Statement on X"
     assert loaded.text == (
         "Statement on X\n"
         "\n"
@@ -249,10 +250,7 @@ def test_html_keeps_visible_text_and_numbers_list_items(tmp_path: Path) -> None:
         "- bullet two\n"
         "\n"
         "Line one\n"
-        "\n"
-        "Line two\n"
-        "\n"
-        "Issued in Geneva"
+        "Line two"
     )
 
 
@@ -296,14 +294,14 @@ def test_html_with_declarations_older_pythons_reject_is_still_read() -> None:
     assert loaded.text == "Before\n\nAfter"
 
 
-def test_html_that_parses_too_slowly_is_abandoned() -> None:
-    """Unterminated tags make html.parser quadratic; the time limit stops it."""
+def test_html_of_unterminated_tags_is_reported_not_stalled() -> None:
+    """Unterminated tags made html.parser quadratic; lxml reads them in one pass and finds no text."""
     hostile = b"<a " * 100_000
 
     with pytest.raises(UnreadableDocument) as caught:
-        load_bytes(hostile, name="hostile.html", timeout_s=0.2)
+        load_bytes(hostile, name="hostile.html")
 
-    assert caught.value.reason == "took longer than 0.2 s to read (badly broken HTML?)"
+    assert "no visible text" in caught.value.reason
 
 
 def test_markdown_full_of_unmatched_markers_is_processed_quickly() -> None:
@@ -365,12 +363,13 @@ def test_pdf_attachment_name_may_be_a_url() -> None:
 
 
 def test_pdf_with_a_password_is_reported_as_encrypted(tmp_path: Path) -> None:
-    """A password-protected PDF asks the user to decrypt it first."""
+    """A PDF that needs a password says so, and how to make a copy that opens."""
     path = write(tmp_path, "locked.pdf", encrypted(minimal_pdf([["Secret."]]), user_password="pw"))
 
     error = reason_for(path)
 
-    assert "is encrypted; decrypt it first" in error.reason
+    assert error.reason.startswith("needs a password to open")
+    assert "save a copy without one" in error.hint
     assert str(error).startswith(str(path))
 
 
@@ -511,7 +510,7 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     assert error.reason == "cannot be read (permission denied)"
 
 
-@pytest.mark.parametrize("name", ["scan.png", "README", "data.docx"])
+@pytest.mark.parametrize("name", ["scan.png", "README", "old.doc"])
 def test_unsupported_suffix_is_reported_with_the_supported_list(tmp_path: Path, name: str) -> None:
     """Asking for an unsupported file type lists the types that work."""
     error = reason_for(write(tmp_path, name, b"whatever"))

@@ -28,7 +28,7 @@ import numpy as np
 from ingest.errors import UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
 from ingest.models import Chunk, Document, Span
-from ingest.parser import chunk_paragraph, parse_statement
+from ingest.parser import chunk_paragraph, parse_loaded
 from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
@@ -258,7 +258,7 @@ class Indexer:
 
     # Planning -----------------------------------------------------------------
     def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
-        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
+        document = parse_loaded(loaded, doc_id=doc_id)
         if doc_id is None:
             document = self._settle_id(document, run)
         if document.id in run.seen_ids:
