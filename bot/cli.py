@@ -44,9 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     documents = commands.add_parser("documents", help="list ingested documents")
     documents.add_argument("--json", action="store_true")
 
-    source = commands.add_parser("source", help="print a paragraph verbatim")
+    source = commands.add_parser("source", help="print a paragraph verbatim (every paragraph, in order, without one)")
     source.add_argument("document", metavar="DOC")
-    source.add_argument("paragraph", metavar="PARAGRAPH")
+    source.add_argument("paragraph", metavar="PARAGRAPH", nargs="?")
     source.add_argument("--json", action="store_true")
 
     remove = commands.add_parser("remove", help="remove a document and its paragraphs")
@@ -162,6 +162,10 @@ def format_report(report: IngestReport) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)}:")
         lines += [f"  {path}: {reason}" for path, reason in report.skipped]
+    if report.left_out:
+        # Nothing a loader drops goes unmentioned (page furniture, end markers).
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.left_out.items()))
+        lines.append(f"Left out of the text by the loaders: {kinds}.")
     if report.failed:
         lines.append(f"Failed: {len(report.failed)} (reasons on stderr).")
     return "\n".join(lines)
@@ -204,6 +208,17 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
 
 
 def _cmd_source(service: StatementService, args: argparse.Namespace) -> int:
+    if args.paragraph is None:
+        # The whole document in one call: a script reading it paragraph by paragraph
+        # would otherwise pay the start-up once per paragraph.
+        citations = service.source_all(args.document)
+        if args.json:
+            print(json.dumps([c.to_json() for c in citations], ensure_ascii=False))
+        else:
+            print(f"{citations[0].title}\n" if citations else "", end="")
+            for c in citations:
+                print(f"\n{c.marker(with_document=False)} {c.text}")
+        return EXIT_OK
     citation = service.source(args.document, args.paragraph)
     if args.json:
         print(json.dumps(citation.to_json(), ensure_ascii=False))

@@ -44,6 +44,15 @@ def slugify(value: str) -> str:
     return slug[: MAX_SLUG_LENGTH - len(suffix)].rstrip("-") + suffix
 
 
+def distinct_id(doc_id: str, source: str) -> str:
+    """``doc_id`` lengthened with a short hash of ``source``, for a second file whose name gives the same id.
+
+    Stable (the same file always gets the same id) and within the slug length.
+    """
+    suffix = "-" + content_hash(source)[:_SLUG_HASH_CHARS]
+    return doc_id[: MAX_SLUG_LENGTH - len(suffix)].rstrip("-") + suffix
+
+
 def content_hash(text: str) -> str:
     """Short, stable hash of text; ids are built from it so re-runs are idempotent."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -65,6 +65,7 @@ def test_ingest_json_reports_paragraph_and_document_counts(seeded):
             "source": str((context["corpus"] / SEED.name).resolve()),
             "status": "added",
             "paragraphs": 17,
+            "left_out": {},
         }
     ]
 
@@ -128,6 +129,52 @@ def test_source_prints_the_paragraph_verbatim(seeded):
     plain = cli("source", SEED_ID, "¶4")
     assert plain.returncode == 0
     assert plain.stdout == f"{SEED_TITLE} [¶4]\n\n{expected.text}\n"
+
+
+def test_source_without_a_paragraph_lists_every_paragraph_in_order(seeded):
+    """`source DOC --json` gives the whole document in one call, in the `source DOC N --json` shape."""
+    cli, _ = seeded
+    loaded = load_path(SEED)
+    expected = parse_statement(loaded.text, source=loaded.source).paragraphs
+
+    result = cli("source", SEED_ID, "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert result.json() == [
+        {"document": SEED_ID, "title": SEED_TITLE, "paragraph": p.label, "text": p.text} for p in expected
+    ]
+    plain = cli("source", SEED_ID)
+    assert plain.returncode == 0
+    markers = ["[preamble]" if p.label == "preamble" else f"[¶{p.label}]" for p in expected]
+    assert plain.stdout == f"{SEED_TITLE}\n" + "".join(
+        f"\n{marker} {p.text}\n" for marker, p in zip(markers, expected, strict=True)
+    )
+
+
+def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path):
+    """Page furniture and end markers are never dropped in silence: the report counts them, per document too."""
+    from tests import published
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "g7.pdf").write_bytes(published.typeset_pdf())
+    (corpus / "g7.md").write_text(published.markdown_with_front_matter(), encoding="utf-8")
+
+    result = cli("ingest", corpus, "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = result.json()
+    items = {item["id"]: item["left_out"] for item in report["documents"]["items"]}
+    assert items["g7"] == {"end markers": 1}
+    pdf_lines = next(v["header/footer lines"] for k, v in items.items() if k != "g7")
+    assert pdf_lines >= 6
+    assert report["left_out"] == {"end markers": 1, "header/footer lines": pdf_lines}
+    plain = cli("ingest", corpus)
+    assert plain.returncode == 0
+    # Both files are read again, so the report says again what was left out of them.
+    assert f"Left out of the text by the loaders: 1 end markers, {pdf_lines} header/footer lines." in plain.stdout
+    source = cli("source", "g7", "--json")
+    assert [item["paragraph"] for item in source.json()] == [str(n) for n in range(1, 12)]
 
 
 @pytest.mark.parametrize(

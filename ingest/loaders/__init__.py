@@ -28,7 +28,6 @@ from ingest.errors import UnreadableDocument
 from ingest.loaders._common import (
     DEFAULT_MAX_BYTES,
     FORMAT_BY_SUFFIX,
-    HINT_TYPES,
     READ_TIMEOUT_S,
     SUPPORTED_SUFFIXES,
     Extracted,
@@ -160,7 +159,11 @@ def _load(data: bytes, *, source: str, fmt: str, timeout_s: float) -> LoadedText
     extracted = _loader(fmt)(data, source, timeout_s)
     text, markers = without_end_markers(extracted.text)
     if not text.strip():
-        raise UnreadableDocument(source, "has nothing but an end marker ('###', 'ENDS')", hint=HINT_TYPES)
+        raise UnreadableDocument(
+            source,
+            "has no text besides its end marker ('###', 'ENDS')",
+            hint="The statement may be published as images only; ingest a text version of it.",
+        )
     removed = Counter(extracted.removed)
     removed[REMOVED_END_MARKERS] += markers
     return LoadedText(
