@@ -72,10 +72,10 @@ def minimal_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
     return bytes(out)
 
 
-def encrypted(pdf: bytes, *, user_password: str) -> bytes:
-    """``pdf`` encrypted with RC4, which pypdf writes without optional crypto packages."""
+def encrypted(pdf: bytes, *, user_password: str, algorithm: str = "RC4-128") -> bytes:
+    """``pdf`` encrypted with RC4 (or AES, which needs the `cryptography` package, a dependency of ours)."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
@@ -373,11 +373,20 @@ def test_pdf_with_a_password_is_reported_as_encrypted(tmp_path: Path) -> None:
     assert str(error).startswith(str(path))
 
 
-def test_pdf_restricted_only_by_an_owner_password_is_read(tmp_path: Path) -> None:
-    """PDFs encrypted only to limit copying or printing open without a password and are read."""
-    path = write(tmp_path, "restricted.pdf", encrypted(minimal_pdf([["Open text."]]), user_password=""))
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_pdf_restricted_only_by_an_owner_password_is_read(tmp_path: Path, algorithm: str) -> None:
+    """PDFs encrypted only to limit copying or printing (RC4 or AES) open without a password and are read."""
+    pdf = encrypted(minimal_pdf([["Open text."]]), user_password="", algorithm=algorithm)
+    path = write(tmp_path, "restricted.pdf", pdf)
 
     assert load_path(path).text == "Open text."
+
+
+def test_aes_pdf_that_needs_a_password_says_so(tmp_path: Path) -> None:
+    """An AES-encrypted PDF with a user password is reported as needing one, not as broken."""
+    path = write(tmp_path, "locked.pdf", encrypted(minimal_pdf([["Secret."]]), user_password="pw", algorithm="AES-256"))
+
+    assert reason_for(path).reason.startswith("needs a password to open")
 
 
 def test_malformed_pdf_is_reported_as_not_a_valid_pdf(tmp_path: Path) -> None:
