@@ -82,18 +82,31 @@ def test_saved_web_page_keeps_only_the_statement(folder: Path) -> None:
     assert_every_paragraph_as_published(document)
 
 
-def test_web_page_title_loses_the_site_name_suffix() -> None:
-    """Without og:title or <h1>, the <title> is used without " | Site name"."""
+@pytest.mark.parametrize(
+    ("head", "logo"),
+    [
+        ('<meta property="og:site_name" content="Ministry of Foreign Affairs">', ""),
+        ("", '<a href="/">Ministry of Foreign Affairs</a>'),
+    ],
+)
+def test_web_page_title_loses_the_site_name_suffix(head: str, logo: str) -> None:
+    """Without og:title or <h1>, <title> is used without " | Site name" (named in metadata or by the home link)."""
     page = (
-        "<html><head><title>Joint Statement on Trade | Ministry of Foreign Affairs</title>"
-        '<meta property="og:site_name" content="Ministry of Foreign Affairs"></head>'
-        "<body><article><p>1. The ministers met in Tokyo and agreed to deepen trade ties.</p>"
+        f"<html><head><title>Joint Statement on Trade | Ministry of Foreign Affairs</title>{head}</head>"
+        f"<body><header>{logo}</header><article><p>1. The ministers met in Tokyo and agreed to deepen trade ties.</p>"
         "<p>2. They will meet again next year.</p></article></body></html>"
     )
 
     loaded = load_bytes(page.encode(), name="trade.html")
 
     assert loaded.title_hint == "Joint Statement on Trade"
+
+
+def test_web_page_title_keeps_a_dash_that_is_part_of_it() -> None:
+    """A separator inside the title is kept when what follows is not the site's name."""
+    page = "<html><head><title>UK – Japan Joint Statement</title></head><body><p>Text.</p></body></html>"
+
+    assert load_bytes(page.encode(), name="uk.html").title_hint == "UK – Japan Joint Statement"
 
 
 def test_markdown_front_matter_sets_title_date_and_source_link(folder: Path) -> None:

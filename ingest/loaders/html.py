@@ -119,19 +119,25 @@ def _title(tree: HtmlElement) -> str | None:
     title = next((candidate for candidate in candidates if candidate), None)
     if title is None:
         return None
-    site = _meta(tree, "og:site_name", "application-name")
-    return _without_site_name(title, site)
+    return _without_site_name(title, _site_names(tree))
 
 
-def _without_site_name(title: str, site: str | None) -> str:
-    """'Statement on X | The White House' -> 'Statement on X' when the site is named or the tail is its name."""
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
+def _site_names(tree: HtmlElement) -> set[str]:
+    """What the page calls its site: og:site_name, application-name, the text of its link to the home page."""
+    names = {_meta(tree, "og:site_name"), _meta(tree, "application-name")}
+    names |= {_collapse(a.text_content()) for a in tree.iter("a") if (a.get("href") or "").strip() == "/"}
+    return {name.casefold() for name in names if name}
+
+
+def _without_site_name(title: str, sites: set[str]) -> str:
+    """'Statement on X | The White House' -> 'Statement on X' when the page names its site that way."""
+    matches = list(_TITLE_SEPARATORS.finditer(title))
+    if not matches:
         return title
-    last, first = parts[-1].casefold(), parts[0].casefold()
-    if site and site.casefold() in (last, first):
-        kept = parts[:-1] if site.casefold() == last else parts[1:]
-        return " – ".join(kept) if len(kept) > 1 else kept[0]
+    if title[matches[-1].end() :].strip().casefold() in sites:
+        return title[: matches[-1].start()].strip()
+    if title[: matches[0].start()].strip().casefold() in sites:
+        return title[matches[0].end() :].strip()
     return title
 
 
