@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"title+date from front matter: {from_front_matter}/{markdown} Markdown documents ({share:.1f}%)")
     print(f"time:                  {elapsed:.1f} s ({len(found.files) / max(elapsed, 1e-9):.0f} files/s)")
     print(f"failures:              {len(failures)}")
-    for error in failures[: args.failures]:
-        print(f"  {error}")
+    for failure in failures[: args.failures]:
+        print(f"  {failure}")
     print(f"id clashes:            {len(clashes)}")
     for doc_id, count in sorted(clashes.items())[: args.failures]:
         print(f"  {doc_id}: {count} files")

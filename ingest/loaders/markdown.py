@@ -35,8 +35,10 @@ def load_markdown(data: bytes, source: str, timeout_s: float) -> Extracted:
     if not text:
         raise UnreadableDocument(source, "has no readable text once Markdown markup is removed", hint=HINT_TYPES)
     title = _string(meta.get("title"))
-    url = next((value for key in _URL_KEYS if (value := _string(meta.get(key)))), None)
-    when = next((value for key in _DATE_KEYS if (value := _date(meta.get(key)))), None)
+    urls = [_string(meta.get(key)) for key in _URL_KEYS]
+    dates = [_date(meta.get(key)) for key in _DATE_KEYS]
+    url = next((found for found in urls if found), None)
+    when = next((found for found in dates if found), None)
     return Extracted(text, title_hint=heading, title=title, date=when, url=url)
 
 
