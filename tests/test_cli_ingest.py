@@ -258,6 +258,7 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer <<>>\n%%EOF")
     (corpus / "huge.txt").write_text(statement("Huge", ["A long sentence about defence. " * 2000]))
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "notes.doc").write_bytes(b"\xd0\xcf\x11\xe0 old Word")
     missing = tmp_path / "missing.txt"
     env = {"STATEMENTBOT_MAX_FILE_MB": "0.02"}
 
@@ -266,7 +267,10 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     assert result.returncode == 1
     report = result.json()
     failed = {Path(f["path"]).name: f["error"] for f in report["failed"]}
-    assert set(failed) == {"empty.txt", "latin1.txt", "junk.txt", "locked.pdf", "broken.pdf", "huge.txt", "missing.txt"}
+    assert set(failed) == {
+        "empty.txt", "latin1.txt", "junk.txt", "locked.pdf", "broken.pdf", "huge.txt", "missing.txt", "notes.docx"
+    }  # fmt: skip
+    assert "not a valid Word document" in failed["notes.docx"]
     assert "empty" in failed["empty.txt"]
     assert "not valid UTF-8" in failed["latin1.txt"]
     assert "binary" in failed["junk.txt"]
@@ -276,7 +280,7 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     assert "does not exist" in failed["missing.txt"]
     for name, reason in failed.items():
         assert f"{name}: {reason}" in result.stderr, name
-    assert {Path(p["path"]).name for p in report["skipped"]} == {"notes.docx"}
+    assert {Path(p["path"]).name for p in report["skipped"]} == {"notes.doc"}
     assert report["added"] == 4
     store = ParagraphStore.open_embedded(cli.data_dir, embedder)
     try:
