@@ -237,3 +237,50 @@ def test_markdown_front_matter_that_is_not_yaml_names_the_line(tmp_path: Path) -
         load_path(path)
 
     assert "front matter that is not valid YAML" in caught.value.reason
+
+
+def test_word_multilevel_numbering_prints_each_level_as_word_does(tmp_path: Path) -> None:
+    """A decimal list with lettered sub-items in brackets: "1.", "(a)", "(b)", "2.", "(a)"; bullets become "- "."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    numbering = document.part.numbering_part.element
+    numbering.append(
+        parse_xml(
+            f'<w:abstractNum {nsdecls("w")} w:abstractNumId="90">'
+            '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>'
+            '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="(%2)"/></w:lvl>'
+            '<w:lvl w:ilvl="2"><w:numFmt w:val="bullet"/><w:lvlText w:val="•"/></w:lvl>'
+            "</w:abstractNum>"
+        )
+    )
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+    document.add_paragraph("Statement on Fisheries")
+    for level, text in [(0, "One."), (1, "Sub a."), (1, "Sub b."), (2, "Point."), (0, "Two."), (1, "Sub again.")]:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="90"/></w:numPr>')
+        )
+    path = tmp_path / "fisheries.docx"
+    document.save(path)
+
+    loaded = load_path(path)
+
+    assert loaded.text == (
+        "Statement on Fisheries\n\n1. One.\n\n(a) Sub a.\n\n(b) Sub b.\n\n- Point.\n\n2. Two.\n\n(a) Sub again."
+    )
+
+
+def test_word_lock_files_are_skipped_by_discovery(tmp_path: Path) -> None:
+    """The "~$name.docx" file Word leaves beside an open document is not a statement."""
+    from ingest.loaders import discover
+
+    (tmp_path / "statement.docx").write_bytes(published.word_document())
+    (tmp_path / "~$statement.docx").write_bytes(b"lock")
+
+    found = discover([tmp_path])
+
+    assert [path.name for path in found.files] == ["statement.docx"]
+    assert [(path.name, reason) for path, reason in found.skipped] == [("~$statement.docx", "Word lock file")]
