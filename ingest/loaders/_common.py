@@ -16,8 +16,8 @@ from datetime import date
 from ingest.errors import UnreadableDocument
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-# Wall-clock limit for reading one document: a PDF worker is killed after it,
-# and HTML parsing gives up.
+# Wall-clock limit for reading one PDF: its worker process is killed after it.
+# The other formats are parsed in linear time (lxml, markdown-it, python-docx).
 READ_TIMEOUT_S = 60.0
 
 FORMAT_BY_SUFFIX = {
