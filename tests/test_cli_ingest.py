@@ -151,7 +151,7 @@ def test_source_without_a_paragraph_lists_every_paragraph_in_order(seeded):
     )
 
 
-def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path):
+def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path, embedder: Embedder):
     """Page furniture and end markers are never dropped in silence: the report counts them, per document too."""
     from tests import published
 
@@ -175,6 +175,12 @@ def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path):
     assert f"Left out of the text by the loaders: 1 end markers, {pdf_lines} header/footer lines." in plain.stdout
     source = cli("source", "g7", "--json")
     assert [item["paragraph"] for item in source.json()] == [str(n) for n in range(1, 12)]
+    # The front matter's source_url is stored with the document, for citations and embeds to link to.
+    store = ParagraphStore.open_embedded(cli.data_dir, embedder)
+    try:
+        assert store.document("g7").url == "https://www.example.gov/briefing-room/2022/03/24/g7-leaders-statement/"
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(
