@@ -52,9 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     documents = commands.add_parser("documents", help="list ingested documents")
     documents.add_argument("--json", action="store_true")
 
-    source = commands.add_parser("source", help="print a paragraph verbatim")
+    source = commands.add_parser("source", help="print a paragraph verbatim (every paragraph, in order, without one)")
     source.add_argument("document", metavar="DOC")
-    source.add_argument("paragraph", metavar="PARAGRAPH")
+    source.add_argument("paragraph", metavar="PARAGRAPH", nargs="?")
     source.add_argument("--json", action="store_true")
 
     remove = commands.add_parser("remove", help="remove a document and its paragraphs")
@@ -196,6 +196,17 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
 
 
 def _cmd_source(service: StatementService, args: argparse.Namespace) -> int:
+    if args.paragraph is None:
+        # The whole document in one call: a script reading it paragraph by paragraph
+        # would otherwise pay the start-up once per paragraph.
+        citations = service.source_all(args.document)
+        if args.json:
+            print(json.dumps([c.to_json() for c in citations], ensure_ascii=False))
+        else:
+            print(f"{citations[0].title}\n" if citations else "", end="")
+            for c in citations:
+                print(f"\n{c.marker(with_document=False)} {c.text}")
+        return EXIT_OK
     citation = service.source(args.document, args.paragraph)
     if args.json:
         print(json.dumps(citation.to_json(), ensure_ascii=False))

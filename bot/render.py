@@ -126,6 +126,10 @@ def report_text(report: IngestReport, markup: Markup = PLAIN, *, list_failures: 
     if report.skipped:
         lines.append(markup.strong(f"Skipped {len(report.skipped)}:"))
         lines += [f"{markup.bullet} {markup.source(path)}: {reason}" for path, reason in report.skipped]
+    if report.left_out:
+        # Nothing a loader drops goes unmentioned (page furniture, end markers).
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.left_out.items()))
+        lines.append(f"Left out of the text by the loaders: {kinds}.")
     if report.failed and not list_failures:
         lines.append(f"Failed {len(report.failed)} (reasons on stderr).")
     elif report.failed:

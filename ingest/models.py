@@ -17,6 +17,7 @@ PREAMBLE_LABEL = "preamble"
 # Document ids appear in citations and commands, so keep them short and safe.
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 MAX_SLUG_LENGTH = 64
+_SLUG_HASH_CHARS = 8
 
 
 _APOSTROPHES = "'’ʼ‘"
@@ -34,7 +35,22 @@ def slugify(value: str) -> str:
         for char in decomposed
     )
     slug = _SLUG_STRIP.sub("-", kept.lower()).strip("-")
-    return slug[:MAX_SLUG_LENGTH].rstrip("-")
+    if len(slug) <= MAX_SLUG_LENGTH:
+        return slug
+    # Cut long slugs, but keep them apart: two names that share their first 64
+    # characters (a news archive's long headlines often do) end in different
+    # hashes of the whole slug, so neither statement is refused as a duplicate.
+    suffix = "-" + content_hash(slug)[:_SLUG_HASH_CHARS]
+    return slug[: MAX_SLUG_LENGTH - len(suffix)].rstrip("-") + suffix
+
+
+def distinct_id(doc_id: str, source: str) -> str:
+    """``doc_id`` lengthened with a short hash of ``source``, for a second file whose name gives the same id.
+
+    Stable (the same file always gets the same id) and within the slug length.
+    """
+    suffix = "-" + content_hash(source)[:_SLUG_HASH_CHARS]
+    return doc_id[: MAX_SLUG_LENGTH - len(suffix)].rstrip("-") + suffix
 
 
 def content_hash(text: str) -> str:
@@ -84,6 +100,7 @@ class Document:
     content_hash: str  # hash of the parsed paragraphs, used to spot renamed files
     paragraphs: tuple[Paragraph, ...]
     numbered: bool  # False when the statement had no numbering and labels are positions
+    url: str | None = None  # where it is published (front matter `source_url`), when known
 
     def paragraph(self, label: str) -> Paragraph | None:
         return next((p for p in self.paragraphs if p.label == label), None)

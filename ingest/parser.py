@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from errors import UnreadableDocument
 from ingest.models import (
@@ -26,6 +27,9 @@ from ingest.models import (
 )
 from ingest.sentences import split_sentences
 from ingest.text import MONTH_PATTERN, MONTHS
+
+if TYPE_CHECKING:  # the loaders import this module (for numbered_sequence), so only for types
+    from ingest.loaders import LoadedText
 
 _DATE_PATTERNS = (
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{MONTH_PATTERN}\s+(\d{{4}})\b", re.I), "dmy"),
@@ -75,7 +79,7 @@ def _marker_style(match: re.Match[str]) -> str:
     return "(n)" if match[1] else "n" + match[0].strip()[-1]
 
 
-def _numbered_sequence(lines: list[str]) -> dict[int, str]:
+def numbered_sequence(lines: list[str]) -> dict[int, str]:
     """Line index -> printed number, for markers that continue 1, 2, 3, ...
 
     Each marker style is followed on its own. The paragraphs' numbering is the
@@ -143,8 +147,11 @@ def _skip_date_line(lines: list[str], start: int) -> int:
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 # Headings end in a word; a line ending in any punctuation ("agreed to:") is text.
 _ENDS_IN_PUNCTUATION = re.compile(r"[.!?:;,][\"'”’)\]]*\s*$")
+# A part heading: "A. Toward a more secure world", "II. Economy", "B) Trade".
+_PART_HEADING = re.compile(r"^\s*(?:[A-Z]|[IVXLC]{1,6})[.)]\s+\S")
+# Words a title-case heading leaves in lower case ("Situation in the Middle East").
+_MINOR_WORDS = frozenset("a an and as at but by for from in into of on or over the to under upon with via vs".split())
 MAX_HEADING_CHARS = 80
-MAX_HEADING_LINES = 2
 
 
 def _groups(lines: list[str]) -> list[list[str]]:
@@ -158,26 +165,60 @@ def _groups(lines: list[str]) -> list[list[str]]:
     return [group for group in groups if group]
 
 
-def _is_heading(group: list[str]) -> bool:
-    """Short, capitalised, no sentence punctuation: "Indo-Pacific", "ENDS"; never a list item."""
+def _heading_line(line: str) -> bool:
+    """Short, capitalised, without sentence punctuation: "Indo-Pacific", "ENDS"; never a list item."""
+    stripped = line.strip()
     return (
-        len(group) <= MAX_HEADING_LINES
-        and group[0].strip()[0].isupper()
-        and all(len(line.strip()) <= MAX_HEADING_CHARS and not _ENDS_IN_PUNCTUATION.search(line) for line in group)
+        bool(stripped)
+        and len(stripped) <= MAX_HEADING_CHARS
+        and stripped[0].isupper()
+        and not _ENDS_IN_PUNCTUATION.search(stripped)
     )
 
 
-def _without_trailing_headings(lines: list[str]) -> list[str]:
-    """A numbered paragraph's lines without the section heading set off after it.
+def _strong_heading_line(line: str) -> bool:
+    """A heading line by its own shape, whatever comes before it.
 
-    Communiqués put headings ("Ukraine", "Indo-Pacific") between numbered
-    paragraphs; they are layout, not the text of the paragraph above. A heading
-    is a short blank-line-separated group without sentence punctuation that
-    follows a finished sentence, so a page break mid-sentence ("...support for
-    Ukraine in" / "defending its freedom...") is never taken for one.
+    Lettered or Roman part headings ("A. …", "II. …"), lines in capitals, and
+    title-case lines (every word but the small ones capitalised) are never the
+    end of a sentence that runs on, so they are layout even after a paragraph
+    that lacks its final full stop.
+    """
+    if not _heading_line(line):
+        return False
+    stripped = line.strip()
+    if _PART_HEADING.match(stripped):
+        return True
+    letters = [char for char in stripped if char.isalpha()]
+    if len(letters) >= 2 and all(char.isupper() for char in letters):
+        return True
+    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", stripped) if word.lower() not in _MINOR_WORDS]
+    return len(words) >= 2 and all(word[0].isupper() for word in words)
+
+
+def _is_heading(group: list[str]) -> bool:
+    """Any run of consecutive heading lines: "Indo-Pacific", or "A. SECURITY" over "Situation in Ukraine"."""
+    return all(_heading_line(line) for line in group)
+
+
+def _without_trailing_headings(lines: list[str], *, before_paragraph: bool, keep: int = 1) -> list[str]:
+    """A paragraph's lines without the section headings set off after it.
+
+    Communiqués put headings ("Ukraine", "A. TOWARD A MORE SECURE WORLD")
+    between numbered paragraphs; they are layout, not the text of the
+    paragraph above. A heading is a blank-line-separated group of heading lines.
+    It is taken for one when the paragraph above ends a sentence, when it is a
+    heading by its own shape, or when the next numbered paragraph follows it
+    (``before_paragraph``): a sentence never runs on into a new paragraph.
+    A page break mid-sentence ("...support for Ukraine in" / "defending its
+    freedom...") is never taken for a heading: the text after it is not one.
+    ``keep`` groups always stay: a numbered paragraph's first group holds its text.
     """
     groups = _groups(lines)
-    while len(groups) >= 2 and _is_heading(groups[-1]) and _SENTENCE_END.search(groups[-2][-1]):
+    while len(groups) > keep and _is_heading(groups[-1]):
+        shaped = before_paragraph or all(_strong_heading_line(line) for line in groups[-1])
+        if not (shaped or (len(groups) >= 2 and _SENTENCE_END.search(groups[-2][-1]))):
+            break
         groups.pop()
     # Blank lines between the groups need not survive: a paragraph's lines are folded into one.
     return [line for group in groups for line in group]
@@ -190,8 +231,11 @@ def _blocks_numbered(lines: list[str], markers: dict[int, str]) -> list[_Block]:
             blocks.append(_Block(markers[index], [_strip_marker(line)]))
         else:
             blocks[-1].lines.append(line)
-    for block in blocks:
-        block.lines = _without_trailing_headings(block.lines)
+    for number, block in enumerate(blocks):
+        # The preamble may be headings only ("A. PEACE AND SECURITY" above paragraph 1).
+        block.lines = _without_trailing_headings(
+            block.lines, before_paragraph=number + 1 < len(blocks), keep=0 if number == 0 else 1
+        )
     return blocks
 
 
@@ -229,21 +273,41 @@ def _document_id(source: str, title: str | None, override: str | None) -> str:
     return slugify(stem) or slugify(title or "") or "statement-" + content_hash(source)[:8]
 
 
+def _given_title(lines: list[str], title: str) -> int:
+    """How many leading lines to skip when the title is known: the title line itself, if the text repeats it."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and fold_whitespace(lines[first]).casefold() == fold_whitespace(title).casefold():
+        return first + 1
+    return 0
+
+
 def parse_statement(
     text: str,
     *,
     source: str,
     title_hint: str | None = None,
     doc_id: str | None = None,
+    title: str | None = None,
+    published: date | None = None,
+    url: str | None = None,
 ) -> Document:
-    """Parse a statement's plain text into a Document with its own numbering."""
+    """Parse a statement's plain text into a Document with its own numbering.
+
+    ``title`` and ``published`` are facts the file states as data (front
+    matter, page metadata) and are taken as given; otherwise the title is the
+    first line when it looks like one (``title_hint`` when it does not) and the
+    date the first one written near the top.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not any(line.strip() for line in lines):
         raise UnreadableDocument(source, "is empty")
-    title, body_start = _header(lines, title_hint)
+    if title:
+        body_start = _given_title(lines, title)
+    else:
+        title, body_start = _header(lines, title_hint)
     body_start = _skip_date_line(lines, body_start)
     body = lines[body_start:]
-    markers = _numbered_sequence(body)
+    markers = numbered_sequence(body)
     numbered = bool(markers)
     if numbered:
         blocks = _blocks_numbered(body, markers)
@@ -273,11 +337,25 @@ def parse_statement(
     return Document(
         id=resolved_id,
         title=title or resolved_id,
-        date=parse_date(header_text) or parse_date(text[:5000]),
+        date=published or parse_date(header_text) or parse_date(text[:5000]),
         source=source,
         content_hash=fingerprint,
         paragraphs=tuple(paragraphs),
         numbered=numbered,
+        url=url,
+    )
+
+
+def parse_loaded(loaded: LoadedText, *, doc_id: str | None = None) -> Document:
+    """Parse what a loader returned, with the title, date and link it found as data."""
+    return parse_statement(
+        loaded.text,
+        source=loaded.source,
+        title_hint=loaded.title_hint,
+        doc_id=doc_id,
+        title=loaded.title,
+        published=loaded.date,
+        url=loaded.url,
     )
 
 

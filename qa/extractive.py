@@ -511,6 +511,7 @@ def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "
         title=record.title if record else paragraph.doc_id,
         label=paragraph.label,
         text=paragraph.text,
-        source=record.source if record else "",
+        # The published address (front matter `source_url`) is the link a reader can follow.
+        source=(record.url or record.source) if record else "",
         quote=quote,
     )

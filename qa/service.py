@@ -82,7 +82,16 @@ class StatementService:
     def source(self, doc_id: str, label: str) -> Citation:
         record = self.store.document(doc_id)
         paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
-        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.source)
+        # The published address, when the statement gave one, is the link a reader can follow.
+        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.url or record.source)
+
+    def source_all(self, doc_id: str) -> list[Citation]:
+        """Every paragraph of a document, in its order (UnknownDocument when there is no such document)."""
+        record = self.store.document(doc_id)
+        return [
+            Citation(record.id, record.title, p.label, p.text, record.url or record.source)
+            for p in self.store.paragraphs(doc_id)
+        ]
 
     def paragraph_labels(self, doc_id: str) -> list[str]:
         return [p.label for p in self.store.paragraphs(doc_id)]

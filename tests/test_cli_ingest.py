@@ -66,6 +66,7 @@ def test_ingest_json_reports_paragraph_and_document_counts(seeded):
             "source": str((context["corpus"] / SEED.name).resolve()),
             "status": "added",
             "paragraphs": 17,
+            "left_out": {},
         }
     ]
 
@@ -129,6 +130,58 @@ def test_source_prints_the_paragraph_verbatim(seeded):
     plain = cli("source", SEED_ID, "¶4")
     assert plain.returncode == 0
     assert plain.stdout == f"{SEED_TITLE} [¶4]\n\n{expected.text}\n"
+
+
+def test_source_without_a_paragraph_lists_every_paragraph_in_order(seeded):
+    """`source DOC --json` gives the whole document in one call, in the `source DOC N --json` shape."""
+    cli, _ = seeded
+    loaded = load_path(SEED)
+    expected = parse_statement(loaded.text, source=loaded.source).paragraphs
+
+    result = cli("source", SEED_ID, "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert result.json() == [
+        {"document": SEED_ID, "title": SEED_TITLE, "paragraph": p.label, "text": p.text} for p in expected
+    ]
+    plain = cli("source", SEED_ID)
+    assert plain.returncode == 0
+    markers = ["[preamble]" if p.label == "preamble" else f"[¶{p.label}]" for p in expected]
+    assert plain.stdout == f"{SEED_TITLE}\n" + "".join(
+        f"\n{marker} {p.text}\n" for marker, p in zip(markers, expected, strict=True)
+    )
+
+
+def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path, embedder: Embedder):
+    """Page furniture and end markers are never dropped in silence: the report counts them, per document too."""
+    from tests import published
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "g7.pdf").write_bytes(published.typeset_pdf())
+    (corpus / "g7.md").write_text(published.markdown_with_front_matter(), encoding="utf-8")
+
+    result = cli("ingest", corpus, "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = result.json()
+    items = {item["id"]: item["left_out"] for item in report["documents"]["items"]}
+    assert items["g7"] == {"end markers": 1}
+    pdf_lines = next(v["header/footer lines"] for k, v in items.items() if k != "g7")
+    assert pdf_lines >= 6
+    assert report["left_out"] == {"end markers": 1, "header/footer lines": pdf_lines}
+    plain = cli("ingest", corpus)
+    assert plain.returncode == 0
+    # Both files are read again, so the report says again what was left out of them.
+    assert f"Left out of the text by the loaders: 1 end markers, {pdf_lines} header/footer lines." in plain.stdout
+    source = cli("source", "g7", "--json")
+    assert [item["paragraph"] for item in source.json()] == [str(n) for n in range(1, 12)]
+    # The front matter's source_url is stored with the document, for citations and embeds to link to.
+    store = ParagraphStore.open_embedded(cli.data_dir, embedder)
+    try:
+        assert store.document("g7").url == "https://www.example.gov/briefing-room/2022/03/24/g7-leaders-statement/"
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(
@@ -212,6 +265,7 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer <<>>\n%%EOF")
     (corpus / "huge.txt").write_text(statement("Huge", ["A long sentence about defence. " * 2000]))
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "notes.doc").write_bytes(b"\xd0\xcf\x11\xe0 old Word")
     missing = tmp_path / "missing.txt"
     env = {"STATEMENTBOT_MAX_FILE_MB": "0.02"}
 
@@ -220,7 +274,10 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     assert result.returncode == 1
     report = result.json()
     failed = {Path(f["path"]).name: f["error"] for f in report["failed"]}
-    assert set(failed) == {"empty.txt", "latin1.txt", "junk.txt", "locked.pdf", "broken.pdf", "huge.txt", "missing.txt"}
+    assert set(failed) == {
+        "empty.txt", "latin1.txt", "junk.txt", "locked.pdf", "broken.pdf", "huge.txt", "missing.txt", "notes.docx"
+    }  # fmt: skip
+    assert "not a valid Word document" in failed["notes.docx"]
     assert "empty" in failed["empty.txt"]
     assert "not valid UTF-8" in failed["latin1.txt"]
     assert "binary" in failed["junk.txt"]
@@ -230,7 +287,7 @@ def test_bad_files_fail_by_name_while_the_others_are_ingested(cli: Cli, tmp_path
     assert "does not exist" in failed["missing.txt"]
     for name, reason in failed.items():
         assert f"{name}: {reason}" in result.stderr, name
-    assert {Path(p["path"]).name for p in report["skipped"]} == {"notes.docx"}
+    assert {Path(p["path"]).name for p in report["skipped"]} == {"notes.doc"}
     assert report["added"] == 4
     store = ParagraphStore.open_embedded(cli.data_dir, embedder)
     try:

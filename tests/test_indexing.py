@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from errors import DocumentIdConflict, UnknownDocument
+from errors import UnknownDocument
 from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
 from vectorstore.indexing import Indexer
@@ -152,8 +152,8 @@ def test_copied_file_next_to_its_original_is_a_second_document(embedded_store: P
     assert {r.id for r in embedded_store.documents()} == {"original", "copy"}
 
 
-def test_same_file_name_in_another_folder_is_refused_not_clobbered(embedded_store: ParagraphStore, tmp_path: Path):
-    """Two folders each with a statement.txt: the second is refused by name instead of replacing the first."""
+def test_same_file_name_in_another_folder_gets_its_own_longer_id(embedded_store: ParagraphStore, tmp_path: Path):
+    """Two folders each with a statement.txt: the second neither replaces the first nor is refused."""
     first = write(tmp_path / "2024" / "statement.txt", statement("Statement 2024", PARAGRAPHS[:2]))
     second = write(tmp_path / "2025" / "statement.txt", statement("Statement 2025", PARAGRAPHS[1:]))
     indexer = Indexer(embedded_store)
@@ -161,13 +161,18 @@ def test_same_file_name_in_another_folder_is_refused_not_clobbered(embedded_stor
 
     report = indexer.ingest_paths([second.parent])
 
-    [failure] = report.failed
-    assert failure.path == str(second.resolve())
-    assert f"would replace document 'statement', which was ingested from {first.resolve()}" in failure.reason
-    assert isinstance(failure, DocumentIdConflict)  # the CLI tells its users about --id (tests/test_render.py)
+    assert report.ok
+    [change] = report.changes
+    assert change.id.startswith("statement-")
     assert stored_texts(embedded_store, "statement") == {"1": PARAGRAPHS[0], "2": PARAGRAPHS[1]}
-    assert Indexer(embedded_store).ingest_paths([second], doc_id="statement-2025").ok
-    assert {r.id for r in embedded_store.documents()} == {"statement", "statement-2025"}
+    assert {r.id: r.source for r in embedded_store.documents()} == {
+        "statement": str(first.resolve()),
+        change.id: str(second.resolve()),
+    }
+    # Stable: ingesting both folders again changes nothing.
+    again = Indexer(embedded_store).ingest_paths([first.parent, second.parent])
+    assert again.document_counts()["unchanged"] == 2
+    assert again.embedded == 0
 
 
 def test_moved_and_edited_file_takes_over_its_document(embedded_store: ParagraphStore, tmp_path: Path):
@@ -260,15 +265,17 @@ def test_remove_deletes_document_and_paragraphs(store: ParagraphStore, tmp_path:
         indexer.remove("a")
 
 
-def test_duplicate_ids_in_one_run_fail_the_second_file(embedded_store: ParagraphStore, tmp_path: Path):
-    """Two files that slug to the same id: the first is ingested, the second fails naming the clash."""
+def test_duplicate_ids_in_one_run_are_lengthened_not_refused(embedded_store: ParagraphStore, tmp_path: Path):
+    """Two files that slug to the same id are both ingested; the second id carries a hash of its path."""
     first = write(tmp_path / "corpus" / "a b.txt", statement("One", PARAGRAPHS[:1]))
-    second = write(tmp_path / "corpus" / "a-b.txt", statement("Two", PARAGRAPHS[1:2]))
+    write(tmp_path / "corpus" / "a-b.txt", statement("Two", PARAGRAPHS[1:2]))
     report = Indexer(embedded_store).ingest_paths([first.parent])
-    assert [r.id for r in embedded_store.documents()] == ["a-b"]
-    assert len(report.failed) == 1
-    assert report.failed[0].path in {str(first.resolve()), str(second.resolve())}
-    assert "same document id 'a-b'" in report.failed[0].reason
+    assert report.ok
+    ids = sorted(r.id for r in embedded_store.documents())
+    assert len(ids) == 2
+    assert ids[0] == "a-b"
+    assert ids[1].startswith("a-b-")
+    assert Indexer(embedded_store).ingest_paths([first.parent]).document_counts()["unchanged"] == 2
 
 
 _HOLD_LOCK = """

@@ -72,10 +72,10 @@ def minimal_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
     return bytes(out)
 
 
-def encrypted(pdf: bytes, *, user_password: str) -> bytes:
-    """``pdf`` encrypted with RC4, which pypdf writes without optional crypto packages."""
+def encrypted(pdf: bytes, *, user_password: str, algorithm: str = "RC4-128") -> bytes:
+    """``pdf`` encrypted with RC4 (or AES, which needs the `cryptography` package, a dependency of ours)."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
@@ -226,11 +226,12 @@ PAGE = """<!DOCTYPE html>
 
 
 def test_html_keeps_visible_text_and_numbers_list_items(tmp_path: Path) -> None:
-    """Scripts, styles, navigation, comments and chrome are dropped; lists get markers."""
+    """Scripts, styles, navigation, comments and chrome are dropped; lists get markers; <br> is a line break."""
     loaded = load_path(write(tmp_path, "statement.html", PAGE))
 
     assert loaded.format == "html"
-    assert loaded.title_hint == "Statement of the Council"
+    # The page's own heading names it; <title> is only the last resort.
+    assert loaded.title_hint == "Statement on X"
     assert loaded.text == (
         "Statement on X\n"
         "\n"
@@ -249,10 +250,7 @@ def test_html_keeps_visible_text_and_numbers_list_items(tmp_path: Path) -> None:
         "- bullet two\n"
         "\n"
         "Line one\n"
-        "\n"
-        "Line two\n"
-        "\n"
-        "Issued in Geneva"
+        "Line two"
     )
 
 
@@ -296,14 +294,14 @@ def test_html_with_declarations_older_pythons_reject_is_still_read() -> None:
     assert loaded.text == "Before\n\nAfter"
 
 
-def test_html_that_parses_too_slowly_is_abandoned() -> None:
-    """Unterminated tags make html.parser quadratic; the time limit stops it."""
+def test_html_of_unterminated_tags_is_reported_not_stalled() -> None:
+    """Unterminated tags made html.parser quadratic; lxml reads them in one pass and finds no text."""
     hostile = b"<a " * 100_000
 
     with pytest.raises(UnreadableDocument) as caught:
-        load_bytes(hostile, name="hostile.html", timeout_s=0.2)
+        load_bytes(hostile, name="hostile.html")
 
-    assert caught.value.reason == "took longer than 0.2 s to read (badly broken HTML?)"
+    assert "no visible text" in caught.value.reason
 
 
 def test_markdown_full_of_unmatched_markers_is_processed_quickly() -> None:
@@ -365,20 +363,30 @@ def test_pdf_attachment_name_may_be_a_url() -> None:
 
 
 def test_pdf_with_a_password_is_reported_as_encrypted(tmp_path: Path) -> None:
-    """A password-protected PDF asks the user to decrypt it first."""
+    """A PDF that needs a password says so, and how to make a copy that opens."""
     path = write(tmp_path, "locked.pdf", encrypted(minimal_pdf([["Secret."]]), user_password="pw"))
 
     error = reason_for(path)
 
-    assert "is encrypted; decrypt it first" in error.reason
+    assert error.reason.startswith("needs a password to open")
+    assert "save a copy without one" in error.hint
     assert str(error).startswith(str(path))
 
 
-def test_pdf_restricted_only_by_an_owner_password_is_read(tmp_path: Path) -> None:
-    """PDFs encrypted only to limit copying or printing open without a password and are read."""
-    path = write(tmp_path, "restricted.pdf", encrypted(minimal_pdf([["Open text."]]), user_password=""))
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_pdf_restricted_only_by_an_owner_password_is_read(tmp_path: Path, algorithm: str) -> None:
+    """PDFs encrypted only to limit copying or printing (RC4 or AES) open without a password and are read."""
+    pdf = encrypted(minimal_pdf([["Open text."]]), user_password="", algorithm=algorithm)
+    path = write(tmp_path, "restricted.pdf", pdf)
 
     assert load_path(path).text == "Open text."
+
+
+def test_aes_pdf_that_needs_a_password_says_so(tmp_path: Path) -> None:
+    """An AES-encrypted PDF with a user password is reported as needing one, not as broken."""
+    path = write(tmp_path, "locked.pdf", encrypted(minimal_pdf([["Secret."]]), user_password="pw", algorithm="AES-256"))
+
+    assert reason_for(path).reason.startswith("needs a password to open")
 
 
 def test_malformed_pdf_is_reported_as_not_a_valid_pdf(tmp_path: Path) -> None:
@@ -511,7 +519,7 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     assert error.reason == "cannot be read (permission denied)"
 
 
-@pytest.mark.parametrize("name", ["scan.png", "README", "data.docx"])
+@pytest.mark.parametrize("name", ["scan.png", "README", "old.doc"])
 def test_unsupported_suffix_is_reported_with_the_supported_list(tmp_path: Path, name: str) -> None:
     """Asking for an unsupported file type lists the types that work."""
     error = reason_for(write(tmp_path, name, b"whatever"))

@@ -27,8 +27,8 @@ import numpy as np
 
 from errors import DocumentIdConflict, UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
-from ingest.models import Chunk, Document, Span
-from ingest.parser import chunk_paragraph, parse_statement
+from ingest.models import Chunk, Document, Span, distinct_id
+from ingest.parser import chunk_paragraph, parse_loaded
 from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
@@ -50,6 +50,7 @@ class DocumentChange:
     source: str
     status: str  # "added" | "updated" | "unchanged" | "removed"
     paragraphs: int
+    left_out: dict[str, int] = field(default_factory=dict)  # what the loader left out of its text, by kind
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class DocumentChange:
             "source": self.source,
             "status": self.status,
             "paragraphs": self.paragraphs,
+            "left_out": dict(sorted(self.left_out.items())),
         }
 
 
@@ -73,6 +75,8 @@ class IngestReport:
     failed: list[UnreadableDocument] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0  # texts embedded in this run: 0 for a no-op re-ingest
+    # What loaders left out of the text, by kind ("header/footer lines": 12, "end markers": 3).
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def document_counts(self) -> dict[str, int]:
         counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0}
@@ -91,6 +95,7 @@ class IngestReport:
             "failed": [{"path": f.path, "error": f.reason} for f in self.failed],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "embedded": self.embedded,
+            "left_out": dict(sorted(self.left_out.items())),
         }
 
     @property
@@ -145,6 +150,7 @@ class _Run:
     report: IngestReport
     seen_ids: set[str] = field(default_factory=set)
     replaced: set[str] = field(default_factory=set)  # ids superseded by an explicit --id for the same file
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # doc id -> what its loader left out
     pending: list[_Staged] = field(default_factory=list)
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
@@ -258,9 +264,17 @@ class Indexer:
 
     # Planning -----------------------------------------------------------------
     def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
-        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
+        document = parse_loaded(loaded, doc_id=doc_id)
         if doc_id is None:
             document = self._settle_id(document, run)
+            if document.id in run.seen_ids:
+                # Another file of this run has the id its name gives ("a b.txt" and "a-b.txt"):
+                # this one gets a longer id of its own rather than being refused.
+                document = _with_id(document, distinct_id(document.id, document.source))
+        if loaded.removed:
+            run.left_out[document.id] = dict(loaded.removed)
+            for kind, count in loaded.removed.items():
+                run.report.left_out[kind] = run.report.left_out.get(kind, 0) + count
         if document.id in run.seen_ids:
             raise DocumentIdConflict(
                 loaded.source, f"has the same document id {document.id!r} as another file in this run"
@@ -278,8 +292,9 @@ class Indexer:
         """The id a file's document is stored under, so that re-runs never duplicate or clobber.
 
         * A file already stored keeps the id it was stored under (even one given with --id).
-        * A file whose name-derived id belongs to another file that still exists is refused,
-          rather than silently replacing that document (two folders with a `statement.txt`).
+        * A file whose name-derived id belongs to another file that still exists gets that id
+          lengthened with a hash of its path, rather than replacing that document or being
+          refused (two folders with a `statement.txt`).
         * A renamed file with the same content keeps its old id; only a document whose
           file is gone counts as renamed, so a copy next to its original is a second document.
         """
@@ -289,11 +304,8 @@ class Indexer:
             return document if document.id in same_file else _with_id(document, same_file[0])
         current = records.get(document.id)
         if current is not None:
-            if current.id not in run.seen_ids and current.source and Path(current.source).exists():
-                raise DocumentIdConflict(
-                    document.source,
-                    f"would replace document {current.id!r}, which was ingested from {current.source}",
-                )
+            if current.source and Path(current.source).exists():
+                return _with_id(document, distinct_id(document.id, document.source))
             return document  # the earlier file is gone: this one takes its place
         if document.id in run.state.doc_ids():
             return document  # leftovers of an interrupted run: complete them
@@ -359,6 +371,7 @@ class Indexer:
             paragraphs=len(document.paragraphs),
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             numbered=document.numbered,
+            url=document.url or "",
         )
         current = state.records.get(document.id)
         write_record = current is None or not _same_record(current, record)
@@ -453,7 +466,14 @@ class Indexer:
             report.removed += staged.removed
             report.unchanged += staged.unchanged
             report.changes.append(
-                DocumentChange(document.id, document.title, document.source, staged.status, len(document.paragraphs))
+                DocumentChange(
+                    document.id,
+                    document.title,
+                    document.source,
+                    staged.status,
+                    len(document.paragraphs),
+                    run.left_out.get(document.id, {}),
+                )
             )
 
     def _remove(self, doc_id: str, state: IndexState, report: IngestReport) -> None:
@@ -496,7 +516,7 @@ def _with_id(document: Document, doc_id: str) -> Document:
 
 
 def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:
-    fields = ("title", "date", "source", "content_hash", "paragraphs", "numbered")
+    fields = ("title", "date", "source", "content_hash", "paragraphs", "numbered", "url")
     return all(getattr(a, f) == getattr(b, f) for f in fields)
 
 

@@ -68,6 +68,7 @@ class DocumentRecord:
     paragraphs: int
     ingested_at: str  # ISO 8601, UTC
     numbered: bool
+    url: str = ""  # where the statement is published (front matter `source_url`), when known
 
 
 @dataclass(frozen=True)
@@ -628,6 +629,7 @@ def _record_metadata(record: DocumentRecord) -> Any:
         "paragraphs": record.paragraphs,
         "ingested_at": record.ingested_at,
         "numbered": record.numbered,
+        "url": record.url,
     }
 
 
@@ -647,6 +649,7 @@ def _record(doc_id: str, meta: Any) -> DocumentRecord:
         paragraphs=int(meta.get("paragraphs", 0)),
         ingested_at=str(meta.get("ingested_at", "")),
         numbered=bool(meta.get("numbered", True)),
+        url=str(meta.get("url") or ""),
     )
 
 
