@@ -50,8 +50,8 @@ from difflib import SequenceMatcher
 from ingest.sentences import split_sentences
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
 from qa.sanitise import allowed_links, is_instruction, sanitise_text
+from qa.text import STOPWORDS, stem
 from qa.types import Answer, CheckReport, Citation
-from vectorstore.lexical import STOPWORDS
 
 # Share of a sentence's key terms its cited paragraphs must contain (numbers,
 # names and negations must all be there): two of three, three of four. It keeps
@@ -102,10 +102,6 @@ FRAMING = frozenset(
     intends intended expect expects expected due scheduled set seek seeks sought stand stands mean means meaning
     known everyone everybody anyone anybody someone somebody""".split()
 )
-_SUFFIXES = (
-    "ational", "ations", "ation", "ities", "ments", "ingly", "ings", "ment", "ness", "ing", "ity", "ies", "ied",
-    "ers", "ate", "ed", "es", "er", "ly", "al", "s", "e", "y",
-)  # fmt: skip
 _NUMBER_WORDS = {
     word: str(value)
     for value, words in enumerate(
@@ -246,14 +242,14 @@ class _Vocabulary:
         self.words = {_normal(w) for w in _WORD.findall(text)} - {""}
         self.numbers = _numbers(text) | {_NUMBER_WORDS[w] for w in self.words if w in _NUMBER_WORDS}
         self.negated = any(w in NEGATIONS or w.endswith("n't") for w in self.words)
-        self.stems = {_stem(w) for w in self.words}
+        self.stems = {stem(w) for w in self.words}
         self.sentences = [[w for w in map(_normal, _WORD.findall(sentence)) if w] for sentence in statements]
         self._by_prefix: dict[str, list[str]] = {}
         for word in self.words:
             self._by_prefix.setdefault(word[:_MIN_PREFIX], []).append(word)
 
     def has(self, word: str) -> bool:
-        if word in self.words or _stem(word) in self.stems:
+        if word in self.words or stem(word) in self.stems:
             return True
         if len(word) < _MIN_PREFIX:
             return False
@@ -301,14 +297,6 @@ class _Vocabulary:
             + sum(self.has(w) for w in (*content.names, *content.actions, *content.terms))
             + sum(code in self.words for code in content.codes)
         )
-
-
-def _stem(word: str) -> str:
-    """A light suffix-stripper: "landed"/"landing" -> "land", "delivery"/"deliver" -> "deliver"."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def _common_prefix(a: str, b: str) -> str:

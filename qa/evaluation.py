@@ -470,6 +470,41 @@ def summarise(results: list[QuestionResult], warnings: list[str], *, multi_docum
     )
 
 
+# Thresholds ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Minimums:
+    """Figures a run must reach (`statementbot eval --min-hit ...`); None means not checked.
+
+    `hit` is the share of answerable questions whose answer cites a gold
+    paragraph ("gold cited"); `precision` the citation precision; `facts` the
+    facts rate; `abstain` the share of unanswerable questions abstained on.
+    """
+
+    hit: float | None = None
+    precision: float | None = None
+    facts: float | None = None
+    abstain: float | None = None
+
+    def missed(self, summary: EvalSummary) -> list[str]:
+        """One line per figure below its minimum (a figure with no questions to measure it counts as missed)."""
+        figures = {
+            "hit": ("gold cited", summary.gold_cited),
+            "precision": ("citation precision", summary.precision),
+            "facts": ("facts", summary.facts),
+            "abstain": ("abstention accuracy", summary.abstention),
+        }
+        lines = []
+        for name, (label, rate) in figures.items():
+            minimum = getattr(self, name)
+            if minimum is None:
+                continue
+            value = rate.value
+            if value is None or value < minimum:
+                shown = "n/a (no questions measure it)" if value is None else f"{value:.2f}"
+                lines.append(f"{label} {shown} is below --min-{name} {minimum:.2f}")
+        return lines
+
+
 # Formatting ----------------------------------------------------------------
 def _ref_order(ref: Ref) -> tuple[str, int, str]:
     doc_id, label = ref
