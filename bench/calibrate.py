@@ -35,6 +35,7 @@ import argparse
 import hashlib
 import json
 import pickle
+import warnings
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -48,11 +49,14 @@ sys.path.insert(0, str(ROOT))
 from qa.evaluation import EvalQuestion, load_questions, resolve_gold  # noqa: E402
 from qa.extractive import (  # noqa: E402
     FACTOID_MAX_CHARS,
-    FEATURES,
     PARAMS_FILE,
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
     AnswererParams,
-    Candidate,
-    choose_sentences,
+    Combiner,
+    Passage,
+    apply_params,
+    choose_quotes,
 )
 
 SHARED = ROOT.parent / "shared"
@@ -106,7 +110,7 @@ class Collected:
     half: str
     gold_units: list[frozenset[tuple[str, str]]]
     exact: list[tuple[str, str]] = field(default_factory=list)  # paragraphs of an exact reference
-    candidates: list[Candidate] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
 
     @property
     def gold(self) -> frozenset[tuple[str, str]]:
@@ -150,21 +154,19 @@ def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
             item.exact = [(h.paragraph.doc_id, h.paragraph.label) for h in result.hits]
         else:
             # The sentence vectors are not needed any more and would bloat the cache.
-            item.candidates = [
-                replace(c, sentence=replace(c.sentence, vector=np.zeros(0)))
-                for c in answerer.candidates(result, without_term=without)
-            ]
+            item.passages = answerer.candidates(result, without_term=without)
+            for passage in item.passages:
+                for candidate in passage.sentences:
+                    candidate.sentence = replace(candidate.sentence, vector=np.zeros(0))
         collected.append(item)
     service.close()
     return collected
 
 
 def _fingerprint(sets: Sequence[QuestionSet]) -> str:
-    digest = hashlib.sha1(repr(FEATURES).encode())
+    digest = hashlib.sha1(repr((PASSAGE_FEATURES, SENTENCE_FEATURES)).encode())
     for question_set in sets:
         digest.update(question_set.questions.read_bytes())
-        digest.update((ROOT / "qa" / "extractive.py").read_bytes())
-        digest.update((ROOT / "qa" / "text.py").read_bytes())
     return digest.hexdigest()
 
 
@@ -185,36 +187,60 @@ def load_or_collect(sets: Sequence[QuestionSet], cache: Path, store_root: Path, 
 
 
 # Fitting ----------------------------------------------------------------------------
-def design(items: Sequence[Collected]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels (paragraph is gold) and question index of every candidate."""
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def holds_answer(item: Collected, text: str) -> bool:
+    """A sentence holds the answer when it has the gold phrase or one of the facts' strings."""
+    folded = _folded(text)
+    needles = [*item.question.gold, *(s for group in item.question.facts for s in group)]
+    return any(_folded(needle) in folded for needle in needles)
+
+
+def passage_design(items: Sequence[Collected]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Passage features, labels (the paragraph is gold) and question index."""
     rows, labels, groups = [], [], []
     for number, item in enumerate(items):
-        gold = item.gold
-        for candidate in item.candidates:
-            rows.append(candidate.features)
-            labels.append(int((candidate.paragraph.doc_id, candidate.paragraph.label) in gold))
+        for passage in item.passages:
+            rows.append(passage.features)
+            labels.append(int((passage.paragraph.doc_id, passage.paragraph.label) in item.gold))
             groups.append(number)
     return np.array(rows), np.array(labels), np.array(groups)
 
 
-def fit_combiner(items: Sequence[Collected]) -> tuple[np.ndarray, float, float]:
-    """Logistic regression weights on the raw features; C chosen by grouped cross-validation."""
+def sentence_design(items: Sequence[Collected]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentence features of gold paragraphs, labels (holds the answer) and question index."""
+    rows, labels, groups = [], [], []
+    for number, item in enumerate(items):
+        for passage in item.passages:
+            if (passage.paragraph.doc_id, passage.paragraph.label) not in item.gold:
+                continue
+            for candidate in passage.sentences:
+                rows.append(candidate.features)
+                labels.append(int(holds_answer(item, candidate.sentence.text)))
+                groups.append(number)
+    return np.array(rows), np.array(labels), np.array(groups)
+
+
+def fit_combiner(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[Combiner, float]:
+    """Logistic regression on the raw features; C chosen by cross-validation grouped by question."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, y, groups = design(items)
     folds = list(GroupKFold(n_splits=5).split(x, y, groups))
-    model = make_pipeline(
-        StandardScaler(), LogisticRegressionCV(Cs=np.logspace(-3, 2, 11).tolist(), cv=folds, scoring="neg_log_loss", max_iter=5000)
+    regression = LogisticRegressionCV(
+        Cs=np.logspace(-3, 2, 11).tolist(), cv=folds, scoring="neg_log_loss", max_iter=5000
     )
+    model = make_pipeline(StandardScaler(), regression)
     model.fit(x, y)
-    scaler, regression = model[0], model[1]
+    scaler = model[0]
     # Fold the scaling into the weights, so the answerer needs no scikit-learn.
     weights = regression.coef_[0] / scaler.scale_
     intercept = float(regression.intercept_[0] - np.sum(regression.coef_[0] * scaler.mean_ / scaler.scale_))
-    return weights, intercept, float(regression.C_[0])
+    return Combiner(tuple(float(w) for w in weights), intercept), float(regression.C_[0])
 
 
 @dataclass
@@ -246,7 +272,7 @@ class Figures:
         }
 
 
-def replay(items: Sequence[Collected], params: AnswererParams) -> Figures:
+def replay(items: Sequence[Collected], params: AnswererParams, *, apply: bool = True) -> Figures:
     """The figures `statementbot eval` would print, from the cached candidates and `params`."""
     figures = Figures()
     for item in items:
@@ -255,14 +281,12 @@ def replay(items: Sequence[Collected], params: AnswererParams) -> Figures:
             cited, text = set(item.exact), ""
             answered = True
         else:
-            if item.candidates:
-                probabilities = params.probability(np.stack([c.features for c in item.candidates]))
-                for candidate, probability in zip(item.candidates, probabilities, strict=True):
-                    candidate.probability = float(probability)
-            chosen = choose_sentences(item.candidates, params.abstain_below, params.join_above)
+            if apply:
+                apply_params(item.passages, params)
+            chosen = choose_quotes(item.passages, params.abstain_below, params.join_above, params.quote_above)
             answered = bool(chosen)
-            cited = {(c.paragraph.doc_id, c.paragraph.label) for c in chosen}
-            text = " ".join(c.sentence.text for c in chosen)
+            cited = {(p.paragraph.doc_id, p.paragraph.label) for p, _quoted in chosen}
+            text = " ".join(c.sentence.text for _p, quoted in chosen for c in quoted)
         if answered:
             figures.chars.append(len(text) + 8 * len(cited))  # "[¶NN] " markers
         if item.question.unanswerable:
@@ -277,9 +301,9 @@ def replay(items: Sequence[Collected], params: AnswererParams) -> Figures:
             figures.precision_n += 1
         if item.question.facts:
             figures.facts_n += 1
-            folded = " ".join(text.split()).casefold()
+            folded = _folded(text)
             figures.facts += answered and all(
-                any(" ".join(s.split()).casefold() in folded for s in group) for group in item.question.facts
+                any(_folded(s) in folded for s in group) for group in item.question.facts
             )
     return figures
 
@@ -292,18 +316,22 @@ def objective(figures: Figures) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def choose_thresholds(items: Sequence[Collected], weights: np.ndarray, intercept: float) -> tuple[float, float]:
-    grid = np.round(np.arange(0.02, 0.99, 0.02), 2)
-    best: tuple[float, float, float] | None = None
+def choose_thresholds(items: Sequence[Collected], passage: Combiner, sentence: Combiner) -> AnswererParams:
+    """The thresholds that maximise `objective` on `items`; ties go to the lowest (fewer false abstentions)."""
+    grid = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+    probe = AnswererParams(passage, sentence, 0.5, 0.5, 0.5)
+    for item in items:
+        apply_params(item.passages, probe)
+    best: tuple[float, AnswererParams] | None = None
     for abstain in grid:
-        for join in grid[grid >= abstain]:
-            params = AnswererParams(tuple(weights), intercept, float(abstain), float(join))
-            score = objective(replay(items, params))
-            # Ties go to the lower thresholds (the first found): fewer false abstentions.
-            if best is None or score > best[0] + 1e-9:
-                best = (score, float(abstain), float(join))
+        for join in (j for j in grid if j >= abstain):
+            for quote in grid:
+                params = AnswererParams(passage, sentence, abstain, join, quote)
+                score = objective(replay(items, params, apply=False))
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, params)
     assert best is not None
-    return best[1], best[2]
+    return best[1]
 
 
 # Report -----------------------------------------------------------------------------
@@ -333,10 +361,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/statementbot-calibrate.pkl"))
     parser.add_argument("--stores", type=Path, default=Path("/tmp/statementbot-calibrate"))
-    parser.add_argument("--refresh", action="store_true", help="collect features again even if cached")
+    parser.add_argument(
+        "--refresh", action="store_true", help="collect features again (needed after changing how they are computed)"
+    )
     parser.add_argument("--sets", nargs="*", help="only these sets (default: every set found)")
     parser.add_argument("--dry-run", action="store_true", help=f"do not write {PARAMS_FILE}")
     args = parser.parse_args()
+    # scikit-learn announces API changes to come; the fit itself is unaffected.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     sets = [s for s in question_sets() if not args.sets or s.name in args.sets]
     if not sets:
         print("No question sets found (../shared/eval is needed).", file=sys.stderr)
@@ -344,23 +376,24 @@ def main() -> int:
     items = load_or_collect(sets, args.cache, args.stores, args.refresh)
     tune = [item for item in items if item.half == "tune"]
     print(f"{len(items)} questions ({len(tune)} tune) in sets {', '.join(s.name for s in sets)}")
-    weights, intercept, regularisation = fit_combiner(tune)
-    abstain, join = choose_thresholds(tune, weights, intercept)
-    params = AnswererParams(tuple(float(w) for w in weights), intercept, abstain, join)
-    print(f"C={regularisation:g} abstain_below={abstain} join_above={join}")
-    for name, weight in zip(FEATURES, weights, strict=True):
-        print(f"  {name:<20}{weight:+.3f}")
+    passage, passage_c = fit_combiner(*passage_design(tune))
+    sentence, sentence_c = fit_combiner(*sentence_design(tune))
+    params = choose_thresholds(tune, passage, sentence)
+    print(
+        f"abstain_below={params.abstain_below} join_above={params.join_above} quote_above={params.quote_above}"
+        f"  (C passage {passage_c:g}, sentence {sentence_c:g})"
+    )
+    for title, features, combiner in (("passage", PASSAGE_FEATURES, passage), ("sentence", SENTENCE_FEATURES, sentence)):
+        print(f"{title} combiner:")
+        for name, weight in zip(features, combiner.weights, strict=True):
+            print(f"  {name:<24}{weight:+.3f}")
     figures = report(items, params)
     if args.dry_run:
         return 0
     payload = {
         "fitted_by": "bench/calibrate.py",
-        "features": list(FEATURES),
-        "weights": [round(float(w), 6) for w in weights],
-        "intercept": round(intercept, 6),
-        "abstain_below": abstain,
-        "join_above": join,
-        "regularisation_C": regularisation,
+        **params.to_json(),
+        "regularisation_C": {"passage": passage_c, "sentence": sentence_c},
         "objective": list(OBJECTIVE),
         "split": "by document: sha1(document or id)[0] odd -> check; archive ids aNN-MM by aNN",
         "figures": figures,

@@ -51,20 +51,30 @@ FACTOID_MAX_CHARS = 400
 CLOSEST_SHOWN = 3
 PARAMS_FILE = "answerer_params.json"
 
-# The features of a candidate sentence, in the order of the fitted weights.
-FEATURES = (
-    "sentence_cosine",  # cosine(question, sentence)
-    "cosine_gap",  # sentence_cosine minus the best candidate's
+# What the combiners see, in the order of their fitted weights. A passage (a
+# retrieved paragraph) is judged on whether it answers; its sentences on
+# whether they hold the answer.
+PASSAGE_FEATURES = (
+    "best_sentence_cosine",  # the highest cosine(question, sentence) of its sentences
+    "cosine_gap",  # that, minus the best of all candidates' sentences
     "paragraph_cosine",  # the paragraph's best dense cosine in retrieval
     "paragraph_rank",  # 1 / (1 + rank of the paragraph in the fused retrieval)
     "fused_share",  # the paragraph's fused score / the top paragraph's
     "bm25_share",  # the paragraph's BM25 score / the best BM25 score of the hits
-    "sentence_coverage",  # weighted share of question terms whose stem the sentence holds
-    "paragraph_coverage",  # the same, for the whole paragraph
-    "semantic_support",  # weighted cosine the question loses on the sentence without each term the paragraph lacks
-    "missing_weight",  # the largest weight share of a question term the paragraph neither holds nor backs
-    "best_in_paragraph",  # 1 for the paragraph's sentence closest to the question
+    "coverage",  # weighted share of question terms whose stem the paragraph holds
+    "best_sentence_coverage",  # the same, for its best-covering sentence
+    "semantic_support",  # weighted cosine its best sentence loses without each term the paragraph lacks
+    "missing_weight",  # the largest weight share of a question term it neither holds nor backs
     "typed",  # 1 when the question asks for a date, amount or person
+    "log_chars",  # log of the paragraph's length
+)
+SENTENCE_FEATURES = (
+    "cosine",  # cosine(question, sentence)
+    "cosine_below_best",  # its paragraph's best sentence cosine minus this one's
+    "coverage",  # weighted share of question terms whose stem the sentence holds
+    "semantic_support",  # weighted cosine the sentence loses without each term it lacks
+    "holds_type",  # holds what a typed question asks for (0 for other questions)
+    "first",  # 1 for the paragraph's first sentence
     "log_chars",  # log of the sentence's length
 )
 
@@ -73,29 +83,58 @@ _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she
 
 
 @dataclass(frozen=True)
-class AnswererParams:
-    """The fitted combiner and thresholds (see `bench/calibrate.py`)."""
+class Combiner:
+    """A fitted logistic regression over named features."""
 
     weights: tuple[float, ...]
     intercept: float
-    abstain_below: float  # the best candidate's probability below which the answerer abstains
-    join_above: float  # probability from which another candidate joins the answer
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         logits = features @ np.asarray(self.weights) + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
+
+@dataclass(frozen=True)
+class AnswererParams:
+    """The fitted combiners and thresholds (see `bench/calibrate.py`)."""
+
+    passage: Combiner  # probability that a retrieved paragraph answers the question
+    sentence: Combiner  # probability that a sentence of an answering paragraph holds the answer
+    abstain_below: float  # the best passage's probability below which the answerer abstains
+    join_above: float  # passage probability from which another paragraph joins the answer
+    quote_above: float  # sentence probability from which another sentence of a chosen paragraph is quoted
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswererParams:
-        names = tuple(data["features"])
-        if names != FEATURES:
-            raise ValueError(f"{PARAMS_FILE} was fitted on features {names}, the answerer computes {FEATURES}")
+        combiners = {}
+        for name, features in (("passage", PASSAGE_FEATURES), ("sentence", SENTENCE_FEATURES)):
+            fitted = data[name]
+            if tuple(fitted["features"]) != features:
+                raise ValueError(f"{PARAMS_FILE}: the {name} combiner was fitted on other features; re-run calibrate")
+            combiners[name] = Combiner(tuple(float(w) for w in fitted["weights"]), float(fitted["intercept"]))
         return cls(
-            weights=tuple(float(w) for w in data["weights"]),
-            intercept=float(data["intercept"]),
+            passage=combiners["passage"],
+            sentence=combiners["sentence"],
             abstain_below=float(data["abstain_below"]),
             join_above=float(data["join_above"]),
+            quote_above=float(data["quote_above"]),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        def combiner(fitted: Combiner, features: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                "features": list(features),
+                "weights": [round(w, 6) for w in fitted.weights],
+                "intercept": round(fitted.intercept, 6),
+            }
+
+        return {
+            "passage": combiner(self.passage, PASSAGE_FEATURES),
+            "sentence": combiner(self.sentence, SENTENCE_FEATURES),
+            "abstain_below": self.abstain_below,
+            "join_above": self.join_above,
+            "quote_above": self.quote_above,
+        }
 
 
 @functools.cache
@@ -107,15 +146,29 @@ def default_params() -> AnswererParams:
 
 @dataclass
 class Candidate:
-    """One sentence of the evidence, with what the answerer knows about it."""
+    """One sentence of a retrieved paragraph."""
 
     paragraph: StoredParagraph
     sentence: StoredSentence
-    rank: int  # of its paragraph in the retrieval
     similarity: float
-    features: np.ndarray
+    features: np.ndarray  # SENTENCE_FEATURES
     holds_type: bool  # holds what the question's wh-word asks for (always true for other questions)
     probability: float = 0.0
+
+
+@dataclass
+class Passage:
+    """One retrieved paragraph with its sentences."""
+
+    paragraph: StoredParagraph
+    rank: int
+    features: np.ndarray  # PASSAGE_FEATURES
+    sentences: list[Candidate]
+    probability: float = 0.0
+
+    @property
+    def holds_type(self) -> bool:
+        return any(s.holds_type for s in self.sentences)
 
 
 def _without(query: str, term: str) -> str:
@@ -190,23 +243,23 @@ class ExtractiveAnswerer:
             citations = tuple(citation_of(h.paragraph, result, h.paragraph.text) for h in result.hits)
             text = " ".join(f"{c.text} {c.marker(with_document=multi_doc)}" for c in citations)
             return Answer(question, text, citations, False, retrieval_query=result.query)
-        candidates = self.candidates(result, without_term=without_term)
-        chosen = self.choose(candidates)
+        passages = self.candidates(result, without_term=without_term)
+        chosen = self.choose(passages)
         if not chosen:
-            closest = closest_passages(candidates, result)
+            closest = closest_passages(passages, result)
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
         return self._compose(question, chosen, result, multi_doc)
 
     # The three decisions ----------------------------------------------------
-    def choose(self, candidates: list[Candidate]) -> list[Candidate]:
-        """The sentences of the answer, best first; empty to abstain."""
-        return choose_sentences(candidates, self.abstain_threshold, self.params.join_above)
+    def choose(self, passages: list[Passage]) -> list[tuple[Passage, list[Candidate]]]:
+        """The answer's paragraphs with the sentences quoted from each; empty to abstain."""
+        return choose_quotes(passages, self.abstain_threshold, self.params.join_above, self.params.quote_above)
 
-    def candidates(self, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None) -> list[Candidate]:
-        """Every sentence of the top paragraphs, with its features and fitted probability."""
+    def candidates(self, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None) -> list[Passage]:
+        """The top paragraphs and their sentences, with features and fitted probabilities."""
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
-        paragraphs = {h.paragraph.key: (rank, h) for rank, h in enumerate(hits)}
-        sentences = self.retriever.sentences_for(list(paragraphs), version=result.corpus_version)
+        ranks = {h.paragraph.key: rank for rank, h in enumerate(hits)}
+        sentences = self.retriever.sentences_for(list(ranks), version=result.corpus_version)
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])
@@ -216,51 +269,70 @@ class ExtractiveAnswerer:
         terms = [term for term in content_terms(result.query) if term not in result.naming_words]
         weights, gains = self._term_weights(result, terms, matrix, without_term)
         total = sum(weights.values()) or 1.0
+        term_stems = {term: stem(term) for term in weights}
         kind = answer_type_of(result.query)
+        typed = 0.0 if kind is AnswerType.ANY else 1.0
+        by_paragraph: dict[str, list[int]] = {}
+        for index, sentence in enumerate(sentences):
+            by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
         top_fused = hits[0].score or 1.0
         top_lexical = max((h.lexical for h in hits), default=0.0) or 1.0
-        best_similarity = float(similarities.max())
-        paragraph_stems = {key: stems(h.paragraph.text) for key, (_rank, h) in paragraphs.items()}
-        best_of_paragraph: dict[str, float] = {}
-        for index, sentence in enumerate(sentences):
-            key = sentence.paragraph_key
-            best_of_paragraph[key] = max(best_of_paragraph.get(key, -1.0), float(similarities[index]))
-        term_stems = {term: stem(term) for term in weights}
-        candidates = []
-        for index, sentence in enumerate(sentences):
-            rank, hit = paragraphs[sentence.paragraph_key]
-            similarity = float(similarities[index])
-            in_paragraph = paragraph_stems[sentence.paragraph_key]
-            own = stems(sentence.text)
-            sentence_coverage = sum(w for t, w in weights.items() if term_stems[t] in own) / total
-            paragraph_coverage = sum(w for t, w in weights.items() if term_stems[t] in in_paragraph) / total
+        best_overall = float(similarities.max())
+        passages = []
+        for hit in hits:
+            indexes = by_paragraph.get(hit.paragraph.key)
+            if not indexes:
+                continue
+            in_paragraph = stems(hit.paragraph.text)
             lacking = [t for t in weights if term_stems[t] not in in_paragraph]
-            semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total
-            missing = max((weights[t] / total for t in lacking if float(gains[t][index]) <= 0.0), default=0.0)
+            best = max(float(similarities[i]) for i in indexes)
+            candidates: list[Candidate] = []
+            coverages, semantics, missings = [], [], []
+            for index in indexes:
+                sentence = sentences[index]
+                similarity = float(similarities[index])
+                own = stems(sentence.text)
+                absent = [t for t in weights if term_stems[t] not in own]
+                coverage = 1.0 - sum(weights[t] for t in absent) / total
+                semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
+                holds = holds_type(kind, sentence.text)
+                features = np.array(
+                    [
+                        similarity,
+                        best - similarity,
+                        coverage,
+                        semantic,
+                        1.0 if holds and typed else 0.0,
+                        1.0 if sentence.index == 0 else 0.0,
+                        math.log(max(len(sentence.text), 1)),
+                    ]
+                )
+                candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
+                coverages.append(coverage)
+                semantics.append(sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total)
+                missings.append(
+                    max((weights[t] / total for t in lacking if float(gains[t][index]) <= 0.0), default=0.0)
+                )
             features = np.array(
                 [
-                    similarity,
-                    similarity - best_similarity,
+                    best,
+                    best - best_overall,
                     hit.dense,
-                    1.0 / (1 + rank),
+                    1.0 / (1 + ranks[hit.paragraph.key]),
                     hit.score / top_fused,
                     hit.lexical / top_lexical,
-                    sentence_coverage,
-                    paragraph_coverage,
-                    semantic,
-                    missing,
-                    1.0 if similarity >= best_of_paragraph[sentence.paragraph_key] else 0.0,
-                    0.0 if kind is AnswerType.ANY else 1.0,
-                    math.log(max(len(sentence.text), 1)),
+                    1.0 - sum(weights[t] for t in lacking) / total,
+                    max(coverages),
+                    max(semantics),
+                    min(missings),
+                    typed,
+                    math.log(max(len(hit.paragraph.text), 1)),
                 ]
             )
-            candidates.append(
-                Candidate(hit.paragraph, sentence, rank, similarity, features, holds_type(kind, sentence.text))
-            )
-        probabilities = self.params.probability(np.stack([c.features for c in candidates]))
-        for candidate, probability in zip(candidates, probabilities, strict=True):
-            candidate.probability = float(probability)
-        return candidates
+            passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
+        apply_params(passages, self.params)
+        return passages
+
 
     def _term_weights(
         self,
@@ -294,58 +366,80 @@ class ExtractiveAnswerer:
             gains[term] = base - matrix @ vector
         return weights, gains
 
-    def _compose(self, question: str, chosen: list[Candidate], result: SearchResult, multi_doc: bool) -> Answer:
-        # Keep document order within a paragraph and paragraph order of relevance.
-        by_paragraph: dict[str, list[Candidate]] = {}
-        for item in chosen:
-            by_paragraph.setdefault(item.paragraph.key, []).append(item)
+    def _compose(
+        self, question: str, chosen: list[tuple[Passage, list[Candidate]]], result: SearchResult, multi_doc: bool
+    ) -> Answer:
         parts: list[str] = []
         citations: list[Citation] = []
-        for items in by_paragraph.values():
-            items.sort(key=lambda e: e.sentence.index)
-            quote = " ".join(e.sentence.text for e in items)
-            citation = citation_of(items[0].paragraph, result, quote)
+        for passage, quoted in chosen:
+            # Sentences in document order within a paragraph; paragraphs in order of probability.
+            quote = " ".join(c.sentence.text for c in sorted(quoted, key=lambda c: c.sentence.index))
+            citation = citation_of(passage.paragraph, result, quote)
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
 
 
-def choose_sentences(candidates: list[Candidate], abstain_below: float, join_above: float) -> list[Candidate]:
-    """The answer's sentences, best first, or none to abstain (decisions 2 and 3 of the module docstring).
+def apply_params(passages: list[Passage], params: AnswererParams) -> None:
+    """Set every passage's and sentence's probability from the fitted combiners."""
+    if not passages:
+        return
+    for passage, probability in zip(
+        passages, params.passage.probability(np.stack([p.features for p in passages])), strict=True
+    ):
+        passage.probability = float(probability)
+    sentences = [c for p in passages for c in p.sentences]
+    for sentence, probability in zip(
+        sentences, params.sentence.probability(np.stack([c.features for c in sentences])), strict=True
+    ):
+        sentence.probability = float(probability)
 
-    Only candidates that hold what the question asks for (a date for "when")
-    may answer: the answer type is a hard condition.
+
+def choose_quotes(
+    passages: list[Passage], abstain_below: float, join_above: float, quote_above: float
+) -> list[tuple[Passage, list[Candidate]]]:
+    """The answer's paragraphs, best first, each with its quoted sentences; none to abstain.
+
+    Decisions 2 and 3 of the module docstring. The answer type is a hard
+    condition: only a paragraph with a sentence that holds what the question
+    asks for (a date for "when") may answer, and that sentence leads its quote.
     """
-    eligible = sorted((c for c in candidates if c.holds_type), key=lambda c: c.probability, reverse=True)
+    eligible = sorted((p for p in passages if p.holds_type), key=lambda p: p.probability, reverse=True)
     if not eligible or eligible[0].probability < abstain_below:
         return []
-    chosen = [eligible[0]]
-    length = len(eligible[0].sentence.text)
-    for item in eligible[1:]:
-        if item.probability < join_above:
+    chosen: list[tuple[Passage, list[Candidate]]] = []
+    length = 0
+    for passage in eligible:
+        if chosen and passage.probability < join_above:
             break
-        if length + len(item.sentence.text) <= FACTOID_MAX_CHARS:
-            chosen.append(item)
-            length += len(item.sentence.text)
+        ranked = sorted(passage.sentences, key=lambda c: c.probability, reverse=True)
+        lead = next(c for c in ranked if c.holds_type)
+        if chosen and length + len(lead.sentence.text) > FACTOID_MAX_CHARS:
+            continue
+        quoted = [lead]
+        length += len(lead.sentence.text)
+        for item in ranked:
+            if item is lead or item.probability < quote_above:
+                continue
+            if length + len(item.sentence.text) <= FACTOID_MAX_CHARS:
+                quoted.append(item)
+                length += len(item.sentence.text)
+        chosen.append((passage, quoted))
     return chosen
 
 
-def closest_passages(candidates: list[Candidate], result: SearchResult) -> tuple[Citation, ...]:
+def closest_passages(passages: list[Passage], result: SearchResult) -> tuple[Citation, ...]:
     """The paragraphs shown under an abstention, each with its sentence closest to the question as `quote`.
 
-    Paragraphs come in the order of their best sentence's probability, so the
-    likely answer the answerer did not trust enough is shown first.
+    Paragraphs come in the order of their fitted probability, so the likely
+    answer the answerer did not trust enough is shown first.
     """
-    best: dict[str, Candidate] = {}
-    for item in candidates:
-        key = item.paragraph.key
-        if key not in best or item.similarity > best[key].similarity:
-            best[key] = item
-    top = {key: max(c.probability for c in candidates if c.paragraph.key == key) for key in best}
-    ordered = sorted(best, key=top.__getitem__, reverse=True)[:CLOSEST_SHOWN]
-    if not ordered:
+    if not passages:
         return tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
-    return tuple(citation_of(best[key].paragraph, result, best[key].sentence.text) for key in ordered)
+    ordered = sorted(passages, key=lambda p: p.probability, reverse=True)[:CLOSEST_SHOWN]
+    return tuple(
+        citation_of(p.paragraph, result, max(p.sentences, key=lambda c: c.similarity).sentence.text) for p in ordered
+    )
 
 
 def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:

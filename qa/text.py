@@ -86,9 +86,10 @@ _NUMBER_WORD = (
 _PERIOD = r"days?|weeks?|months?|years?|decades?|quarters?|century|centuries"
 # A calendar date, a year or decade, or a span of time ("within five years",
 # "next year", "by the end of the decade"): what answers "when".
+# Month names only capitalised: "they may" is no date.
+_MONTH_NAME = re.compile(rf"\b(?:{_MONTH})\b")
 _DATE = re.compile(
-    rf"\b(?:{_MONTH})\b\.?"
-    r"|\b(?:1[89]|20)\d\d(?:s|'s)?\b"
+    r"\b(?:1[89]|20)\d\d(?:s|'s)?\b"
     rf"|\b(?:\d+|{_NUMBER_WORD}|a|an|few|coming|next|this|last|past|following)\s+(?:{_PERIOD})\b"
     rf"|\b(?:end|start|beginning|middle|course) of (?:the |this |next )?(?:{_PERIOD})\b"
     r"|\b(?:annually|yearly|monthly|weekly|daily|biennially|today|tomorrow|yesterday|immediately)\b"
@@ -123,7 +124,7 @@ def office_words() -> frozenset[str]:
 
 
 def has_date(text: str) -> bool:
-    return bool(_DATE.search(text))
+    return bool(_MONTH_NAME.search(text) or _DATE.search(text))
 
 
 def has_amount(text: str) -> bool:
