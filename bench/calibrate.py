@@ -9,11 +9,11 @@ What it does:
    candidate features once (`ExtractiveAnswerer.search` and `.candidates`)
    and caches them (`--cache`, rebuilt with `--refresh` or when a set changes).
 2. Splits each set by a fixed rule, by *document*, so the check half measures
-   statements never seen in tuning: an answerable question belongs to the
-   document its gold phrase is found in, an unanswerable one (or one of a set
-   on a single statement) to its own id; a document or id is in the check half
-   when the first byte of sha1(name) is odd (see `half_of`). The archive set's
-   ids carry their document ("a07-03" is document "a07").
+   statements never seen in tuning (`qa.evaluation.split_unit`, `half_of`): an
+   answerable question belongs to the document its gold phrase is found in
+   (the archive set's ids carry it: "a07-03" is document "a07"), an
+   unanswerable one (or one of a set on a single statement) to its own id; a
+   document or id is in the check half when the first byte of sha1(name) is odd.
 3. Fits a logistic regression (regularisation chosen by cross-validation on
    the tune half) that predicts, per candidate sentence, whether its paragraph
    is gold. Sentences of unanswerable questions are all negatives.
@@ -35,8 +35,8 @@ import argparse
 import hashlib
 import json
 import pickle
-import warnings
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.evaluation import EvalQuestion, load_questions, resolve_gold  # noqa: E402
+from qa.evaluation import EvalQuestion, half_of, load_questions, resolve_gold, split_unit  # noqa: E402
 from qa.extractive import (  # noqa: E402
     FACTOID_MAX_CHARS,
     PARAMS_FILE,
@@ -58,6 +58,7 @@ from qa.extractive import (  # noqa: E402
     apply_params,
     choose_quotes,
 )
+from qa.service import StatementService  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 PARAMS_PATH = ROOT / "qa" / PARAMS_FILE
@@ -69,20 +70,21 @@ class QuestionSet:
     name: str
     questions: Path
     documents: Path  # file or folder to ingest
-    by_prefix: bool = False  # ids "aNN-MM" name their document "aNN"
 
 
 def question_sets() -> list[QuestionSet]:
     """The sets that exist on this machine (the shared ones only where ../shared is present)."""
     sample = SHARED / "corpus" / "uk-japan-defence-ministerial-2025.txt"
     candidates = [
-        QuestionSet("real_dev", SHARED / "eval" / "real_dev" / "questions.jsonl", SHARED / "eval" / "real_dev" / "docs"),
+        QuestionSet(
+            "real_dev", SHARED / "eval" / "real_dev" / "questions.jsonl", SHARED / "eval" / "real_dev" / "docs"
+        ),
         QuestionSet("sample_dev", SHARED / "eval" / "dev_questions.jsonl", sample),
         QuestionSet("sample_own", ROOT / "tests" / "data" / "sample_questions.jsonl", sample),
     ]
     archive = archive_eval_dir()
     if archive is not None:
-        candidates.append(QuestionSet("archive", archive / "questions.jsonl", archive / "docs", by_prefix=True))
+        candidates.append(QuestionSet("archive", archive / "questions.jsonl", archive / "docs"))
     return [s for s in candidates if s.questions.exists() and s.documents.exists()]
 
 
@@ -92,11 +94,6 @@ def archive_eval_dir() -> Path | None:
         if (path / "questions.jsonl").exists():
             return path
     return None
-
-
-def half_of(name: str) -> str:
-    """"check" when the first byte of sha1(name) is odd, else "tune": fixed, documented, not chosen."""
-    return "check" if hashlib.sha1(name.encode()).digest()[0] % 2 else "tune"
 
 
 # Collection -------------------------------------------------------------------------
@@ -117,7 +114,7 @@ class Collected:
         return frozenset().union(*self.gold_units) if self.gold_units else frozenset()
 
 
-def _service(data_dir: Path):  # noqa: ANN202 (bot.runtime imports heavy modules lazily)
+def _service(data_dir: Path) -> StatementService:
     from bot.runtime import build_service
     from bot.settings import Settings
 
@@ -141,15 +138,12 @@ def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
     for question in questions:
         warnings: list[str] = []
         units = resolve_gold(question, paragraphs, warnings)
-        if question_set.by_prefix:
-            unit = question.id.split("-", 1)[0]
-        elif units and not single:
-            unit = sorted(units[0])[0][0]
-        else:
-            unit = question.id
+        unit = split_unit(question, units, single_document=single)
         item = Collected(question_set.name, question, unit, half_of(unit), units)
         search_filter = SearchFilter(doc_ids=(question.document,)) if question.document else None
-        result, without = answerer.search(normalise_question(question.question, max_chars=service.max_question_chars), search_filter=search_filter)
+        result, without = answerer.search(
+            normalise_question(question.question, max_chars=service.max_question_chars), search_filter=search_filter
+        )
         if result.exact:
             item.exact = [(h.paragraph.doc_id, h.paragraph.label) for h in result.hits]
         else:
@@ -174,7 +168,7 @@ def load_or_collect(sets: Sequence[QuestionSet], cache: Path, store_root: Path, 
     fingerprint = _fingerprint(sets)
     if cache.exists() and not refresh:
         with cache.open("rb") as handle:
-            saved = pickle.load(handle)  # noqa: S301 (our own cache file)
+            saved = pickle.load(handle)
         if saved.get("fingerprint") == fingerprint:
             return saved["collected"]
     collected: list[Collected] = []
@@ -302,9 +296,7 @@ def replay(items: Sequence[Collected], params: AnswererParams, *, apply: bool = 
         if item.question.facts:
             figures.facts_n += 1
             folded = _folded(text)
-            figures.facts += answered and all(
-                any(_folded(s) in folded for s in group) for group in item.question.facts
-            )
+            figures.facts += answered and all(any(_folded(s) in folded for s in group) for group in item.question.facts)
     return figures
 
 
@@ -345,7 +337,7 @@ def report(items: Sequence[Collected], params: AnswererParams) -> dict[str, dict
     print(f"{'set':<12}{'half':<7}{'n':>4}{'gold':>7}{'prec':>7}{'facts':>7}{'abst':>7}{'falseAb':>9}{'chars':>7}")
     for name in names:
         for half in ("tune", "check", "all"):
-            chosen = [i for i in items if i.set_name == name and (half == "all" or i.half == half)]
+            chosen = [i for i in items if i.set_name == name and half in ("all", i.half)]
             result = replay(chosen, params)
             rates = result.rates()
             figures.setdefault(name, {})[half] = {k: (None if v is None else round(v, 4)) for k, v in rates.items()}
@@ -366,6 +358,7 @@ def main() -> int:
     )
     parser.add_argument("--sets", nargs="*", help="only these sets (default: every set found)")
     parser.add_argument("--dry-run", action="store_true", help=f"do not write {PARAMS_FILE}")
+    parser.add_argument("--report", action="store_true", help=f"print the figures of the shipped {PARAMS_FILE}, no fit")
     args = parser.parse_args()
     # scikit-learn announces API changes to come; the fit itself is unaffected.
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -376,6 +369,11 @@ def main() -> int:
     items = load_or_collect(sets, args.cache, args.stores, args.refresh)
     tune = [item for item in items if item.half == "tune"]
     print(f"{len(items)} questions ({len(tune)} tune) in sets {', '.join(s.name for s in sets)}")
+    if args.report:
+        from qa.extractive import default_params
+
+        report(items, default_params())
+        return 0
     passage, passage_c = fit_combiner(*passage_design(tune))
     sentence, sentence_c = fit_combiner(*sentence_design(tune))
     params = choose_thresholds(tune, passage, sentence)
@@ -383,7 +381,10 @@ def main() -> int:
         f"abstain_below={params.abstain_below} join_above={params.join_above} quote_above={params.quote_above}"
         f"  (C passage {passage_c:g}, sentence {sentence_c:g})"
     )
-    for title, features, combiner in (("passage", PASSAGE_FEATURES, passage), ("sentence", SENTENCE_FEATURES, sentence)):
+    for title, features, combiner in (
+        ("passage", PASSAGE_FEATURES, passage),
+        ("sentence", SENTENCE_FEATURES, sentence),
+    ):
         print(f"{title} combiner:")
         for name, weight in zip(features, combiner.weights, strict=True):
             print(f"  {name:<24}{weight:+.3f}")

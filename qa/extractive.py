@@ -333,7 +333,6 @@ class ExtractiveAnswerer:
         apply_params(passages, self.params)
         return passages
 
-
     def _term_weights(
         self,
         result: SearchResult,

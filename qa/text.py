@@ -145,8 +145,11 @@ class AnswerType(Enum):
     PERSON = "person"
 
 
-_WHEN = re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:by\s+)?when\b|\b(?:and|or)\s+when\b|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b"
-                   r"|^\W*what (?:date|day|year|month)\b", re.IGNORECASE)  # fmt: skip
+_WHEN = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?(?:by\s+)?when\b|\b(?:and|or)\s+when\b"
+    r"|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b|^\W*what (?:date|day|year|month)\b",
+    re.IGNORECASE,
+)
 _HOW_MUCH = re.compile(r"\bhow (?:much|many)\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
 

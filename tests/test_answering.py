@@ -394,3 +394,23 @@ def test_capital_named_for_its_government_finds_the_country(
     answer = service.ask(question)
     assert labels(answer)[0] == label
     assert named in answer.text
+
+
+def test_abstention_shows_the_sentence_of_each_closest_paragraph_nearest_the_question(
+    service: StatementService, embedder: Embedder
+) -> None:
+    """Under an abstention each closest paragraph is quoted by its sentence nearest the question."""
+    from bot.cli import format_answer
+    from ingest.sentences import split_sentences
+
+    question = "Who is Japan's Prime Minister?"
+    answer = service.ask(question)
+    assert_abstained(answer)
+    assert answer.closest
+    for citation in answer.closest:
+        sentences = [citation.text[s.start : s.end] for s in split_sentences(citation.text)]
+        vectors = embedder.encode([question, *sentences])
+        nearest = sentences[int((vectors[1:] @ vectors[0]).argmax())]
+        assert citation.quote == nearest
+    shown = format_answer(answer)
+    assert f"» “{answer.closest[0].quote}" in shown

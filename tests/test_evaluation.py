@@ -388,7 +388,9 @@ def test_minimums_name_each_figure_below_its_threshold() -> None:
 
 
 @pytest.mark.slow
-def test_eval_command_exits_1_when_a_minimum_is_missed(data_dir: Path, service: StatementService, tmp_path: Path) -> None:
+def test_eval_command_exits_1_when_a_minimum_is_missed(
+    data_dir: Path, service: StatementService, tmp_path: Path
+) -> None:
     """`statementbot eval --min-*` exits 0 when every figure reaches its minimum and 1, naming it, when one does not."""
     path = write_questions(
         tmp_path / "q.jsonl",
