@@ -64,7 +64,8 @@ PASSAGE_FEATURES = (
     "coverage",  # weighted share of question terms whose stem the paragraph holds
     "best_sentence_coverage",  # the same, for its best-covering sentence
     "semantic_support",  # weighted cosine its best sentence loses without each term the paragraph lacks
-    "missing_weight",  # the largest weight share of a question term it neither holds nor backs
+    "missing_weight",  # the largest weight share of a question term whose stem it lacks
+    "margin",  # its best sentence cosine minus the best of the other paragraphs' sentences
     "typed",  # 1 when the question asks for a date, amount or person
     "log_chars",  # log of the paragraph's length
 )
@@ -287,7 +288,7 @@ class ExtractiveAnswerer:
             lacking = [t for t in weights if term_stems[t] not in in_paragraph]
             best = max(float(similarities[i]) for i in indexes)
             candidates: list[Candidate] = []
-            coverages, semantics, missings = [], [], []
+            coverages, semantics = [], []
             for index in indexes:
                 sentence = sentences[index]
                 similarity = float(similarities[index])
@@ -310,9 +311,6 @@ class ExtractiveAnswerer:
                 candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
                 coverages.append(coverage)
                 semantics.append(sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total)
-                missings.append(
-                    max((weights[t] / total for t in lacking if float(gains[t][index]) <= 0.0), default=0.0)
-                )
             features = np.array(
                 [
                     best,
@@ -324,12 +322,17 @@ class ExtractiveAnswerer:
                     1.0 - sum(weights[t] for t in lacking) / total,
                     max(coverages),
                     max(semantics),
-                    min(missings),
+                    max((weights[t] / total for t in lacking), default=0.0),
+                    0.0,  # margin: set below, once every paragraph's best is known
                     typed,
                     math.log(max(len(hit.paragraph.text), 1)),
                 ]
             )
             passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
+        margin = PASSAGE_FEATURES.index("margin")
+        for passage in passages:
+            others = [p.features[0] for p in passages if p is not passage]
+            passage.features[margin] = passage.features[0] - max(others, default=0.0)
         apply_params(passages, self.params)
         return passages
 

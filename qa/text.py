@@ -78,10 +78,11 @@ _MONTH = (
     r"January|February|March|April|May|June|July|August|September|October|November|December"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 )
+# Cardinals only: "one" ("one of the") and ordinals ("the first") count nothing.
 _NUMBER_WORD = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
     r"|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions"
-    r"|billions|half|several|single|first|second|third"
+    r"|billions"
 )
 _PERIOD = r"days?|weeks?|months?|years?|decades?|quarters?|century|centuries"
 # A calendar date, a year or decade, or a span of time ("within five years",
@@ -90,7 +91,7 @@ _PERIOD = r"days?|weeks?|months?|years?|decades?|quarters?|century|centuries"
 _MONTH_NAME = re.compile(rf"\b(?:{_MONTH})\b")
 _DATE = re.compile(
     r"\b(?:1[89]|20)\d\d(?:s|'s)?\b"
-    rf"|\b(?:\d+|{_NUMBER_WORD}|a|an|few|coming|next|this|last|past|following)\s+(?:{_PERIOD})\b"
+    rf"|\b(?:\d+|{_NUMBER_WORD}|one|a|an|few|coming|next|this|last|past|following)\s+(?:{_PERIOD})\b"
     rf"|\b(?:end|start|beginning|middle|course) of (?:the |this |next )?(?:{_PERIOD})\b"
     r"|\b(?:annually|yearly|monthly|weekly|daily|biennially|today|tomorrow|yesterday|immediately)\b"
     r"|\b(?:spring|summer|autumn|fall|winter)\b",
@@ -105,9 +106,12 @@ _AMOUNT = re.compile(
     rf"|\b(?:{_NUMBER_WORD})\b",
     re.IGNORECASE,
 )
-# Two or more capitalised words in a row ("Prime Minister Anthony Albanese",
-# "Kurt Campbell"), or a title before a name.
-_NAME = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E\.|Rt\.? Hon\.?)\s|\b[A-Z][\w'’.-]+(?:\s+(?:of\s+)?[A-Z][\w'’.-]+)+")
+# An honorific ("Mr Healey", "H.E."), or a capitalised word followed by more
+# ("Coordinator Kurt Campbell", "Minister of Defense of Japan"): a person when
+# one of those words names an office (`office_words`), not an organisation
+# ("the UK Health Security Agency").
+_HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E|Rt\.? Hon)\b\.?\s")
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
 
 
 @functools.cache
@@ -132,8 +136,11 @@ def has_amount(text: str) -> bool:
 
 
 def has_person(text: str) -> bool:
-    """A name ("Kurt Campbell", "Mr Healey") or an office ("the Secretary of State")."""
-    return bool(_NAME.search(text)) or not office_words().isdisjoint(stems(text))
+    """A person by honorific ("Mr Healey") or by office and name ("Coordinator Kurt Campbell", "President Biden")."""
+    if _HONORIFIC.search(text):
+        return True
+    offices = office_words()
+    return any(not offices.isdisjoint(stems(run.group(0))) for run in _CAPITALISED_RUN.finditer(text))
 
 
 class AnswerType(Enum):

@@ -57,7 +57,9 @@ def test_money_counts_and_shares_are_amounts(text: str) -> None:
     assert has_amount(text)
 
 
-@pytest.mark.parametrize("text", ["in 2027", "the partnership will deepen", "by 2035 and in 2040"])
+@pytest.mark.parametrize(
+    "text", ["in 2027", "the partnership will deepen", "by 2035 and in 2040", "one of the first steps"]
+)
 def test_a_year_alone_is_not_an_amount(text: str) -> None:
     assert not has_amount(text)
 
@@ -66,16 +68,25 @@ def test_a_year_alone_is_not_an_amount(text: str) -> None:
     "text",
     [
         "The delegation was led by Indo-Pacific Coordinator Kurt Campbell.",
-        "the under secretary will attend",
+        "Under Secretary Victoria Nuland will attend",
         "Mr Healey said",
+        "H.E. Nakatani Gen, Minister of Defense of Japan",
     ],
 )
 def test_names_and_offices_are_persons(text: str) -> None:
     assert has_person(text)
 
 
-def test_a_sentence_without_a_name_or_office_is_not_a_person() -> None:
-    assert not has_person("they agreed to deepen cooperation on supply chains.")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "they agreed to deepen cooperation on supply chains.",
+        "The UK Health Security Agency will partner with the CDC.",
+        "the ministers met",
+    ],
+)
+def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
+    assert not has_person(text)
 
 
 @pytest.mark.parametrize(
