@@ -17,8 +17,8 @@ What it does:
 3. Fits a logistic regression (regularisation chosen by cross-validation on
    the tune half) that predicts, per candidate sentence, whether its paragraph
    is gold. Sentences of unanswerable questions are all negatives.
-4. Chooses `abstain_below` and `join_above` on the tune half by a grid
-   search that replays the answerer's own `choose_sentences`, maximising the
+4. Chooses `abstain_below`, `join_above`, `quote_above` and `max_chars` on the
+   tune half by a grid search that replays the answerer's own `choose_quotes`, maximising the
    mean of gold-cited rate, citation precision, facts rate, abstention
    accuracy and (1 - false-abstention rate), with mean answer length within
    `FACTOID_MAX_CHARS`.
@@ -62,6 +62,8 @@ from qa.service import StatementService  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 PARAMS_PATH = ROOT / "qa" / PARAMS_FILE
+# Per-answer length limits tried; the mean must stay within FACTOID_MAX_CHARS.
+MAX_CHARS_GRID = (400, 500, 600)
 OBJECTIVE = ("gold_cited", "precision", "facts", "abstention", "answered")
 
 
@@ -277,7 +279,9 @@ def replay(items: Sequence[Collected], params: AnswererParams, *, apply: bool = 
         else:
             if apply:
                 apply_params(item.passages, params)
-            chosen = choose_quotes(item.passages, params.abstain_below, params.join_above, params.quote_above)
+            chosen = choose_quotes(
+                item.passages, params.abstain_below, params.join_above, params.quote_above, max_chars=params.max_chars
+            )
             answered = bool(chosen)
             cited = {(p.paragraph.doc_id, p.paragraph.label) for p, _quoted in chosen}
             text = " ".join(c.sentence.text for _p, quoted in chosen for c in quoted)
@@ -315,13 +319,14 @@ def choose_thresholds(items: Sequence[Collected], passage: Combiner, sentence: C
     for item in items:
         apply_params(item.passages, probe)
     best: tuple[float, AnswererParams] | None = None
-    for abstain in grid:
-        for join in (j for j in grid if j >= abstain):
-            for quote in grid:
-                params = AnswererParams(passage, sentence, abstain, join, quote)
-                score = objective(replay(items, params, apply=False))
-                if best is None or score > best[0] + 1e-9:
-                    best = (score, params)
+    for max_chars in MAX_CHARS_GRID:
+        for abstain in grid:
+            for join in (j for j in grid if j >= abstain):
+                for quote in grid:
+                    params = AnswererParams(passage, sentence, abstain, join, quote, max_chars)
+                    score = objective(replay(items, params, apply=False))
+                    if best is None or score > best[0] + 1e-9:
+                        best = (score, params)
     assert best is not None
     return best[1]
 
@@ -379,6 +384,7 @@ def main() -> int:
     params = choose_thresholds(tune, passage, sentence)
     print(
         f"abstain_below={params.abstain_below} join_above={params.join_above} quote_above={params.quote_above}"
+        f" max_chars={params.max_chars}"
         f"  (C passage {passage_c:g}, sentence {sentence_c:g})"
     )
     for title, features, combiner in (

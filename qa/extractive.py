@@ -17,9 +17,10 @@ work is in three decisions, all made by one fitted mechanism:
    probability must reach the fitted `abstain_below` threshold, and the
    question's answer type is a hard condition ("when" needs a date, "how
    much/many" an amount, "who" a person or office: `qa.text`);
-3. what to quote: the best sentence, then every other candidate whose
-   probability reaches the fitted `join_above` threshold, while the answer
-   stays within `FACTOID_MAX_CHARS`.
+3. what to quote: from the best paragraph, its best sentence that holds the
+   answer type, then its other sentences whose probability (a second fitted
+   combiner) reaches `quote_above`; other paragraphs from `join_above`; all
+   while the answer stays within the fitted `max_chars`.
 
 The weights and thresholds live in `qa/answerer_params.json`, written by
 `bench/calibrate.py` together with the figures they reached on the tune and
@@ -45,8 +46,8 @@ from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import StoredParagraph, StoredSentence
 
 EVIDENCE_PARAGRAPHS = 6
-# The product's length limit for an answer (the issue's target for factoid
-# answers); the fitted thresholds decide what fills it.
+# The mean length answers must keep to (the target for factoid answers):
+# `bench/calibrate.py` fits the per-answer limit `max_chars` under it.
 FACTOID_MAX_CHARS = 400
 CLOSEST_SHOWN = 3
 PARAMS_FILE = "answerer_params.json"
@@ -104,6 +105,7 @@ class AnswererParams:
     abstain_below: float  # the best passage's probability below which the answerer abstains
     join_above: float  # passage probability from which another paragraph joins the answer
     quote_above: float  # sentence probability from which another sentence of a chosen paragraph is quoted
+    max_chars: int = FACTOID_MAX_CHARS  # an answer grows by further sentences up to this length
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswererParams:
@@ -119,6 +121,7 @@ class AnswererParams:
             abstain_below=float(data["abstain_below"]),
             join_above=float(data["join_above"]),
             quote_above=float(data["quote_above"]),
+            max_chars=int(data.get("max_chars", FACTOID_MAX_CHARS)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +138,7 @@ class AnswererParams:
             "abstain_below": self.abstain_below,
             "join_above": self.join_above,
             "quote_above": self.quote_above,
+            "max_chars": self.max_chars,
         }
 
 
@@ -254,7 +258,13 @@ class ExtractiveAnswerer:
     # The three decisions ----------------------------------------------------
     def choose(self, passages: list[Passage]) -> list[tuple[Passage, list[Candidate]]]:
         """The answer's paragraphs with the sentences quoted from each; empty to abstain."""
-        return choose_quotes(passages, self.abstain_threshold, self.params.join_above, self.params.quote_above)
+        return choose_quotes(
+            passages,
+            self.abstain_threshold,
+            self.params.join_above,
+            self.params.quote_above,
+            max_chars=self.params.max_chars,
+        )
 
     def candidates(self, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None) -> list[Passage]:
         """The top paragraphs and their sentences, with features and fitted probabilities."""
@@ -398,7 +408,12 @@ def apply_params(passages: list[Passage], params: AnswererParams) -> None:
 
 
 def choose_quotes(
-    passages: list[Passage], abstain_below: float, join_above: float, quote_above: float
+    passages: list[Passage],
+    abstain_below: float,
+    join_above: float,
+    quote_above: float,
+    *,
+    max_chars: int = FACTOID_MAX_CHARS,
 ) -> list[tuple[Passage, list[Candidate]]]:
     """The answer's paragraphs, best first, each with its quoted sentences; none to abstain.
 
@@ -416,14 +431,14 @@ def choose_quotes(
             break
         ranked = sorted(passage.sentences, key=lambda c: c.probability, reverse=True)
         lead = next(c for c in ranked if c.holds_type)
-        if chosen and length + len(lead.sentence.text) > FACTOID_MAX_CHARS:
+        if chosen and length + len(lead.sentence.text) > max_chars:
             continue
         quoted = [lead]
         length += len(lead.sentence.text)
         for item in ranked:
             if item is lead or item.probability < quote_above:
                 continue
-            if length + len(item.sentence.text) <= FACTOID_MAX_CHARS:
+            if length + len(item.sentence.text) <= max_chars:
                 quoted.append(item)
                 length += len(item.sentence.text)
         chosen.append((passage, quoted))
