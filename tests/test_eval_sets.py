@@ -24,11 +24,16 @@ from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
+    # The shipped fit reached gold cited 0.50, precision 0.85, facts 0.50, abstention 0.62 on this check half.
     "real_dev": (
         ROOT.parent / "shared" / "eval" / "real_dev",
-        Minimums(hit=0.0, precision=0.0, facts=0.0, abstain=0.0),
+        Minimums(hit=0.45, precision=0.8, facts=0.45, abstain=0.55),
     ),
-    "archive": (ROOT / "tests" / "data" / "archive_eval", Minimums(hit=0.0, precision=0.0, facts=0.0, abstain=0.0)),
+    # Reached: gold cited 0.61, precision 0.93, facts 0.52, abstention 0.74 (replayed by bench/calibrate.py).
+    "archive": (
+        ROOT / "tests" / "data" / "archive_eval",
+        Minimums(hit=0.55, precision=0.88, facts=0.45, abstain=0.65),
+    ),
 }
 
 
