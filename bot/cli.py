@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score the answerer on a question set (JSON lines)")
     evaluate.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")
     evaluate.add_argument("--json", action="store_true")
+    # Exit status 1 when a figure is below its minimum, so CI can hold the figures.
+    for name, figure in (
+        ("hit", "share of answerable questions citing a gold paragraph"),
+        ("precision", "citation precision"),
+        ("facts", "share of answerable questions whose answer holds the facts"),
+        ("abstain", "share of unanswerable questions abstained on"),
+    ):
+        evaluate.add_argument(f"--min-{name}", type=_share, metavar="0..1", help=f"least {figure}")
 
     commands.add_parser("discord", help="run the Discord bot (token from DISCORD_TOKEN)")
 
@@ -268,13 +276,31 @@ def _cmd_chat(service: StatementService, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(service: StatementService, args: argparse.Namespace) -> int:
-    from qa.evaluation import format_summary, load_questions, run_evaluation
+    from qa.evaluation import Minimums, format_summary, load_questions, run_evaluation
 
     _first_use(service, quiet=True)
     questions = load_questions(args.questions)
     summary = run_evaluation(service, questions)
-    print(json.dumps(summary.to_json(), ensure_ascii=False) if args.json else format_summary(summary))
-    return EXIT_OK
+    minimums = Minimums(hit=args.min_hit, precision=args.min_precision, facts=args.min_facts, abstain=args.min_abstain)
+    missed = minimums.missed(summary)
+    if args.json:
+        print(json.dumps({**summary.to_json(), "missed": missed}, ensure_ascii=False))
+    else:
+        print(format_summary(summary))
+    for line in missed:
+        print(f"Missed: {line}", file=sys.stderr)
+    return EXIT_ERROR if missed else EXIT_OK
+
+
+def _share(text: str) -> float:
+    """A minimum figure: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a share from 0 to 1, e.g. 0.9") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
+    return value
 
 
 _HANDLERS = {

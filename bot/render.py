@@ -55,6 +55,9 @@ def error_text(error: StatementbotError) -> str:
 
 
 # Answers ------------------------------------------------------------------------------------
+CLOSEST_SENTENCE_MARK = "» "
+
+
 def answer_marks(answer: Answer) -> list[str]:
     """Short remarks shown under an answer: its note, and whether the LLM's text was replaced."""
     from qa.citations import FALLBACK_BACKEND
@@ -89,15 +92,23 @@ def answer_text(answer: Answer) -> str:
     quoted = quoted_citations(answer)
     if quoted:
         lines += ["", f"{quote_heading(answer)}:"]
-        lines += [quote(c) for c in quoted]
+        lines += [quote(c, closest=answer.abstained) for c in quoted]
     return "\n".join(lines)
 
 
-def quote(citation: Citation) -> str:
-    text = citation.text
+def closest_mark(citation: Citation) -> str:
+    """ "» " before a closest passage quoted by its sentence nearest the question, else nothing."""
+    return CLOSEST_SENTENCE_MARK if citation.quote else ""
+
+
+def quote(citation: Citation, *, closest: bool = False) -> str:
+    # Under an abstention the paragraph's sentence closest to the question is the likely
+    # answer the bot did not trust enough: show it, marked, not the paragraph's opening.
+    text = citation.quote if closest and citation.quote else citation.text
     if len(text) > QUOTE_CHARS:
         text = text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
-    return f"  {citation.marker(with_document=False)} {citation.title}\n    “{text}”"
+    mark = closest_mark(citation) if closest else ""
+    return f"  {citation.marker(with_document=False)} {citation.title}\n    {mark}“{text}”"
 
 
 def paragraph_text(citation: Citation) -> str:

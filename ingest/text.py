@@ -1,4 +1,4 @@
-"""Text helpers shared by parsing and answering: month names and a light stemmer.
+"""Month names, shared by parsing (dates) and answering (`qa/text.py`, the citation check).
 
 They sit in the lowest layer so the parser (dates) and the citation check (names, inflections)
 use one definition; `qa/` modules import them from here.
@@ -25,16 +25,3 @@ MONTHS: dict[str, int] = {name: number for number, names in enumerate(_MONTH_SPE
 MONTH_NAMES = frozenset(names[0] for names in _MONTH_SPELLINGS)
 # A month as a regex group (case-insensitive use): full names first, so "March" is not read as "Mar".
 MONTH_PATTERN = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-
-_SUFFIXES = (
-    "ational", "ations", "ation", "ities", "ments", "ingly", "ings", "ment", "ness", "ing", "ity", "ies", "ied",
-    "ers", "ate", "ed", "es", "er", "ly", "al", "s", "e", "y",
-)  # fmt: skip
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripper: "landed"/"landing" -> "land", "delivery"/"deliver" -> "deliver"."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word

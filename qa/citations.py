@@ -48,11 +48,11 @@ from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 
 from ingest.sentences import split_sentences
-from ingest.text import MONTH_NAMES, stem
+from ingest.text import MONTH_NAMES
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
 from qa.sanitise import allowed_links, is_instruction, sanitise_text
+from qa.text import STOPWORDS, stem
 from qa.types import CLOSEST_SHOWN, Answer, CheckReport, Citation
-from vectorstore.lexical import STOPWORDS
 
 # Share of a sentence's key terms its cited paragraphs must contain (numbers,
 # names and negations must all be there): two of three, three of four. It keeps

@@ -34,8 +34,10 @@ resolve.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,6 +470,79 @@ def summarise(results: list[QuestionResult], warnings: list[str], *, multi_docum
         warnings=warnings,
         multi_document=multi_document,
     )
+
+
+# Tune and check halves -----------------------------------------------------
+TUNE, CHECK = "tune", "check"
+_DOCUMENT_PREFIX = re.compile(r"^(a\d+)-\d+$")  # archive set ids "a07-03": document "a07"
+
+
+def half_of(name: str) -> str:
+    """CHECK when the first byte of sha1(name) is odd, else TUNE: a fixed rule, chosen before any figure was seen."""
+    return CHECK if hashlib.sha1(name.encode(), usedforsecurity=False).digest()[0] % 2 else TUNE
+
+
+def split_unit(question: EvalQuestion, units: Sequence[frozenset[Ref]], *, single_document: bool) -> str:
+    """What decides a question's half: its document, so the check half asks about statements tuning never saw.
+
+    An archive-set id ("a07-03") names its document ("a07"); otherwise an
+    answerable question belongs to the document its first gold phrase is found
+    in. An unanswerable question, or any question of a set on a single
+    statement, is its own unit (its id).
+    """
+    prefix = _DOCUMENT_PREFIX.match(question.id)
+    if prefix:
+        return prefix.group(1)
+    if units and not single_document:
+        return sorted(units[0])[0][0]
+    return question.id
+
+
+def split_questions(
+    questions: Sequence[EvalQuestion], paragraphs: Sequence[StoredParagraph]
+) -> dict[str, list[EvalQuestion]]:
+    """The questions of each half (TUNE, CHECK), by `split_unit` and `half_of`."""
+    single = len({p.doc_id for p in paragraphs}) == 1
+    halves: dict[str, list[EvalQuestion]] = {TUNE: [], CHECK: []}
+    for question in questions:
+        units = resolve_gold(question, paragraphs, [])
+        halves[half_of(split_unit(question, units, single_document=single))].append(question)
+    return halves
+
+
+# Thresholds ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Minimums:
+    """Figures a run must reach (`statementbot eval --min-hit ...`); None means not checked.
+
+    `hit` is the share of answerable questions whose answer cites a gold
+    paragraph ("gold cited"); `precision` the citation precision; `facts` the
+    facts rate; `abstain` the share of unanswerable questions abstained on.
+    """
+
+    hit: float | None = None
+    precision: float | None = None
+    facts: float | None = None
+    abstain: float | None = None
+
+    def missed(self, summary: EvalSummary) -> list[str]:
+        """One line per figure below its minimum (a figure with no questions to measure it counts as missed)."""
+        figures = {
+            "hit": ("gold cited", summary.gold_cited),
+            "precision": ("citation precision", summary.precision),
+            "facts": ("facts", summary.facts),
+            "abstain": ("abstention accuracy", summary.abstention),
+        }
+        lines = []
+        for name, (label, rate) in figures.items():
+            minimum = getattr(self, name)
+            if minimum is None:
+                continue
+            value = rate.value
+            if value is None or value < minimum:
+                shown = "n/a (no questions measure it)" if value is None else f"{value:.2f}"
+                lines.append(f"{label} {shown} is below --min-{name} {minimum:.2f}")
+        return lines
 
 
 # Formatting ----------------------------------------------------------------

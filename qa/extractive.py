@@ -2,292 +2,242 @@
 
 No language model: the answer is made of verbatim sentences, each followed by
 the marker of the paragraph it comes from, so nothing can be invented. The
-work is in choosing the sentences and in knowing when to say nothing.
+work is in three decisions, all made by one fitted mechanism:
 
-Evidence scoring, per sentence of the top paragraphs:
-* similarity: cosine between the question and the sentence (sentence vectors
-  were computed at ingest);
-* support: the share of the question's topical terms (IDF-weighted) that the
-  sentence's paragraph backs up, lexically (same stem) or semantically (the
-  term measurably raises the question's similarity to the sentence: removing
-  it from the question lowers the cosine).
+1. which sentences answer: every sentence of the top retrieved paragraphs is
+   a candidate, described by a few general features (`FEATURES`): its cosine
+   with the question (sentence vectors were computed at ingest), its
+   paragraph's retrieval evidence (dense cosine, BM25, fused rank), and how
+   much of the question's weight it and its paragraph support, lexically
+   (same Snowball stem) or semantically (dropping the term from the question
+   lowers the cosine with the sentence). A logistic regression fitted by
+   `bench/calibrate.py` turns the features into the probability that the
+   sentence comes from the paragraph that answers;
+2. whether they support the question well enough: the best candidate's
+   probability must reach the fitted `abstain_below` threshold, and the
+   question's answer type is a hard condition ("when" needs a date, "how
+   much/many" an amount, "who" a person or office: `qa.text`);
+3. what to quote: from the best paragraph, its best sentence that holds the
+   answer type, then its other sentences whose probability (a second fitted
+   combiner) reaches `quote_above`; other paragraphs from `join_above`; all
+   while the answer stays within the fitted `max_chars`.
 
-Abstention uses support: "Who is Japan's Prime Minister?" finds a sentence
-about Japan's Minister of Defense with a high cosine, but nothing backs
-"Prime", which carries most of the question's weight.
+The weights and thresholds live in `qa/answerer_params.json`, written by
+`bench/calibrate.py` together with the figures they reached on the tune and
+check halves (see README, "Abstention").
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 import numpy as np
 
 from prompts import ABSTAIN_PHRASE
+from qa.text import AnswerType, answer_type_of, content_terms, holds_type, stem, stems
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
-from vectorstore.lexical import content_terms, tokenize
 from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import StoredParagraph, StoredSentence
 
+EVIDENCE_PARAGRAPHS = 6
+# The mean length answers must keep to (the target for factoid answers):
+# `bench/calibrate.py` fits the per-answer limit `max_chars` under it.
+FACTOID_MAX_CHARS = 400
+PARAMS_FILE = "answerer_params.json"
 log = logging.getLogger(__name__)
 
-# Calibrated on the development set and tests/data/sample_questions.jsonl (see README, "Abstention").
-DEFAULT_SUPPORT_THRESHOLD = 0.5
-MIN_SIMILARITY = 0.25
-# A term "supports" a sentence semantically when dropping it from the question
-# lowers the question-sentence cosine by at least this much.
-TERM_CONTRIBUTION = 0.10
-# Words are compared on their first letters, a cheap stemmer that is robust to
-# inflection ("delivered" ~ "delivery") and rarely conflates topics.
-_STEM_PREFIX = 6
-SEMANTIC_GATE = 0.30
-# Semantic support counts fully only from cosine 0.50 up: below that, a sentence
-# on a neighbouring topic ("space cooperation" for "drones at sea") gains from a
-# term as much as the right one does.
-SEMANTIC_GATE_WIDTH = 0.20
-EVIDENCE_PARAGRAPHS = 6
-FACTOID_MAX_CHARS = 400
-LIST_MAX_CHARS = 900
-MAX_SENTENCES = 4
-# Share of the question's weight a same-paragraph sentence must add to join the answer.
-COMPLETION_GAIN = 0.10
-# A completing sentence may take a factoid answer a little past its usual length.
-COMPLETION_MAX_CHARS = 480
-# A past-tense or participle verb in a question ("represented", "decided") names a
-# relation that statements phrase in their own words ("H.E. Mr Nakatani Gen, Minister
-# of Defense of Japan, held a meeting"); it keeps at least this share of its weight as
-# support when the sentence is close to the question as a whole.
-RELATION_CREDIT = 0.5
-_RELATION_WORD = re.compile(r"^[a-z]{3,}(?<!e)ed$")
-
-_LIST_QUESTION = re.compile(
-    r"^(?:what|which)\s+(?:\w+\s+){0,3}?(?:are|were)\s+(?:\w+\s+){0,3}?"
-    r"(?:mentioned|listed|named|discussed|referenced|cited|covered)\b"
-    r"|\b(?:list|enumerate)\b|\ball the\b"
-    r"|\bwhich (?:\w+ )?(?:exercises|countries|programmes|programs|agreements|areas|domains)\b",
-    re.IGNORECASE,
+# What the combiners see, in the order of their fitted weights. A passage (a
+# retrieved paragraph) is judged on whether it answers; its sentences on
+# whether they hold the answer.
+PASSAGE_FEATURES = (
+    "best_sentence_cosine",  # the highest cosine(question, sentence) of its sentences
+    "cosine_gap",  # that, minus the best of all candidates' sentences
+    "paragraph_cosine",  # the paragraph's best dense cosine in retrieval
+    "paragraph_rank",  # 1 / (1 + rank of the paragraph in the fused retrieval)
+    "fused_share",  # the paragraph's fused score / the top paragraph's
+    "bm25_share",  # the paragraph's BM25 score / the best BM25 score of the hits
+    "coverage",  # weighted share of question terms whose stem the paragraph holds
+    "best_sentence_coverage",  # the same, for its best-covering sentence
+    "semantic_support",  # weighted cosine its best sentence loses without each term the paragraph lacks
+    "missing_weight",  # the largest weight share of a question term whose stem it lacks
+    "margin",  # its best sentence cosine minus the best of the other paragraphs' sentences
+    "typed",  # 1 when the question asks for a date, amount or person
+    "log_chars",  # log of the paragraph's length
 )
+SENTENCE_FEATURES = (
+    "cosine",  # cosine(question, sentence)
+    "cosine_below_best",  # its paragraph's best sentence cosine minus this one's
+    "coverage",  # weighted share of question terms whose stem the sentence holds
+    "semantic_support",  # weighted cosine the sentence loses without each term it lacks
+    "holds_type",  # holds what a typed question asks for (0 for other questions)
+    "first",  # 1 for the paragraph's first sentence
+    "log_chars",  # log of the sentence's length
+)
+
 _FOLLOW_UP = re.compile(r"^(?:and|also|what about|how about|and what about|what of|same for|then)\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|there)\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Combiner:
+    """A fitted logistic regression over named features."""
+
+    weights: tuple[float, ...]
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ np.asarray(self.weights) + self.intercept
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+@dataclass(frozen=True)
+class AnswererParams:
+    """The fitted combiners and thresholds (see `bench/calibrate.py`)."""
+
+    passage: Combiner  # probability that a retrieved paragraph answers the question
+    sentence: Combiner  # probability that a sentence of an answering paragraph holds the answer
+    abstain_below: float  # the best passage's probability below which the answerer abstains
+    join_above: float  # passage probability from which another paragraph joins the answer
+    quote_above: float  # sentence probability from which another sentence of a chosen paragraph is quoted
+    max_chars: int = FACTOID_MAX_CHARS  # an answer grows by further sentences up to this length
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnswererParams:
+        combiners = {}
+        for name, features in (("passage", PASSAGE_FEATURES), ("sentence", SENTENCE_FEATURES)):
+            fitted = data[name]
+            if tuple(fitted["features"]) != features:
+                raise ValueError(f"{PARAMS_FILE}: the {name} combiner was fitted on other features; re-run calibrate")
+            combiners[name] = Combiner(tuple(float(w) for w in fitted["weights"]), float(fitted["intercept"]))
+        return cls(
+            passage=combiners["passage"],
+            sentence=combiners["sentence"],
+            abstain_below=float(data["abstain_below"]),
+            join_above=float(data["join_above"]),
+            quote_above=float(data["quote_above"]),
+            max_chars=int(data.get("max_chars", FACTOID_MAX_CHARS)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def combiner(fitted: Combiner, features: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                "features": list(features),
+                "weights": [round(w, 6) for w in fitted.weights],
+                "intercept": round(fitted.intercept, 6),
+            }
+
+        return {
+            "passage": combiner(self.passage, PASSAGE_FEATURES),
+            "sentence": combiner(self.sentence, SENTENCE_FEATURES),
+            "abstain_below": self.abstain_below,
+            "join_above": self.join_above,
+            "quote_above": self.quote_above,
+            "max_chars": self.max_chars,
+        }
+
+
+@functools.cache
+def default_params() -> AnswererParams:
+    """The parameters shipped in the package, as last fitted by `bench/calibrate.py`."""
+    text = resources.files("qa").joinpath(PARAMS_FILE).read_text(encoding="utf-8")
+    return AnswererParams.from_json(json.loads(text))
+
+
 @dataclass
-class Evidence:
+class Candidate:
+    """One sentence of a retrieved paragraph."""
+
     paragraph: StoredParagraph
     sentence: StoredSentence
     similarity: float
-    support: float
-    rank: int  # of its paragraph in the retrieval
-    coverage: float = 0.0  # share of the question's weight found in this very sentence
-    answer_type: float = 0.0  # 1 when the sentence holds the kind of thing asked for (a date for "when")
-    covered: frozenset[str] = frozenset()  # question terms this very sentence holds
-    weights: dict[str, float] = field(default_factory=dict)  # the question's term weights (shared)
+    features: np.ndarray  # SENTENCE_FEATURES
+    holds_type: bool  # holds what the question's wh-word asks for (always true for other questions)
+    probability: float = 0.0
+
+
+@dataclass
+class Passage:
+    """One retrieved paragraph with its sentences."""
+
+    paragraph: StoredParagraph
+    rank: int
+    features: np.ndarray  # PASSAGE_FEATURES
+    sentences: list[Candidate]
+    probability: float = 0.0
 
     @property
-    def score(self) -> float:
-        return (
-            0.45 * self.similarity
-            + 0.35 * self.support
-            + 0.2 * self.coverage
-            + 0.2 * self.answer_type
-            - 0.01 * self.rank
+    def holds_type(self) -> bool:
+        return any(s.holds_type for s in self.sentences)
+
+
+def _log_decision(
+    question: str, passages: list[Passage], chosen: list[tuple[Passage, list[Candidate]]], threshold: float
+) -> None:
+    """At debug level (`statementbot -vv`), why the answer was chosen: top passages, features, decision."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    log.debug("%s %r (abstain below %.2f)", "answer" if chosen else "abstain on", question, threshold)
+    for passage in sorted(passages, key=lambda p: p.probability, reverse=True)[:CLOSEST_SHOWN]:
+        pairs = zip(PASSAGE_FEATURES, passage.features, strict=True)
+        features = " ".join(f"{name}={value:.2f}" for name, value in pairs)
+        log.debug(
+            "  %s ¶%s p=%.3f %s", passage.paragraph.doc_id, passage.paragraph.label, passage.probability, features
         )
-
-
-def _stems(text: str) -> set[str]:
-    return {token[:_STEM_PREFIX] for token in tokenize(text)}
-
-
-# Statements name countries both ways ("Japanese collaboration", "Minister of Defense
-# of Japan"); a question's adjective is backed by the country's name and vice versa.
-# Questions also use a capital for its government ("What did they say about
-# Beijing?"); only capitals that statements rarely mean as places are listed.
-_COUNTRY_WORDS = {
-    "american": ("america", "usa"),
-    "australian": ("austra",),
-    "british": ("britai", "uk"),
-    "canadian": ("canada",),
-    "chinese": ("china",),
-    "dutch": ("nether",),
-    "european": ("europe", "eu"),
-    "french": ("france",),
-    "german": ("german",),
-    "indian": ("india",),
-    "italian": ("italy",),
-    "japanese": ("japan",),
-    "korean": ("korea",),
-    "philippine": ("philip",),
-    "russian": ("russia",),
-    "taiwanese": ("taiwan",),
-    "ukrainian": ("ukrain",),
-    "beijing": ("china",),
-    "moscow": ("russia",),
-    "pyongyang": ("korea",),
-    "kyiv": ("ukrain",),
-    "kiev": ("ukrain",),
-    "taipei": ("taiwan",),
-    "tehran": ("iran",),
-}
-_COUNTRY_WORD_OF = {stem: word for word, stems in _COUNTRY_WORDS.items() for stem in stems}
-
-
-_SUFFIXES = ("s", "es", "ed", "ing", "ings", "er", "ers")
-
-
-def _inflections(term: str) -> set[str]:
-    """Stems of the term's inflected or bare forms, for words shorter than the stem prefix.
-
-    "meet" ~ "meeting" and "landed" ~ "land": the prefix alone misses both because
-    one side is shorter than six letters.
-    """
-    variants: set[str] = set()
-    if 3 <= len(term) < _STEM_PREFIX:
-        variants.update((term + suffix)[:_STEM_PREFIX] for suffix in _SUFFIXES)
-    for suffix in _SUFFIXES:
-        base = term[: -len(suffix)]
-        if term.endswith(suffix) and len(base) >= 3 and len(base) < _STEM_PREFIX:
-            variants.add(base)
-    return variants
-
-
-@functools.lru_cache(maxsize=4096)
-def _forms(term: str) -> frozenset[str]:
-    """The stems a paragraph may hold for `term` to count as present."""
-    stem = term[:_STEM_PREFIX]
-    aliases = _COUNTRY_WORDS.get(term, ()) or (
-        (_COUNTRY_WORD_OF[stem][:_STEM_PREFIX],) if stem in _COUNTRY_WORD_OF else ()
-    )
-    return frozenset({stem, *_inflections(term), *aliases})
-
-
-def _matches(term: str, stems: set[str]) -> bool:
-    """Same word up to inflection: 'delivered' ~ 'delivery', 'participate' ~ 'participation'.
-
-    A country and its adjective count as the same word: 'Japanese' ~ 'Japan'.
-    """
-    return not _forms(term).isdisjoint(stems)
-
-
-_WHEN = re.compile(r"^\s*(?:when|by when|what (?:year|date|time))\b|\bdeadline\b", re.IGNORECASE)
-_DATE_LIKE = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November"
-    r"|December)\b"
-)
-_WHO = re.compile(r"^\s*(?:who|which (?:\w+ )?(?:minister|official|person|people|leader)s?)\b", re.IGNORECASE)
-_NAME_LIKE = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E\.|Rt Hon|Minister|Secretary|President)\b")
-
-
-# "How much will GCAP cost?" is answered by an amount, "how many jets?" by a count;
-# a sentence without one cannot answer it, however close its topic ("affordable").
-_HOW_MUCH = re.compile(
-    r"^\s*how (?:much|many)\b|\b(?:what|which) (?:is|was|are|were) the (?:cost|price|budget|number)\b", re.IGNORECASE
-)
-_NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
-    r"|million|billion|trillion|dozen|several|dozens|hundreds|thousands"
-)
-_QUANTITY_LIKE = re.compile(
-    rf"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:%|per ?cent|percent|bn|m)\b|\b(?:{_NUMBER_WORDS})\b"
-    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b",
-    re.IGNORECASE,
-)
-
-
-def needs_quantity(question: str) -> bool:
-    return bool(_HOW_MUCH.search(question))
-
-
-# "Where does the statement criticise China?" asks for a passage, not a place.
-_WHERE = re.compile(
-    r"^\s*(?:where|in which (?:city|country|place))\b"
-    r"(?!\s+(?:does|do|did|is)\s+(?:the\s+)?(?:statement|document|text|declaration|communiqu))",
-    re.IGNORECASE,
-)
-_PLACE_LIKE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?[A-Z][\w-]+")
-# "Where were the consultations held?" asks about a meeting that took place; a
-# sentence about the next one ("looked forward to the next ... in Japan in 2025")
-# has a place and a date but not that answer.
-_PAST_QUESTION = re.compile(r"\b(?:did|was|were|had)\b", re.IGNORECASE)
-_FUTURE_SENTENCE = re.compile(
-    r"\b(?:next|will|shall|forthcoming|upcoming|future|look(?:s|ed)? forward|plans? to|intends? to)\b", re.IGNORECASE
-)
-
-
-def _answer_type(question: str, sentence: str) -> float:
-    """1.0 when the sentence holds what the question's wh-word asks for."""
-    if needs_quantity(question):
-        return 1.0 if _QUANTITY_LIKE.search(sentence) else 0.0
-    when, where = _WHEN.search(question), _WHERE.search(question)
-    if (when or where) and _PAST_QUESTION.search(question) and _FUTURE_SENTENCE.search(sentence):
-        return 0.0
-    if when:
-        return 1.0 if _DATE_LIKE.search(sentence) else 0.0
-    if where:
-        return 1.0 if _PLACE_LIKE.search(sentence) else 0.0
-    if _WHO.search(question):
-        return 1.0 if _NAME_LIKE.search(sentence) else 0.0
-    return 0.0
 
 
 def _without(query: str, term: str) -> str:
     return re.sub(rf"\b{re.escape(term)}\w*", " ", query, flags=re.IGNORECASE)
 
 
-def _support(
-    terms: list[str],
-    weights: dict[str, float],
-    stems: set[str],
-    contributions: dict[str, np.ndarray],
-    index: int,
-    *,
-    gate: float,
-) -> float:
-    """Share of the question's weight that the evidence backs, lexically or semantically."""
-    if not terms:
-        return 1.0
-    total = sum(weights.values()) or 1.0
-    supported = 0.0
-    for term in terms:
-        if _matches(term, stems):
-            supported += weights[term]
-        else:
-            gain = float(contributions[term][index])
-            credit = min(max(gain / TERM_CONTRIBUTION, 0.0), 1.0)
-            if _RELATION_WORD.match(term):
-                credit = max(credit, RELATION_CREDIT)
-            supported += weights[term] * gate * credit
-    return supported / total
-
-
-def is_list_question(question: str) -> bool:
-    return bool(_LIST_QUESTION.search(question))
-
-
 class ExtractiveAnswerer:
-    """Sentence-level extractive answers with calibrated abstention."""
+    """Sentence-level extractive answers with fitted, calibrated abstention."""
 
     backend = "extractive"
 
-    def __init__(self, retriever: HybridRetriever, *, support_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        *,
+        abstain_threshold: float | None = None,
+        params: AnswererParams | None = None,
+        support_threshold: float | None = None,
+    ) -> None:
+        """`abstain_threshold` (setting `abstain_threshold`) overrides the fitted `abstain_below`.
+
+        `support_threshold` is its former name, still accepted from the composition root.
+        """
         self.retriever = retriever
-        self.support_threshold = DEFAULT_SUPPORT_THRESHOLD if support_threshold is None else support_threshold
+        self.params = params or default_params()
+        override = abstain_threshold if abstain_threshold is not None else support_threshold
+        self.abstain_threshold = self.params.abstain_below if override is None else override
 
     # Public -----------------------------------------------------------------
     def answer(
         self, question: str, *, conversation: Conversation | None = None, search_filter: SearchFilter | None = None
     ) -> Answer:
         query = self.condense(question, conversation)
+        result, without_term = self.search(query, search_filter=search_filter)
+        return self.answer_from(question, result, without_term=without_term)
+
+    def search(
+        self, query: str, *, search_filter: SearchFilter | None = None
+    ) -> tuple[SearchResult, dict[str, np.ndarray]]:
+        """Retrieve for `query`; also the query's vector without each of its terms (for the term weights)."""
         terms = content_terms(query)
-        # The question and each "question without one term" (for the term weights)
-        # go through the model as one batch: one forward pass instead of two.
+        # The question and each "question without one term" go through the model
+        # as one batch: one forward pass instead of two.
         vectors = self.retriever.store.embedder.encode([query, *(_without(query, term) for term in terms)])
         result = self.retriever.search(
             query, k=EVIDENCE_PARAGRAPHS + 2, search_filter=search_filter, query_vector=vectors[0]
         )
-        return self.answer_from(question, result, without_term=dict(zip(terms, vectors[1:], strict=True)))
+        return result, dict(zip(terms, vectors[1:], strict=True))
 
     def condense(self, question: str, conversation: Conversation | None) -> str:
         """A standalone retrieval query for a follow-up ("and what about space?")."""
@@ -307,51 +257,37 @@ class ExtractiveAnswerer:
         self, question: str, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None
     ) -> Answer:
         """Answer from retrieved paragraphs; `without_term` holds the question's vector without each term, if known."""
-        documents = result.documents
-        multi_doc = len(documents) > 1
+        multi_doc = len(result.documents) > 1
         if not result.hits:
             return Answer(question, ABSTAIN_PHRASE, (), True, (), retrieval_query=result.query)
         if result.exact:
             citations = tuple(citation_of(h.paragraph, result, h.paragraph.text) for h in result.hits)
             text = " ".join(f"{c.text} {c.marker(with_document=multi_doc)}" for c in citations)
             return Answer(question, text, citations, False, retrieval_query=result.query)
-        evidence = self.score_evidence(result, without_term=without_term)
-        closest = tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
-        if needs_quantity(result.query):
-            evidence = [item for item in evidence if item.answer_type]
-        if not evidence:
+        passages = self.candidates(result, without_term=without_term)
+        chosen = self.choose(passages)
+        _log_decision(question, passages, chosen, self.abstain_threshold)
+        if not chosen:
+            closest = closest_passages(passages, result)
             return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
-        best = evidence[0]
-        abstain = best.support < self.support_threshold or best.similarity < MIN_SIMILARITY
-        log.debug(
-            "%s %r: best evidence %s ¶%s support %.2f (threshold %.2f) similarity %.2f (minimum %.2f) coverage %.2f "
-            "answer type %.0f rank %d score %.3f: %r",
-            "abstain on" if abstain else "answer",
-            question,
-            best.paragraph.doc_id,
-            best.paragraph.label,
-            best.support,
-            self.support_threshold,
-            best.similarity,
-            MIN_SIMILARITY,
-            best.coverage,
-            best.answer_type,
-            best.rank,
-            best.score,
-            best.sentence.text[:120],
-        )
-        if abstain:
-            return Answer(question, ABSTAIN_PHRASE, (), True, closest, retrieval_query=result.query)
-        chosen = self._select(question, evidence)
         return self._compose(question, chosen, result, multi_doc)
 
-    # Evidence ---------------------------------------------------------------
-    def score_evidence(
-        self, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None
-    ) -> list[Evidence]:
+    # The three decisions ----------------------------------------------------
+    def choose(self, passages: list[Passage]) -> list[tuple[Passage, list[Candidate]]]:
+        """The answer's paragraphs with the sentences quoted from each; empty to abstain."""
+        return choose_quotes(
+            passages,
+            self.abstain_threshold,
+            self.params.join_above,
+            self.params.quote_above,
+            max_chars=self.params.max_chars,
+        )
+
+    def candidates(self, result: SearchResult, *, without_term: dict[str, np.ndarray] | None = None) -> list[Passage]:
+        """The top paragraphs and their sentences, with features and fitted probabilities."""
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
-        paragraphs = {h.paragraph.key: (rank, h.paragraph) for rank, h in enumerate(hits)}
-        sentences = self.retriever.sentences_for(list(paragraphs), version=result.corpus_version)
+        ranks = {h.paragraph.key: rank for rank, h in enumerate(hits)}
+        sentences = self.retriever.sentences_for(list(ranks), version=result.corpus_version)
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])
@@ -359,35 +295,73 @@ class ExtractiveAnswerer:
         # "G7" in "What did the G7 say about Ukraine?" chose the statement; the
         # evidence need not repeat it.
         terms = [term for term in content_terms(result.query) if term not in result.naming_words]
-        weights, contributions = self._term_weights(result, terms, matrix, without_term)
-        paragraph_stems = {key: _stems(p.text) for key, (_rank, p) in paragraphs.items()}
-        evidence = []
+        weights, gains = self._term_weights(result, terms, matrix, without_term)
+        total = sum(weights.values()) or 1.0
+        term_stems = {term: stem(term) for term in weights}
+        kind = answer_type_of(result.query)
+        typed = 0.0 if kind is AnswerType.ANY else 1.0
+        by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
-            rank, paragraph = paragraphs[sentence.paragraph_key]
-            # A term's semantic support only counts when the sentence as a whole is
-            # close to the question: with a contentless remainder ("What did they say
-            # about?") any sentence gains from any term, related or not.
-            gate = min(max((float(similarities[index]) - SEMANTIC_GATE) / SEMANTIC_GATE_WIDTH, 0.0), 1.0)
-            stems = paragraph_stems[sentence.paragraph_key]
-            support = _support(terms, weights, stems, contributions, index, gate=gate)
-            own = _stems(sentence.text)
-            covered = frozenset(t for t in weights if _matches(t, own))
-            coverage = sum(weights[t] for t in covered) / (sum(weights.values()) or 1.0)
-            evidence.append(
-                Evidence(
-                    paragraph,
-                    sentence,
-                    float(similarities[index]),
-                    support,
-                    rank,
-                    coverage=coverage,
-                    covered=covered,
-                    weights=weights,
-                    answer_type=_answer_type(result.query, sentence.text),
+            by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
+        top_fused = hits[0].score or 1.0
+        top_lexical = max((h.lexical for h in hits), default=0.0) or 1.0
+        best_overall = float(similarities.max())
+        passages = []
+        for hit in hits:
+            indexes = by_paragraph.get(hit.paragraph.key)
+            if not indexes:
+                continue
+            in_paragraph = stems(hit.paragraph.text)
+            lacking = [t for t in weights if term_stems[t] not in in_paragraph]
+            best = max(float(similarities[i]) for i in indexes)
+            candidates: list[Candidate] = []
+            coverages, semantics = [], []
+            for index in indexes:
+                sentence = sentences[index]
+                similarity = float(similarities[index])
+                own = stems(sentence.text)
+                absent = [t for t in weights if term_stems[t] not in own]
+                coverage = 1.0 - sum(weights[t] for t in absent) / total
+                semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
+                holds = holds_type(kind, sentence.text)
+                features = np.array(
+                    [
+                        similarity,
+                        best - similarity,
+                        coverage,
+                        semantic,
+                        1.0 if holds and typed else 0.0,
+                        1.0 if sentence.index == 0 else 0.0,
+                        math.log(max(len(sentence.text), 1)),
+                    ]
                 )
+                candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
+                coverages.append(coverage)
+                semantics.append(sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total)
+            features = np.array(
+                [
+                    best,
+                    best - best_overall,
+                    hit.dense,
+                    1.0 / (1 + ranks[hit.paragraph.key]),
+                    hit.score / top_fused,
+                    hit.lexical / top_lexical,
+                    1.0 - sum(weights[t] for t in lacking) / total,
+                    max(coverages),
+                    max(semantics),
+                    max((weights[t] / total for t in lacking), default=0.0),
+                    0.0,  # margin: set below, once every paragraph's best is known
+                    typed,
+                    math.log(max(len(hit.paragraph.text), 1)),
+                ]
             )
-        evidence.sort(key=lambda e: e.score, reverse=True)
-        return evidence
+            passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
+        margin = PASSAGE_FEATURES.index("margin")
+        for passage in passages:
+            others = [p.features[0] for p in passages if p is not passage]
+            passage.features[margin] = passage.features[0] - max(others, default=0.0)
+        apply_params(passages, self.params)
+        return passages
 
     def _term_weights(
         self,
@@ -409,98 +383,97 @@ class ExtractiveAnswerer:
         if without_term is None or any(term not in without_term for term in terms):
             encoded = self.retriever.store.embedder.encode([_without(result.query, term) for term in terms])
             without_term = dict(zip(terms, encoded, strict=True))
-        vectors = [without_term[term] for term in terms]
         idf = self.retriever.lexical.idf(terms, version=result.corpus_version)
         base = matrix @ result.query_vector
         weights: dict[str, float] = {}
-        contributions: dict[str, np.ndarray] = {}
-        for i, term in enumerate(terms):
-            importance = max(1.0 - float(vectors[i] @ result.query_vector), 0.005)
+        gains: dict[str, np.ndarray] = {}
+        for term in terms:
+            vector = without_term[term]
+            # A floor keeps a term the model barely notices from weighing exactly nothing.
+            importance = max(1.0 - float(vector @ result.query_vector), 1e-3)
             weights[term] = importance * idf[term]
-            contributions[term] = base - matrix @ vectors[i]
-        return weights, contributions
+            gains[term] = base - matrix @ vector
+        return weights, gains
 
-    def _select(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
-        best = evidence[0]
-        if is_list_question(question):
-            chosen: list[Evidence] = []
-            seen: set[str] = set()
-            for item in evidence:
-                if item.paragraph.key in seen or item.support < self.support_threshold:
-                    continue
-                if item.score < best.score - 0.2:
-                    break
-                chosen.append(item)
-                seen.add(item.paragraph.key)
-            return chosen[:6] or [best]
-        chosen = [best]
-        length = len(best.sentence.text)
-        for item in evidence[1:]:
-            if len(chosen) >= MAX_SENTENCES or item.score < best.score - 0.08:
-                break
-            # Each sentence of the answer must be backed on its own: a runner-up from
-            # another statement ("the sixth UK-Japan meeting" for a Japan-Australia
-            # question) may score close to the best yet miss the question's key word.
-            # The exception is the sentence that holds what the question asks for
-            # (the date of a "when") when nothing chosen so far does.
-            supplies_type = item.answer_type and not any(c.answer_type for c in chosen)
-            if length + len(item.sentence.text) > FACTOID_MAX_CHARS or (
-                item.support < self.support_threshold and not supplies_type
-            ):
-                continue
-            chosen.append(item)
-            length += len(item.sentence.text)
-        return self._complete(chosen, evidence, length)
-
-    @staticmethod
-    def _complete(chosen: list[Evidence], evidence: list[Evidence], length: int) -> list[Evidence]:
-        """Add the sentence of the best paragraph that holds what the chosen ones lack.
-
-        The answer to "Which programme does the fighter deployment relate to?" is
-        split across two sentences of ¶11: one names the deployment, the one before
-        it names the programme. A neighbour that carries a good share of the
-        question's missing weight belongs in the answer.
-        """
-        best = chosen[0]
-        candidates = [
-            item
-            for item in evidence
-            if item.paragraph.key == best.paragraph.key
-            and item not in chosen
-            and length + len(item.sentence.text) <= COMPLETION_MAX_CHARS
-        ]
-        if not candidates:
-            return chosen
-        total = sum(best.weights.values()) or 1.0
-        have = frozenset().union(*(item.covered for item in chosen))
-        missing = {t: w for t, w in best.weights.items() if t not in have}
-        gains = [(sum(missing.get(t, 0.0) for t in item.covered) / total, item) for item in candidates]
-        gains = [(gain, item) for gain, item in gains if gain >= COMPLETION_GAIN]
-        if gains:
-            chosen.append(max(gains, key=lambda pair: pair[0])[1])
-            return chosen
-        # The chosen sentence may win on the question's words ("Women, Peace and
-        # Security") while a neighbour is closer to what it asks ("what is it
-        # about?"): that neighbour completes the answer.
-        closest = max(candidates, key=lambda item: item.similarity)
-        if closest.similarity > max(item.similarity for item in chosen):
-            chosen.append(closest)
-        return chosen
-
-    def _compose(self, question: str, chosen: list[Evidence], result: SearchResult, multi_doc: bool) -> Answer:
-        # Keep document order within a paragraph and paragraph order of relevance.
-        by_paragraph: dict[str, list[Evidence]] = {}
-        for item in chosen:
-            by_paragraph.setdefault(item.paragraph.key, []).append(item)
+    def _compose(
+        self, question: str, chosen: list[tuple[Passage, list[Candidate]]], result: SearchResult, multi_doc: bool
+    ) -> Answer:
         parts: list[str] = []
         citations: list[Citation] = []
-        for items in by_paragraph.values():
-            items.sort(key=lambda e: e.sentence.index)
-            quote = " ".join(e.sentence.text for e in items)
-            citation = citation_of(items[0].paragraph, result, quote)
+        for passage, quoted in chosen:
+            # Sentences in document order within a paragraph; paragraphs in order of probability.
+            quote = " ".join(c.sentence.text for c in sorted(quoted, key=lambda c: c.sentence.index))
+            citation = citation_of(passage.paragraph, result, quote)
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def apply_params(passages: list[Passage], params: AnswererParams) -> None:
+    """Set every passage's and sentence's probability from the fitted combiners."""
+    if not passages:
+        return
+    for passage, probability in zip(
+        passages, params.passage.probability(np.stack([p.features for p in passages])), strict=True
+    ):
+        passage.probability = float(probability)
+    sentences = [c for p in passages for c in p.sentences]
+    for sentence, probability in zip(
+        sentences, params.sentence.probability(np.stack([c.features for c in sentences])), strict=True
+    ):
+        sentence.probability = float(probability)
+
+
+def choose_quotes(
+    passages: list[Passage],
+    abstain_below: float,
+    join_above: float,
+    quote_above: float,
+    *,
+    max_chars: int = FACTOID_MAX_CHARS,
+) -> list[tuple[Passage, list[Candidate]]]:
+    """The answer's paragraphs, best first, each with its quoted sentences; none to abstain.
+
+    Decisions 2 and 3 of the module docstring. The answer type is a hard
+    condition: only a paragraph with a sentence that holds what the question
+    asks for (a date for "when") may answer, and that sentence leads its quote.
+    """
+    eligible = sorted((p for p in passages if p.holds_type), key=lambda p: p.probability, reverse=True)
+    if not eligible or eligible[0].probability < abstain_below:
+        return []
+    chosen: list[tuple[Passage, list[Candidate]]] = []
+    length = 0
+    for passage in eligible:
+        if chosen and passage.probability < join_above:
+            break
+        ranked = sorted(passage.sentences, key=lambda c: c.probability, reverse=True)
+        lead = next(c for c in ranked if c.holds_type)
+        if chosen and length + len(lead.sentence.text) > max_chars:
+            continue
+        quoted = [lead]
+        length += len(lead.sentence.text)
+        for item in ranked:
+            if item is lead or item.probability < quote_above:
+                continue
+            if length + len(item.sentence.text) <= max_chars:
+                quoted.append(item)
+                length += len(item.sentence.text)
+        chosen.append((passage, quoted))
+    return chosen
+
+
+def closest_passages(passages: list[Passage], result: SearchResult) -> tuple[Citation, ...]:
+    """The paragraphs shown under an abstention, each with its sentence closest to the question as `quote`.
+
+    Paragraphs come in the order of their fitted probability, so the likely
+    answer the answerer did not trust enough is shown first.
+    """
+    if not passages:
+        return tuple(citation_of(h.paragraph, result) for h in result.hits[:CLOSEST_SHOWN])
+    ordered = sorted(passages, key=lambda p: p.probability, reverse=True)[:CLOSEST_SHOWN]
+    return tuple(
+        citation_of(p.paragraph, result, max(p.sentences, key=lambda c: c.similarity).sentence.text) for p in ordered
+    )
 
 
 def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:

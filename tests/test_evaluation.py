@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from errors import StatementbotError
 from qa.evaluation import (
+    Minimums,
     QuestionFileError,
     QuestionResult,
     format_summary,
@@ -363,3 +364,62 @@ def test_eval_command_runs_on_a_question_file(data_dir: Path, service: Statement
     )  # fmt: skip
     assert text.returncode == 1
     assert "no such question file" in text.stderr
+
+
+def test_minimums_name_each_figure_below_its_threshold() -> None:
+    """`Minimums.missed` lists exactly the figures under their minimum; unset minimums are not checked."""
+    results = [
+        QuestionResult(id="a", question="a", unanswerable=False, multi=False, gold_units=1, gold_units_cited=1,
+                       precision=1.0, recall=1.0, facts_ok=False),
+        QuestionResult(id="b", question="b", unanswerable=True, multi=False, abstained=False),
+    ]  # fmt: skip
+    summary = summarise(results, [])
+    assert Minimums().missed(summary) == []
+    assert Minimums(hit=1.0, precision=1.0).missed(summary) == []
+    missed = Minimums(hit=0.9, facts=0.5, abstain=0.9).missed(summary)
+    assert missed == [
+        "facts 0.00 is below --min-facts 0.50",
+        "abstention accuracy 0.00 is below --min-abstain 0.90",
+    ]
+    only_answerable = summarise(results[:1], [])
+    assert Minimums(abstain=0.5).missed(only_answerable) == [
+        "abstention accuracy n/a (no questions measure it) is below --min-abstain 0.50"
+    ]
+
+
+@pytest.mark.slow
+def test_eval_command_exits_1_when_a_minimum_is_missed(
+    data_dir: Path, service: StatementService, tmp_path: Path
+) -> None:
+    """`statementbot eval --min-*` exits 0 when every figure reaches its minimum and 1, naming it, when one does not."""
+    path = write_questions(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "c1", "question": "What does paragraph 12 say?", "gold": ["Edgewing"], "facts": [["GIGO"]]},
+            {"id": "c2", "question": "Which football team won the 2025 league?", "unanswerable": True},
+        ],
+    )
+    env = {**os.environ, "STATEMENTBOT_DATA_DIR": str(data_dir)}
+
+    def run(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "eval", str(path), *options],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+        )  # fmt: skip
+
+    passed = run("--min-hit", "1", "--min-precision", "1", "--min-facts", "1", "--min-abstain", "1")
+    assert passed.returncode == 0, passed.stderr
+    as_json = run("--json", "--min-hit", "1", "--min-abstain", "1")
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout)["missed"] == []
+    impossible = write_questions(tmp_path / "bad.jsonl", [{"id": "u", "question": "What does GIGO stand for?",
+                                                            "unanswerable": True}])  # fmt: skip
+    failed = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", str(impossible), "--min-abstain", "0.9"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert "below --min-abstain 0.90" in failed.stderr
+    bad = run("--min-hit", "1.5")
+    assert bad.returncode == 2
+    assert "not between 0 and 1" in bad.stderr

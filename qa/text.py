@@ -1,0 +1,183 @@
+"""Shared text helpers of the answering pipeline: tokens, stems, dates, amounts, names.
+
+One place for each idea (STYLE 13): the answerer, the citation check and the
+calibration script all read words, stems, dates and amounts the same way.
+
+* Tokens are split as SQLite FTS5's unicode61 tokenizer splits them, so a term
+  the answerer weighs is the term the BM25 index looked up.
+  (`vectorstore/lexical.py` still has its own copy of `tokenize` and the stop
+  words: `vectorstore` sits below `qa` and may not import it. Moving both to a
+  bottom-layer module is left to whoever owns `vectorstore/`.)
+* Stems are the Snowball (Porter 2) English stemmer's, a well-kept library
+  rather than hand-written suffix rules: "delivered"/"delivery" -> "deliv".
+* Dates, amounts and persons/offices are what "when", "how much/many" and
+  "who" questions ask for; `answer_type_of` reads a question's type from its
+  wh-words and `holds_type` says whether a sentence holds that kind of thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from enum import Enum
+from importlib import resources
+
+import snowballstemmer
+
+from ingest.text import MONTHS
+
+# Words that carry no topic. Kept small on purpose: "Japan" or "defence" are
+# common in a corpus of statements, but IDF already discounts them.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves say said says
+    tell told mention mentioned mentions statement statements according document documents paragraph please
+    regarding re does did do anything something thing things kind""".split()
+)
+
+_TOKEN = re.compile(r"[\w]+", re.UNICODE)
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def fold(text: str) -> str:
+    """NFKC-normalised, lowercased, curly apostrophes made straight."""
+    return unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens, split as FTS5's unicode61 tokenizer splits them."""
+    return _TOKEN.findall(fold(text))
+
+
+def content_terms(text: str) -> list[str]:
+    """Tokens that carry the topic of a question (stop words and 1-letter tokens dropped), in order, once each."""
+    seen: list[str] = []
+    for token in tokenize(text):
+        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()) or token in seen:
+            continue
+        seen.append(token)
+    return seen
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball English stem of one lowercased word: "meetings" -> "meet", "delivered" -> "deliv"."""
+    return _STEMMER.stemWord(word)
+
+
+def stems(text: str) -> set[str]:
+    """The stems of every token of `text`."""
+    return {stem(token) for token in tokenize(text)}
+
+
+# Dates, amounts, persons -----------------------------------------------------------
+# The parser's month spellings (ingest/text.py), capitalised: longest first, so "March" is not read as "Mar".
+_MONTH = "|".join(sorted((name.capitalize() for name in MONTHS), key=len, reverse=True))
+# Cardinals only: "one" ("one of the") and ordinals ("the first") count nothing.
+_NUMBER_WORD = (
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions"
+    r"|billions"
+)
+_PERIOD = r"days?|weeks?|months?|years?|decades?|quarters?|century|centuries"
+# A calendar date, a year or decade, or a span of time ("within five years",
+# "next year", "by the end of the decade"): what answers "when".
+# Month names only capitalised: "they may" is no date.
+_MONTH_NAME = re.compile(rf"\b(?:{_MONTH})\b")
+_DATE = re.compile(
+    r"\b(?:1[89]|20)\d\d(?:s|'s)?\b"
+    rf"|\b(?:\d+|{_NUMBER_WORD}|one|a|an|few|coming|next|this|last|past|following)\s+(?:{_PERIOD})\b"
+    rf"|\b(?:end|start|beginning|middle|course) of (?:the |this |next )?(?:{_PERIOD})\b"
+    r"|\b(?:annually|yearly|monthly|weekly|daily|biennially|today|tomorrow|yesterday|immediately)\b"
+    r"|\b(?:spring|summer|autumn|fall|winter)\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+# An amount: money, a share, a count in digits (a year alone is not one) or in words.
+_AMOUNT = re.compile(
+    r"[£$€¥₹]\s?\d"
+    r"|\b\d[\d,.]*\s?(?:%|per ?cent|percent|bn|mn|m|k|b)\b"
+    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b"
+    rf"|\b(?:{_NUMBER_WORD})\b",
+    re.IGNORECASE,
+)
+# An honorific ("Mr Healey", "H.E."), or a capitalised word followed by more
+# ("Coordinator Kurt Campbell", "Minister of Defense of Japan"): a person when
+# one of those words names an office (`office_words`), not an organisation
+# ("the UK Health Security Agency").
+_HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E|Rt\.? Hon)\b\.?\s")
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
+
+
+@functools.cache
+def office_words() -> frozenset[str]:
+    """Stems of the words naming an office ("minister", "secretary"), from `qa/offices.txt`.
+
+    A measured exception to "no word lists": a "who" question is answered by a
+    person or an office, and an office in running text ("the under secretary")
+    has no other mark. The list is data with its own test.
+    """
+    text = resources.files("qa").joinpath("offices.txt").read_text(encoding="utf-8")
+    words = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
+    return frozenset(stem(word) for word in words if word)
+
+
+def has_date(text: str) -> bool:
+    return bool(_MONTH_NAME.search(text) or _DATE.search(text))
+
+
+def has_amount(text: str) -> bool:
+    return any(not _YEAR.match(match.group(0)) for match in _AMOUNT.finditer(text))
+
+
+def has_person(text: str) -> bool:
+    """A person by honorific ("Mr Healey") or by office and name ("Coordinator Kurt Campbell", "President Biden")."""
+    if _HONORIFIC.search(text):
+        return True
+    offices = office_words()
+    return any(not offices.isdisjoint(stems(run.group(0))) for run in _CAPITALISED_RUN.finditer(text))
+
+
+class AnswerType(Enum):
+    """What kind of thing a question asks for, read from its wh-words."""
+
+    ANY = "any"
+    DATE = "date"
+    AMOUNT = "amount"
+    PERSON = "person"
+
+
+_WHEN = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?(?:by\s+)?when\b|\b(?:and|or)\s+when\b"
+    r"|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b|^\W*what (?:date|day|year|month)\b",
+    re.IGNORECASE,
+)
+_HOW_MUCH = re.compile(r"\bhow (?:much|many)\b", re.IGNORECASE)
+_WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
+
+
+def answer_type_of(question: str) -> AnswerType:
+    """The hard condition on an answer: "when" needs a date, "how much/many" an amount, "who" a person or office."""
+    if _HOW_MUCH.search(question):
+        return AnswerType.AMOUNT
+    if _WHEN.search(question):
+        return AnswerType.DATE
+    if _WHO.search(question):
+        return AnswerType.PERSON
+    return AnswerType.ANY
+
+
+def holds_type(kind: AnswerType, text: str) -> bool:
+    """Whether `text` holds the kind of thing `kind` asks for (always, for ANY)."""
+    if kind is AnswerType.DATE:
+        return has_date(text)
+    if kind is AnswerType.AMOUNT:
+        return has_amount(text)
+    if kind is AnswerType.PERSON:
+        return has_person(text)
+    return True

@@ -1,0 +1,125 @@
+"""The shared text helpers read tokens, stems, dates, amounts, persons and question types as documented."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.text import (
+    AnswerType,
+    answer_type_of,
+    content_terms,
+    has_amount,
+    has_date,
+    has_person,
+    holds_type,
+    office_words,
+    stem,
+    tokenize,
+)
+
+
+def test_tokens_split_like_fts5_and_content_terms_drop_stop_words() -> None:
+    """Words are lowercased and split on non-word characters; stop words and repeats leave the content terms."""
+    assert tokenize("F-35B UK’s GCAP") == ["f", "35b", "uk", "s", "gcap"]
+    assert content_terms("What did the UK say about the UK's jets?") == ["uk", "jets"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("delivered", "deliver"), ("meetings", "meet"), ("landed", "landing"), ("participation", "participate")],
+)
+def test_inflections_share_a_stem(a: str, b: str) -> None:
+    """Snowball stems join a word's inflections."""
+    assert stem(a) == stem(b)
+
+
+def test_different_words_keep_different_stems() -> None:
+    """A prefix stemmer would join 'nuclear' and 'nucleus' or 'secure' and 'secretary'; Snowball does not."""
+    assert stem("secure") != stem("secretary")
+    assert stem("policy") != stem("police")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["on 28 August 2025", "in the early 2040s", "by the end of the decade", "within five years", "March 7", "annually"],
+)
+def test_dates_and_spans_of_time_are_dates(text: str) -> None:
+    assert has_date(text)
+
+
+@pytest.mark.parametrize("text", ["the sixth meeting of ministers", "Australia will buy submarines", "they may"])
+def test_sentences_without_a_time_are_not_dates(text: str) -> None:
+    assert not has_date(text)
+
+
+@pytest.mark.parametrize("text", ["$1 billion", "three Virginia class submarines", "220 aircraft", "10 per cent"])
+def test_money_counts_and_shares_are_amounts(text: str) -> None:
+    assert has_amount(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["in 2027", "the partnership will deepen", "by 2035 and in 2040", "one of the first steps"]
+)
+def test_a_year_alone_is_not_an_amount(text: str) -> None:
+    assert not has_amount(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The delegation was led by Indo-Pacific Coordinator Kurt Campbell.",
+        "Under Secretary Victoria Nuland will attend",
+        "Mr Healey said",
+        "H.E. Nakatani Gen, Minister of Defense of Japan",
+    ],
+)
+def test_names_and_offices_are_persons(text: str) -> None:
+    assert has_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "they agreed to deepen cooperation on supply chains.",
+        "The UK Health Security Agency will partner with the CDC.",
+        "the ministers met",
+    ],
+)
+def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
+    assert not has_person(text)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When do the subs start rotating?", AnswerType.DATE),
+        ("By when will the data be shared?", AnswerType.DATE),
+        ("Where and when will they meet next?", AnswerType.DATE),
+        ("On what date was it signed?", AnswerType.DATE),
+        ("How many planes is Air India buying?", AnswerType.AMOUNT),
+        ("how much have partners pledged?", AnswerType.AMOUNT),
+        ("Who headed the American delegation?", AnswerType.PERSON),
+        ("whose design is the submarine based on?", AnswerType.ANY),
+        ("What did they say about Beijing?", AnswerType.ANY),
+    ],
+)
+def test_question_type_comes_from_its_wh_words(question: str, kind: AnswerType) -> None:
+    assert answer_type_of(question) is kind
+
+
+def test_holds_type_is_the_hard_condition_of_each_type() -> None:
+    """A date answers "when", an amount "how many", a person "who"; any text answers other questions."""
+    assert holds_type(AnswerType.DATE, "in 2026")
+    assert not holds_type(AnswerType.DATE, "in Germany")
+    assert holds_type(AnswerType.AMOUNT, "five systems")
+    assert not holds_type(AnswerType.AMOUNT, "in 2026")
+    assert holds_type(AnswerType.PERSON, "Prime Minister Albanese")
+    assert not holds_type(AnswerType.PERSON, "soon.")
+    assert holds_type(AnswerType.ANY, "")
+
+
+def test_office_words_file_is_read_without_comments_and_stemmed() -> None:
+    """qa/offices.txt: one office word a line, '#' comments ignored, stored as stems."""
+    words = office_words()
+    assert {stem("minister"), stem("secretary"), stem("ambassador")} <= words
+    assert all(word and " " not in word and "#" not in word for word in words)
