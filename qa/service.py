@@ -83,9 +83,11 @@ class StatementService:
         with self._write_lock:
             return self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
 
-    def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
+    def ingest_bytes(
+        self, data: bytes, *, name: str, source: str | None = None, id_hint: str | None = None
+    ) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_bytes(data, name=name, source=source)
+            return self.indexer.ingest_bytes(data, name=name, source=source, id_hint=id_hint)
 
     def remove(self, doc_id: str) -> IngestReport:
         with self._write_lock:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ingest.errors import UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
-from ingest.models import Chunk, Document, Span
+from ingest.models import MAX_SLUG_LENGTH, Chunk, Document, Span, slugify
 from ingest.parser import chunk_paragraph, parse_statement
 from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
 
@@ -218,8 +218,16 @@ class Indexer:
             self._prune(paths, run)
         return report
 
-    def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
-        """Ingest an uploaded file (Discord attachment) with the same code path."""
+    def ingest_bytes(
+        self, data: bytes, *, name: str, source: str | None = None, id_hint: str | None = None
+    ) -> IngestReport:
+        """Ingest an uploaded file (Discord attachment) or a fetched URL with the same code path.
+
+        With `id_hint` (a fetched URL's path, see ingest.fetch) the document takes that id,
+        or its title's when the hint is None and `source` is a URL, made unique with a
+        numeric suffix: a document from another source is never replaced, and one from the
+        same source is updated.
+        """
         self.store.acquire_writer()
         report = IngestReport()
         try:
@@ -231,7 +239,10 @@ class Indexer:
             loaded = dataclasses.replace(loaded, source=source)
         run = _Run(self.store.index_state(), report)
         try:
-            self._stage(self._prepare(loaded, run, doc_id=None), run)
+            if source and _is_url(source):
+                self._stage(self._prepare_fetched(loaded, run, id_hint=id_hint), run)
+            else:
+                self._stage(self._prepare(loaded, run, doc_id=None), run)
         except UnreadableDocument as error:
             report.failed.append(error)
         self._flush(run)
@@ -275,6 +286,23 @@ class Indexer:
             )
         return document
 
+    def _prepare_fetched(self, loaded: LoadedText, run: _Run, *, id_hint: str | None) -> Document:
+        """A fetched page's document: the same URL keeps its id; any other gets a fresh one."""
+        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=id_hint)
+        same_source = sorted(r.id for r in run.state.records.values() if r.source == document.source)
+        if same_source:
+            doc_id = same_source[0]
+        else:
+            base = id_hint or slugify(document.title) or document.id
+            taken = run.state.doc_ids() | set(run.state.records) | run.seen_ids
+            doc_id = base
+            suffix = 2
+            while doc_id in taken:
+                doc_id = f"{base[: MAX_SLUG_LENGTH - 4].rstrip('-')}-{suffix}"
+                suffix += 1
+        run.seen_ids.add(doc_id)
+        return document if document.id == doc_id else _with_id(document, doc_id)
+
     @staticmethod
     def _settle_id(document: Document, run: _Run) -> Document:
         """The id a file's document is stored under, so that re-runs never duplicate or clobber.
@@ -291,7 +319,7 @@ class Indexer:
             return document if document.id in same_file else _with_id(document, same_file[0])
         current = records.get(document.id)
         if current is not None:
-            if current.id not in run.seen_ids and current.source and Path(current.source).exists():
+            if current.id not in run.seen_ids and current.source and _source_exists(current.source):
                 raise UnreadableDocument(
                     document.source,
                     f"would replace document {current.id!r}, which was ingested from {current.source}",
@@ -305,7 +333,7 @@ class Indexer:
             for record in records.values()
             if record.content_hash == document.content_hash
             and record.id not in run.seen_ids
-            and not (record.source and Path(record.source).exists())
+            and not (record.source and _source_exists(record.source))
         )
         return _with_id(document, twins[0]) if twins else document
 
@@ -491,6 +519,15 @@ class Indexer:
             inside = any(source == root or root in source.parents for root in roots)
             if inside and not source.exists():
                 self._remove(doc_id, state, run.report)
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _source_exists(source: str) -> bool:
+    """Whether a document's source is still there; a URL always counts, as it cannot be checked offline."""
+    return _is_url(source) or Path(source).exists()
 
 
 def _with_id(document: Document, doc_id: str) -> Document:

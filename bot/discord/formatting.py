@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from ingest.display import shown
 from bot.discord import limits
 from prompts import CLOSEST_HEADING
 from qa.citations import FALLBACK_BACKEND
@@ -154,8 +155,8 @@ def _source_link(source: str) -> str | None:
 
 
 def _source_name(source: str) -> str:
-    """What the footer shows for a local source: the file name, never the server's path."""
-    return PurePath(source).name if source else ""
+    """What the footer shows for a local source: the file name (escaped, see ingest.display), never the path."""
+    return shown(PurePath(source).name) if source else ""
 
 
 def citation_embed(citation: Citation) -> discord.Embed:
@@ -203,7 +204,8 @@ def answer_messages(answer: Answer, *, feedback_id: str | None = None) -> list[O
     if answer.abstained and quoted:
         body += f"\n\n**{CLOSEST_HEADING}:**"
     marks = [clean(answer.note)] if answer.note else []
-    if answer.checked.fallback or answer.backend == FALLBACK_BACKEND:
+    # An abstention is not an extractive answer, even when the check emptied the draft (its note says why).
+    if answer.backend == FALLBACK_BACKEND or (answer.checked.fallback and not answer.abstained):
         marks.append(FALLBACK_MARK)
     if marks:
         body += "\n-# " + " · ".join(marks)
@@ -255,7 +257,8 @@ def documents_text(records: Sequence[DocumentRecord]) -> str:
     for record in records:
         when = record.date.isoformat() if record.date else "undated"
         lines.append(
-            f"• {discord.utils.escape_markdown(record.title)} (`{record.id}`) · {when} · {record.paragraphs} paragraphs"
+            f"• {discord.utils.escape_markdown(shown(record.title))} (`{record.id}`) · {when} · "
+            f"{record.paragraphs} paragraphs"
         )
     return "\n".join(lines)
 
