@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ingest.errors import StatementbotError
 from ingest.display import shown
+from ingest.errors import StatementbotError
 
 if TYPE_CHECKING:
     from bot.settings import Settings

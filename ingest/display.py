@@ -31,6 +31,5 @@ def shown(text: str) -> str:
     if not needs_escape(text):
         return text
     return "".join(
-        _escape(char) if char in _SIMPLE or unicodedata.category(char) in _ESCAPED_CATEGORIES else char
-        for char in text
+        _escape(char) if char in _SIMPLE or unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text
     )

@@ -242,7 +242,7 @@ async def _fetch(url: str, *, max_bytes: int, policy: Policy, resolve: Resolver,
 
     current = url.strip()
     for _hop in range(MAX_REDIRECTS + 1):
-        scheme, host, port = check_url(current)
+        _scheme, host, port = check_url(current)
         addresses = await resolve_checked(host, port, policy=policy, resolve=resolve)
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(host, addresses), use_dns_cache=False)  # type: ignore[arg-type]
         timeout = aiohttp.ClientTimeout(total=timeout_s)

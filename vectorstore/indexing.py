@@ -17,6 +17,7 @@ paragraphs without a record (orphans of an interrupted run) are invisible to
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,17 @@ GROUP_TEXTS = 512
 GROUP_DOCUMENTS = 16
 # Texts whose vectors a run remembers (about 1.5 kB each) before it starts afresh.
 VECTOR_CACHE_TEXTS = 50_000
+
+# Limits per file, so one hostile or broken file costs bounded time and store space and
+# fails with its reason instead of being cut short in silence. A paragraph of 50,000
+# characters (the longest in the 6,454 archive statements is far shorter) is about 50
+# windows of MiniLM's 256 word pieces; a statement has tens to hundreds of paragraphs.
+MAX_PARAGRAPH_CHARS = 50_000
+MAX_WINDOWS_PER_PARAGRAPH = 64
+MAX_PARAGRAPHS_PER_FILE = 5_000
+# Parsing and planning (sentence splitting, tokenizing windows) of one file; embedding is
+# bounded by the limits above (at most MAX_PARAGRAPHS_PER_FILE paragraphs of bounded length).
+FILE_TIME_LIMIT_S = 60.0
 
 
 @dataclass
@@ -177,6 +189,11 @@ class Indexer:
         self.max_tokens = max_tokens
         self.group_texts = group_texts
         self.group_documents = group_documents
+        self.max_paragraph_chars = MAX_PARAGRAPH_CHARS
+        self.max_windows = MAX_WINDOWS_PER_PARAGRAPH
+        self.max_paragraphs = MAX_PARAGRAPHS_PER_FILE
+        self.file_time_limit_s = FILE_TIME_LIMIT_S
+        self._deadline: tuple[str, float] | None = None  # (source, start) of the file being planned
 
     # Entry points -----------------------------------------------------------
     def ingest_paths(
@@ -269,7 +286,7 @@ class Indexer:
 
     # Planning -----------------------------------------------------------------
     def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
-        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
+        document = self._parse(loaded, doc_id=doc_id)
         if doc_id is None:
             document = self._settle_id(document, run)
         if document.id in run.seen_ids:
@@ -286,9 +303,40 @@ class Indexer:
             )
         return document
 
+    def _parse(self, loaded: LoadedText, *, doc_id: str | None) -> Document:
+        """Parse within the file's limits; a file past one fails whole, naming the limit (nothing is cut)."""
+        started = time.monotonic()
+        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=doc_id)
+        if len(document.paragraphs) > self.max_paragraphs:
+            raise UnreadableDocument(
+                loaded.source,
+                f"has {len(document.paragraphs):,} paragraphs; the limit is {self.max_paragraphs:,} per file",
+                hint="Split it into several files.",
+            )
+        for paragraph in document.paragraphs:
+            if len(paragraph.text) > self.max_paragraph_chars:
+                raise UnreadableDocument(
+                    loaded.source,
+                    f"paragraph {paragraph.label} is {len(paragraph.text):,} characters long; "
+                    f"the limit is {self.max_paragraph_chars:,}",
+                    hint="Check that the file is a statement (one paragraph this long is usually a broken export).",
+                )
+        self._check_time(loaded.source, started)
+        self._deadline = (loaded.source, started)
+        return document
+
+    def _check_time(self, source: str, started: float) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed > self.file_time_limit_s:
+            raise UnreadableDocument(
+                source,
+                f"took more than {self.file_time_limit_s:g} s to parse ({elapsed:.0f} s)",
+                hint="Check that the file is a statement, or split it into smaller files.",
+            )
+
     def _prepare_fetched(self, loaded: LoadedText, run: _Run, *, id_hint: str | None) -> Document:
         """A fetched page's document: the same URL keeps its id; any other gets a fresh one."""
-        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint, doc_id=id_hint)
+        document = self._parse(loaded, doc_id=id_hint)
         same_source = sorted(r.id for r in run.state.records.values() if r.source == document.source)
         if same_source:
             doc_id = same_source[0]
@@ -359,6 +407,7 @@ class Indexer:
                     positions.update(dict.fromkeys(stored, p.position))
             else:
                 chunks = chunk_paragraph(p, max_tokens=self.max_tokens, count_tokens=self._count_tokens)
+                self._check_windows(document, p.label, len(chunks))
                 windows[key] = len(chunks)
                 desired_chunks.update(c.id for c in chunks)
                 missing = [c for c in chunks if c.id not in existing_chunks]
@@ -419,6 +468,16 @@ class Indexer:
         elif staged.has_writes:
             staged.status = "updated"
         return staged
+
+    def _check_windows(self, document: Document, label: str, count: int) -> None:
+        if count > self.max_windows:
+            raise UnreadableDocument(
+                document.source,
+                f"paragraph {label} needs {count} embedding windows; the limit is {self.max_windows}",
+                hint="Check that the file is a statement (one paragraph this long is usually a broken export).",
+            )
+        if self._deadline is not None and self._deadline[0] == document.source:
+            self._check_time(document.source, self._deadline[1])
 
     def _count_tokens(self, text: str) -> int:
         return self.store.embedder.count_tokens(text)

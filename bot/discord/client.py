@@ -1,9 +1,9 @@
 """The discord.py client: holds the command tree and routes events to the handlers.
 
 Everything it uses is passed in (see `app.create_bot`); nothing connects before `start`.
-`setup_hook` registers the persistent buttons, starts the daily feedback purge and syncs the slash commands, to one guild
-when `STATEMENTBOT_DISCORD_GUILD_ID` is set (instant) or globally (may take up to an hour
-to appear the first time).
+`setup_hook` registers the persistent buttons, starts the daily feedback purge and syncs
+the slash commands, to one guild when `STATEMENTBOT_DISCORD_GUILD_ID` is set (instant) or
+globally (may take up to an hour to appear the first time).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("statementbot.discord")
 
+
 def merge_reports(reports: list[IngestReport]) -> IngestReport:
     merged = IngestReport()
     for report in reports:
@@ -209,7 +210,9 @@ class StatementCommands:
                 data = await attachment.read()
                 reports.append(await asyncio.to_thread(self.service.ingest_bytes, data, name=attachment.filename))
             if url:
-                fetched = await fetch_url(url, max_bytes=self.settings.max_file_bytes, allow_private=self.allow_private_urls)
+                fetched = await fetch_url(
+                    url, max_bytes=self.settings.max_file_bytes, allow_private=self.allow_private_urls
+                )
                 reports.append(
                     await asyncio.to_thread(
                         self.service.ingest_bytes,
@@ -314,7 +317,6 @@ class StatementCommands:
             await reply.send(text_messages(text))
         except Exception as error:  # noqa: BLE001
             await reply.fail(failure_text(error, action="recording your vote"))
-
 
     async def forget_me(self, interaction: discord.Interaction) -> None:
         """/forget-me: the caller's votes are deleted (answers nobody else rated go with them)."""

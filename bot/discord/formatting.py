@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from ingest.display import shown
 from bot.discord import limits
+from ingest.display import shown
 from prompts import CLOSEST_HEADING
 from qa.citations import FALLBACK_BACKEND
 
