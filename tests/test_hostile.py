@@ -206,24 +206,42 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
 
 
 # A frozen Chroma server ----------------------------------------------------------------------------------
-@pytest.fixture
-def frozen_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A `chroma run` server of this test's own (the session's shared one must never be stopped)."""
+def _start_server(path: Path) -> tuple[str, subprocess.Popen[bytes]] | None:
+    """Start `chroma run` on a free port; None when another process answered on that port instead."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    with (tmp_path / "server.log").open("wb") as log:
+    path.mkdir(parents=True)
+    with (path / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+            [str(CHROMA), "run", "--path", str(path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
         )
+    deadline = time.monotonic() + 60
+    while not _heartbeat(url) and process.poll() is None:
+        assert time.monotonic() < deadline, "chroma run did not start within 60 s"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    # Other tests on this machine start servers too: the heartbeat must be ours (alive, with our data folder).
+    if process.poll() is not None or not (path / "chroma" / "chroma.sqlite3").exists():
+        process.kill()
+        process.wait()
+        return None
+    return url, process
+
+
+@pytest.fixture
+def frozen_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `chroma run` server of this test's own (the session's shared one must never be stopped)."""
+    for attempt in range(3):
+        started = _start_server(tmp_path / f"server-{attempt}")
+        if started is not None:
+            break
+    else:
+        pytest.fail("could not start a chroma server of this test's own")
+    url, process = started
     try:
-        deadline = time.monotonic() + 60
-        while not _heartbeat(url):
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "chroma run did not start within 60 s"
-            time.sleep(0.2)
         yield url, process
     finally:
         process.send_signal(signal.SIGCONT)
