@@ -279,3 +279,32 @@ def test_a_frozen_chroma_server_is_a_clear_error_within_the_timeout_and_recovers
     finally:
         process.send_signal(signal.SIGCONT)
     assert store.documents() == []  # the same client recovers once the server does
+
+
+async def test_discord_says_the_store_is_not_responding_and_recovers(
+    frozen_server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """/ask while the server is stopped: a private "not responding" within the timeout; after SIGCONT, an answer."""
+    from bot.runtime import build_service
+    from bot.settings import Settings
+    from tests.test_discord_bot import harness_for
+
+    url, process = frozen_server
+    service = build_service(Settings(data_dir=tmp_path / "data", chroma_url=url, chroma_timeout_s=2))
+    service.ensure_corpus()
+    question = {"question": "What do the ministers say about cyber?"}
+    try:
+        async with harness_for(service, tmp_path / "bot") as harness:
+            process.send_signal(signal.SIGSTOP)
+            try:
+                frozen = await harness.slash("ask", question)
+                [reply] = await harness.followups(frozen, timeout=15)
+            finally:
+                process.send_signal(signal.SIGCONT)
+            assert reply["content"] == STORE_NOT_RESPONDING
+            assert reply["flags"] & (1 << 6)  # private
+            again = await harness.slash("ask", question)
+            [answer] = await harness.followups(again, timeout=60)
+            assert "[¶10]" in answer["content"]
+    finally:
+        service.close()
