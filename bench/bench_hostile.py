@@ -9,6 +9,8 @@ Prints:
   is ingested, for the bundled sample statement (ordinary paragraphs) and for one paragraph
   just under the length limit (the case that grew the store ~1,000-fold when every window
   kept the whole paragraph). Target: <= 10 for the long paragraph.
+* with ``--archive N``: the longest paragraph and the most paragraphs in N archive statements,
+  which the per-file limits must stay well above;
 * **missing paragraph lookup**: the time of `HybridRetriever.reference_in` for "¶0999" (no
   document has it) and for "¶3" (every document has it) over N cheap synthetic documents
   (random vectors, no model), median of 20. Target: <= 50 ms at 5,000 documents.
@@ -33,12 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.models import Chunk, Paragraph, Span  # noqa: E402 - after the path tweak, so the bench runs from a checkout
 from vectorstore.embeddings import Embedder  # noqa: E402
-from vectorstore.indexing import MAX_PARAGRAPH_CHARS, Indexer  # noqa: E402
+from vectorstore.indexing import MAX_PARAGRAPH_CHARS, MAX_PARAGRAPHS_PER_FILE, Indexer  # noqa: E402
 from vectorstore.lexical import LexicalIndex  # noqa: E402
 from vectorstore.retrieval import HybridRetriever  # noqa: E402
 from vectorstore.store import DocumentRecord, ParagraphStore, paragraph_key  # noqa: E402
 
 SAMPLE = ROOT / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+ARCHIVE = ROOT.parent / "shared" / "corpus" / "archive"
 TARGET_GROWTH = 10.0
 TARGET_LOOKUP_MS = 50.0
 
@@ -141,12 +144,43 @@ def lookup(embedder: Embedder, documents: int, paragraphs: int) -> None:
         store.close()
 
 
+def archive_sizes(count: int) -> None:
+    """The longest paragraph and the most paragraphs in `count` archive statements: what the limits must exceed."""
+    import random
+
+    from ingest.loaders import load_path
+    from ingest.parser import parse_statement
+
+    files = sorted(ARCHIVE.rglob("*.md"))
+    if not files:
+        print(f"no archive at {ARCHIVE}")
+        return
+    random.seed(13)
+    longest: list[tuple[int, str]] = []
+    most: list[tuple[int, str]] = []
+    for path in random.sample(files, min(count, len(files))):
+        loaded = load_path(path)
+        document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint)
+        longest.append((max((len(p.text) for p in document.paragraphs), default=0), path.name))
+        most.append((len(document.paragraphs), path.name))
+    longest.sort()
+    most.sort()
+    p99 = longest[int(len(longest) * 0.99)][0]
+    print(
+        f"archive sample of {len(longest)}: longest paragraph {longest[-1][0]:,} characters (p99 {p99:,}), "
+        f"most paragraphs {most[-1][0]:,}; limits {MAX_PARAGRAPH_CHARS:,} and {MAX_PARAGRAPHS_PER_FILE:,}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--paragraphs", type=int, default=5, help="paragraphs per synthetic document")
     parser.add_argument("--skip-growth", action="store_true")
+    parser.add_argument("--archive", type=int, default=0, metavar="N", help="also measure N archive statements")
     args = parser.parse_args()
+    if args.archive:
+        archive_sizes(args.archive)
     embedder = Embedder()
     if not args.skip_growth:
         with tempfile.TemporaryDirectory(prefix="bench-hostile-input-") as tmp:
