@@ -33,3 +33,15 @@ def shown(text: str) -> str:
     return "".join(
         _escape(char) if char in _SIMPLE or unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text
     )
+
+
+def label_range(labels: list[str]) -> str:
+    """What paragraphs a document has, for a message: "paragraphs 1–24", "a preamble and paragraphs 1–9"."""
+    numbers = sorted(int(label) for label in labels if label.isdigit())
+    others = sorted(label for label in labels if not label.isdigit())
+    parts = []
+    if others:
+        parts.append("a " + " and a ".join(others))
+    if numbers:
+        parts.append(f"paragraphs {numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else f"paragraph {numbers[0]}")
+    return " and ".join(parts) or "no paragraphs"

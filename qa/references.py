@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ingest.display import label_range
 from qa.types import Answer
 from vectorstore.retrieval import Reference
 from vectorstore.store import DocumentRecord
@@ -17,18 +18,6 @@ from vectorstore.store import DocumentRecord
 def _labels_text(labels: Sequence[str]) -> str:
     shown = [f"¶{label}" if label.isdigit() else label for label in labels]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" or {shown[-1]}"
-
-
-def _range_text(labels: Sequence[str]) -> str:
-    """ "paragraphs 1–24", with the preamble and unusual labels named too."""
-    numbers = sorted(int(label) for label in labels if label.isdigit())
-    others = [label for label in labels if not label.isdigit()]
-    parts = []
-    if others:
-        parts.append("a " + " and a ".join(others))
-    if numbers:
-        parts.append(f"paragraphs {numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else f"paragraph {numbers[0]}")
-    return " and ".join(parts) or "no paragraphs"
 
 
 def missing_paragraph_answer(
@@ -42,7 +31,7 @@ def missing_paragraph_answer(
     if len(reference.doc_ids) == 1:
         doc_id = reference.doc_ids[0]
         record = documents[doc_id]
-        text = f"Document {doc_id} ({record.title}) has {_range_text(labels_of(doc_id))}; it has no {wanted}."
+        text = f"Document {doc_id} ({record.title}) has {label_range(labels_of(doc_id))}; it has no {wanted}."
     elif len(reference.doc_ids) == len(documents):
         text = f"No statement has {wanted}. Name the statement, or use /documents to list them."
     else:

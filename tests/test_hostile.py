@@ -24,6 +24,7 @@ from bot.cli import main
 from bot.discord.formatting import FALLBACK_MARK, answer_messages
 from bot.discord.replies import STORE_NOT_RESPONDING, failure_text
 from ingest.display import shown
+from ingest.errors import UnknownDocument, UnknownParagraph
 from prompts import ABSTAIN_PHRASE
 from qa.sanitise import is_instruction
 from qa.service import StatementService
@@ -308,3 +309,11 @@ async def test_discord_says_the_store_is_not_responding_and_recovers(
             assert "[¶10]" in answer["content"]
     finally:
         service.close()
+
+
+def test_source_of_a_missing_paragraph_names_the_paragraphs_there_are(service: StatementService) -> None:
+    """`source DOC 999` says which paragraphs the document has; an unknown document is still UnknownDocument."""
+    with pytest.raises(UnknownParagraph, match=r"has no paragraph '999'\. It has a preamble and paragraphs 1–"):
+        service.source("uk-japan-defence-ministerial-2025", "999")
+    with pytest.raises(UnknownDocument):
+        service.source("no-such-document", "1")

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.display import label_range
 from ingest.errors import StatementbotError, UnknownDocument, UnknownParagraph
 from ingest.models import Chunk, Span
 from vectorstore.embeddings import Embedder
@@ -571,19 +572,25 @@ class ParagraphStore:
         return sorted(found, key=lambda p: (p.doc_id, p.position))
 
     def paragraph(self, doc_id: str, label: str) -> StoredParagraph:
+        """One paragraph by document and label; a miss costs one more query on that document, not a scan."""
         with self._translate_errors():
+            # No `window == 0` clause (every window matches it, so Chroma's intersection read the whole
+            # collection): the paragraph's windows are few, and window 0 is picked here.
             page = self._chunks.get(
-                where={"$and": [{"doc_id": doc_id}, {"label": label}, {"window": 0}]},
-                include=["documents", "metadatas"],
+                where={"$and": [{"doc_id": doc_id}, {"label": label}]}, include=["documents", "metadatas"]
             )
-        if not page["ids"]:
-            if not self._ids(self._documents, None) or doc_id not in self.stored_doc_ids():
-                raise UnknownDocument(f"No document with id {doc_id!r}.")
-            raise UnknownParagraph(
-                f"Document {doc_id!r} has no paragraph {label!r}.",
-                hint=f"Paragraph labels are the document's own numbers; see `statementbot source {doc_id} 1`.",
-            )
-        return _paragraph((page["documents"] or [""])[0], (page["metadatas"] or [{}])[0])
+        for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
+            if meta.get("window") == 0:
+                return _paragraph(text, meta)
+        with self._translate_errors():
+            metas = self._chunks.get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"] or []
+        labels = sorted({str(meta["label"]) for meta in metas if meta.get("window") == 0})
+        if not labels:
+            raise UnknownDocument(f"No document with id {doc_id!r}.")
+        raise UnknownParagraph(
+            f"Document {doc_id!r} has no paragraph {label!r}. It has {label_range(labels)}.",
+            hint=f"Paragraph labels are the document's own numbers; see `statementbot source {doc_id} 1`.",
+        )
 
     def keys_labelled(self, labels: Sequence[str], doc_ids: Sequence[str] | None = None) -> list[str]:
         """Keys of the paragraphs with one of `labels` (in `doc_ids`, or anywhere): one query.
