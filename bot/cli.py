@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -18,10 +20,12 @@ from bot import render
 from bot.logs import configure_logging
 from bot.render import error_text
 from errors import StatementbotError
+from ingest.display import shown
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from qa.service import StatementService
+    from qa.types import Answer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -89,9 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_commands.add_parser("export", help="write feedback as JSON lines")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    delete = feedback_commands.add_parser("delete", help="delete every vote of one Discord user")
+    delete.add_argument("--user", required=True, type=int, metavar="ID", help="the Discord user id")
 
     commands.add_parser("settings", help="list every setting with its default")
     return parser
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that stopped early
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `statementbot settings | head`: the reader has all it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush cannot raise (and print) again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -125,8 +140,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_discord(settings)
     if args.command == "feedback":
-        from bot.feedback import export_feedback
+        from bot.feedback import delete_feedback, export_feedback
 
+        if args.feedback_command == "delete":
+            return delete_feedback(settings, args.user)
         return export_feedback(settings, args.output)
     from bot.runtime import build_service
 
@@ -148,7 +165,7 @@ def _cmd_ingest(service: StatementService, args: argparse.Namespace) -> int:
         print(render.report_text(report, list_failures=False))
     # Each failure on stderr, naming the file, the reason and what to do; the others were ingested.
     for failure in report.failed:
-        print(f"statementbot: {error_text(failure)}", file=sys.stderr)
+        print(f"statementbot: {shown(error_text(failure))}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -199,7 +216,8 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
     if not records:
         print(render.NO_DOCUMENTS)
     for r in records:
-        print(f"{r.id}\t{r.title}\t{r.date or '-'}\t{r.paragraphs} paragraphs\t{r.source}\t{r.ingested_at}")
+        cells = (r.id, r.title, str(r.date or "-"), f"{r.paragraphs} paragraphs", r.source, r.ingested_at)
+        print("\t".join(shown(cell) for cell in cells))
     return EXIT_OK
 
 
@@ -233,13 +251,15 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
     _first_use(service, quiet=args.json)
     kwargs = {"document": args.document, "date_from": args.since, "date_to": args.until}
     if args.question != "-":
+        question = _from_argv(args.question)
         if args.json:
-            print(json.dumps(service.ask(args.question, **kwargs).to_json(), ensure_ascii=False))
-            return EXIT_OK
+            payload, _ = _answer_or_error(service, question, kwargs)
+            print(json.dumps(payload, ensure_ascii=False))
+            return EXIT_ERROR if "error" in payload else EXIT_OK
         # A language model's words go to stderr as they come (an unchecked preview);
         # stdout gets only the checked answer, so pipes and scripts see one answer.
         streamed = False
-        for event in service.ask_stream(args.question, **kwargs):
+        for event in service.ask_stream(question, **kwargs):
             if isinstance(event, str):
                 sys.stderr.write(event)
                 sys.stderr.flush()
@@ -250,22 +270,36 @@ def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
                 print(render.answer_text(event))
         return EXIT_OK
     failures = 0
-    for line in sys.stdin:
-        question = line.rstrip("\n")
-        if not question.strip():
-            continue
-        try:
-            answer = service.ask(question, **kwargs)
-            payload: dict[str, Any] = answer.to_json()
-        except StatementbotError as error:
-            # One bad line must not stop a batch: report it in place, in order.
-            failures += 1
-            payload = {"question": question, "error": error_text(error)}
+    # Bytes, not text: one line that is not UTF-8 must not stop the batch. Every line, blank or
+    # not, gets exactly one output line in order, so line N of the output answers line N of the input.
+    for raw in sys.stdin.buffer:
+        question = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+        payload, answer = _answer_or_error(service, question, kwargs)
+        failures += answer is None
         if args.json:
             print(json.dumps(payload, ensure_ascii=False), flush=True)
         else:
-            print(render.answer_text(answer) if "error" not in payload else payload["error"], end="\n\n", flush=True)
+            print(payload["error"] if answer is None else render.answer_text(answer), end="\n\n", flush=True)
     return EXIT_ERROR if failures else EXIT_OK
+
+
+def _from_argv(text: str) -> str:
+    """A command-line argument with its undecodable bytes (kept by Python as surrogates) as U+FFFD."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
+def _answer_or_error(
+    service: StatementService, question: str, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], Answer | None]:
+    """The `ask --json` object for one question and its Answer, or `{"question", "error"}` and None."""
+    try:
+        answer = service.ask(question, **kwargs)
+    except StatementbotError as error:
+        return {"question": question, "error": error_text(error)}, None
+    except Exception as error:  # noqa: BLE001 - one question's bug must not lose the rest of a batch
+        traceback.print_exc(file=sys.stderr)
+        return {"question": question, "error": f"internal error ({error.__class__.__name__}); see stderr"}, None
+    return answer.to_json(), answer
 
 
 def _cmd_chat(service: StatementService, args: argparse.Namespace) -> int:

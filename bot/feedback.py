@@ -1,9 +1,19 @@
 """Answer feedback (👍 / 👎 from Discord) kept in a local SQLite file, exported as JSON lines.
 
-Every answer the bot posts is recorded (question, answer, citations) under a short id that
-its vote buttons carry, so a vote still lands after the bot restarts. Voters are stored as a
-salted SHA-256 of their user id: enough to count one vote per person, not to say who. The
-salt is random per installation and stays in the file.
+What is stored, and for how long (the README's *Feedback* section says the same to users):
+
+* Only answers somebody voted on. A posted answer waits in memory (the last
+  `PENDING_ANSWERS`, under the short id its vote buttons carry) and is written to the file
+  with its first vote; answers nobody rates are never written. After a restart, a vote on
+  an answer posted before it is refused as "too old to rate".
+* Per vote: the question, the answer, its citations, the vote and when; the voter as
+  HMAC-SHA256(key, user id). The key is kept apart from the database, in
+  ``feedback.key`` (mode 0600) in the data directory or in STATEMENTBOT_FEEDBACK_KEY,
+  so a copy of the database alone cannot tell whether a known user voted.
+* Votes older than the retention (STATEMENTBOT_FEEDBACK_DAYS) are deleted when the store
+  opens and daily by the bot, and answers left without votes go with them.
+* `delete_user` (``statementbot feedback delete --user ID``, ``/forget-me``) deletes one
+  user's votes.
 
 Nothing here imports discord; the bot and the CLI both use it.
 """
@@ -11,14 +21,17 @@ Nothing here imports discord; the bot and the CLI both use it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
+import os
 import secrets
 import sqlite3
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
@@ -29,6 +42,10 @@ if TYPE_CHECKING:
     from qa.types import Answer
 
 FEEDBACK_FILE = "feedback.sqlite3"
+KEY_FILE = "feedback.key"
+DEFAULT_RETENTION_DAYS = 180
+PENDING_ANSWERS = 2000  # posted answers awaiting a first vote, most recent kept
+PURGE_INTERVAL_S = 24 * 3600
 Vote = Literal["up", "down"]
 VOTES: tuple[Vote, ...] = ("up", "down")
 
@@ -51,6 +68,8 @@ CREATE TABLE IF NOT EXISTS votes (
     voted_at TEXT NOT NULL,
     PRIMARY KEY (answer_id, user_hash)
 );
+CREATE INDEX IF NOT EXISTS votes_by_user ON votes (user_hash);
+CREATE INDEX IF NOT EXISTS votes_by_time ON votes (voted_at);
 """
 
 
@@ -58,47 +77,98 @@ class FeedbackError(StatementbotError):
     """The feedback file cannot be read or the export cannot be written."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def load_key(data_dir: Path, from_environment: str | None = None) -> bytes:
+    """The HMAC key: STATEMENTBOT_FEEDBACK_KEY when set, else `feedback.key` in the data dir (made once, 0600)."""
+    if from_environment:
+        return from_environment.encode()
+    path = data_dir / KEY_FILE
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: two processes starting together cannot both write a different key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_bytes().strip()
+            if (path.stat().st_mode & 0o077) != 0:
+                os.chmod(path, 0o600)  # tighten a key file someone copied with looser rights
+        else:
+            key = secrets.token_hex(32).encode()
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+    except OSError as error:
+        raise FeedbackError(
+            f"Cannot read or create the feedback key {path}: {error.strerror}.",
+            hint="Check that STATEMENTBOT_DATA_DIR is writable, or set STATEMENTBOT_FEEDBACK_KEY.",
+        ) from error
+    if len(key) < 32:
+        raise FeedbackError(f"The feedback key in {path} is too short.", hint="Delete the file to make a new one.")
+    return key
 
 
 class FeedbackStore:
     """One SQLite file; safe to call from worker threads (one connection behind a lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, key: bytes | None = None, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
         self.path = path
+        self.retention_days = retention_days
+        self._key = key if key is not None else load_key(path.parent)
+        self._pending: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = sqlite3.connect(path, check_same_thread=False)
+            # Off by default in SQLite: without it ON DELETE CASCADE does nothing.
+            self._connection.execute("PRAGMA foreign_keys = ON")
             with self._connection:
                 self._connection.executescript(_SCHEMA)
+            self._forget_legacy_salt()
         except sqlite3.Error as error:
             raise FeedbackError(
                 f"Cannot open the feedback file {path}: {error}.",
                 hint="Check that STATEMENTBOT_DATA_DIR is writable.",
             ) from error
         self._lock = threading.Lock()
-        self._salt = self._meta("user_salt") or self._set_meta("user_salt", secrets.token_hex(16))
+        self.purge()
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> FeedbackStore:
-        return cls(data_dir / FEEDBACK_FILE)
+    def in_data_dir(
+        cls, data_dir: Path, *, key: bytes | None = None, retention_days: int = DEFAULT_RETENTION_DAYS
+    ) -> FeedbackStore:
+        return cls(data_dir / FEEDBACK_FILE, key=key, retention_days=retention_days)
 
-    def _meta(self, key: str) -> str | None:
-        row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeedbackStore:
+        secret = settings.feedback_key.get_secret_value() if settings.feedback_key else None
+        return cls.in_data_dir(
+            settings.data_dir, key=load_key(settings.data_dir, secret), retention_days=settings.feedback_days
+        )
 
-    def _set_meta(self, key: str, value: str) -> str:
+    def _forget_legacy_salt(self) -> None:
+        """Files from before the HMAC key kept a salt next to sha256(salt:user) hashes, which
+        re-identifies a known voter. The salt is deleted and those votes re-keyed to random
+        tokens: they still count, but nobody (their voter included) can link them to a user."""
+        if self._connection.execute("SELECT 1 FROM meta WHERE key = 'user_salt'").fetchone() is None:
+            return
         with self._connection:
-            self._connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
-        return self._meta(key) or value
+            for (rowid,) in self._connection.execute("SELECT rowid FROM votes").fetchall():
+                self._connection.execute(
+                    "UPDATE votes SET user_hash = ? WHERE rowid = ?", (f"anonymous-{secrets.token_hex(16)}", rowid)
+                )
+            self._connection.execute("DELETE FROM meta WHERE key = 'user_salt'")
 
     def user_hash(self, user_id: int) -> str:
-        return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()
+        return hmac.new(self._key, str(int(user_id)).encode(), hashlib.sha256).hexdigest()
 
     # Writing ------------------------------------------------------------------------------
     def record_answer(self, answer: Answer) -> str:
-        """Keep an answer the bot is about to post; returns the id its vote buttons carry."""
+        """Remember an answer the bot is about to post (in memory); returns the id its vote buttons carry."""
         answer_id = secrets.token_hex(8)
         row = (
             answer_id,
@@ -108,26 +178,50 @@ class FeedbackStore:
             json.dumps([c.to_json() for c in answer.closest], ensure_ascii=False),
             int(answer.abstained),
             answer.backend,
-            _now(),
+            _stamp(_now()),
         )
-        with self._lock, self._connection:
-            self._connection.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        with self._lock:
+            self._pending[answer_id] = row
+            while len(self._pending) > PENDING_ANSWERS:
+                self._pending.popitem(last=False)
         return answer_id
 
     def vote(self, answer_id: str, user_id: int, vote: Vote) -> bool:
-        """Record (or change) one user's vote; False when the answer is unknown."""
+        """Record (or change) one user's vote; False when the answer is unknown or too old."""
         if vote not in VOTES:
             raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
         with self._lock, self._connection:
             known = self._connection.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
             if known is None:
-                return False
+                pending = self._pending.get(answer_id)
+                if pending is None:
+                    return False
+                self._connection.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pending)
             self._connection.execute(
                 "INSERT INTO votes (answer_id, user_hash, vote, voted_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, user_hash) DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
-                (answer_id, self.user_hash(user_id), vote, _now()),
+                (answer_id, self.user_hash(user_id), vote, _stamp(_now())),
             )
+        self._pending.pop(answer_id, None)
         return True
+
+    def delete_user(self, user_id: int) -> int:
+        """Delete every vote of one user (and answers left without votes); returns how many votes."""
+        with self._lock, self._connection:
+            deleted = self._connection.execute("DELETE FROM votes WHERE user_hash = ?", (self.user_hash(user_id),))
+            self._delete_unrated()
+        return deleted.rowcount
+
+    def purge(self, *, now: datetime | None = None) -> int:
+        """Delete votes older than the retention, then answers left without votes; returns how many votes."""
+        cutoff = _stamp((now or _now()) - timedelta(days=self.retention_days))
+        with self._lock, self._connection:
+            deleted = self._connection.execute("DELETE FROM votes WHERE voted_at < ?", (cutoff,))
+            self._delete_unrated()
+        return deleted.rowcount
+
+    def _delete_unrated(self) -> None:
+        self._connection.execute("DELETE FROM answers WHERE id NOT IN (SELECT answer_id FROM votes)")
 
     # Reading ------------------------------------------------------------------------------
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -174,7 +268,7 @@ def export_feedback(settings: Settings, output: Path | None) -> int:
             _write(output, "")
         print(f"No feedback yet ({path} does not exist); the Discord bot creates it.", file=sys.stderr)
         return 0
-    store = FeedbackStore(path)
+    store = FeedbackStore.from_settings(settings)
     try:
         if output is None:
             count = store.export(sys.stdout)
@@ -196,3 +290,18 @@ def _write(output: Path, text: str) -> None:
         raise FeedbackError(
             f"Cannot write {output}: {error.strerror}.", hint="Choose a writable path with --output."
         ) from error
+
+
+def delete_feedback(settings: Settings, user_id: int) -> int:
+    """`statementbot feedback delete --user ID`: delete one Discord user's votes; a count on stderr."""
+    path = settings.data_dir / FEEDBACK_FILE
+    if not path.exists():
+        print(f"No feedback yet ({path} does not exist): nothing to delete.", file=sys.stderr)
+        return 0
+    store = FeedbackStore.from_settings(settings)
+    try:
+        count = store.delete_user(user_id)
+    finally:
+        store.close()
+    print(f"Deleted {count} vote{'s' if count != 1 else ''} of user {user_id}.", file=sys.stderr)
+    return 0

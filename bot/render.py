@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from errors import DocumentIdConflict, StatementbotError, UnknownDocument, UnknownParagraph
+from ingest.display import shown
 from prompts import CLOSEST_HEADING
 
 if TYPE_CHECKING:
@@ -41,8 +42,9 @@ class Markup:
 
     strong: Callable[[str], str] = _same
     code: Callable[[str], str] = _same
-    escape: Callable[[str], str] = _same  # user-controlled text (titles)
-    source: Callable[[str], str] = _same  # how a file path is shown
+    # User-controlled text (titles, file names) on one line: control and bidi characters escaped.
+    escape: Callable[[str], str] = shown
+    source: Callable[[str], str] = shown  # how a file path is shown
     bullet: str = "  -"
 
 
@@ -63,7 +65,8 @@ def answer_marks(answer: Answer) -> list[str]:
     from qa.citations import FALLBACK_BACKEND
 
     marks = [answer.note] if answer.note else []
-    if answer.checked.fallback or answer.backend == FALLBACK_BACKEND:
+    # An abstention is not an extractive answer, even when the check emptied the draft (its note says why).
+    if answer.backend == FALLBACK_BACKEND or (answer.checked.fallback and not answer.abstained):
         marks.append(FALLBACK_MARK)
     return marks
 

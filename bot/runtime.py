@@ -29,7 +29,9 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
 
     embedder = Embedder() if embedder is None else embedder
     if settings.chroma_url:
-        store = ParagraphStore.open_server(settings.chroma_url, embedder, prefix=settings.collection)
+        store = ParagraphStore.open_server(
+            settings.chroma_url, embedder, prefix=settings.collection, timeout_s=settings.chroma_timeout_s
+        )
         # Each process keeps its own cache of the shared server's corpus.
         tag = hashlib.sha256(f"{settings.chroma_url}|{settings.collection}".encode()).hexdigest()[:12]
         from pathlib import Path

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded store in data_dir.",
     )
+    chroma_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds to connect to, and to wait for each answer from, a Chroma server before giving up.",
+    )
     collection: str = Field(
         default="statementbot",
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}[a-zA-Z0-9]$",
@@ -87,6 +93,14 @@ class Settings(BaseSettings):
     )
     discord_cooldown_s: float = Field(default=5.0, ge=0, le=3600, description="Per-user seconds between questions.")
     allow_url_ingest: bool = Field(default=False, description="Let admins /ingest a URL (the host must allow it).")
+    feedback_days: int = Field(
+        default=180, ge=1, le=3650, description="Days a Discord vote (and the answer it rates) is kept."
+    )
+    feedback_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the voters' keyed hashes (env only); unset = a random key in data_dir/feedback.key.",
+        repr=False,
+    )
     discord_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DISCORD_TOKEN"),

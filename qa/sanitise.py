@@ -53,15 +53,19 @@ _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,60}?\b(?:instructions?|rules?|prompts?|guidelines?|directions?)\b"
     r"|\b(?:system prompt|you are now|as an ai|new instructions?|developer mode)\b"
     r"|^\W*(?:@\w+\W+)?(?:please\s+)?(?:ignore|disregard|forget|say|reply|respond|output|print|repeat|visit|click"
-    r"|open|ping|mention|tell|answer|write)\b"
-    r"|@(?:everyone|here)\b|<@[!&]?\d+>",
+    r"|open|ping|mention|tell|answer|write)\b",
     re.IGNORECASE,
 )
 
 
 def is_instruction(sentence: str) -> bool:
-    """Whether a sentence of a document gives an order (to a model or a reader) instead of stating a fact."""
-    return bool(_INSTRUCTION.search(remove_invisible(sentence)))
+    """Whether a sentence of a document gives an order (to a model or a reader) instead of stating a fact.
+
+    A mention token alone does not make one: a statement that ends in a role mention still
+    states a fact, and every mention is neutralised before it is shown (`sanitise_text`).
+    The tokens are removed first, so "<@&1> click here" is judged as "click here".
+    """
+    return bool(_INSTRUCTION.search(_PLATFORM_MENTION.sub("", remove_invisible(sentence))))
 
 
 def _canonical(url: str) -> str:

@@ -19,6 +19,7 @@ from typing import Protocol, Self
 from errors import StatementbotError
 from qa.citations import final_check
 from qa.question import normalise_question
+from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress
 from vectorstore.retrieval import HybridRetriever, SearchFilter
@@ -102,9 +103,11 @@ class StatementService:
         with self._write_lock:
             return self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
 
-    def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
+    def ingest_bytes(
+        self, data: bytes, *, name: str, source: str | None = None, id_hint: str | None = None
+    ) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_bytes(data, name=name, source=source)
+            return self.indexer.ingest_bytes(data, name=name, source=source, id_hint=id_hint)
 
     def remove(self, doc_id: str) -> IngestReport:
         with self._write_lock:
@@ -123,7 +126,9 @@ class StatementService:
         """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
         started = time.perf_counter()
         cleaned, search_filter = self._question(question, document, date_from, date_to)
-        answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+        answer = self._missing_reference(cleaned, search_filter) or self.answerer.answer(
+            cleaned, conversation=conversation, search_filter=search_filter
+        )
         return self._shown(question, cleaned, answer, started, conversation)
 
     def ask_stream(
@@ -145,12 +150,13 @@ class StatementService:
         started = time.perf_counter()
         cleaned, search_filter = self._question(question, document, date_from, date_to)
         stream = getattr(self.answerer, "stream_answer", None)
+        missing = self._missing_reference(cleaned, search_filter)
 
         def events() -> Iterator[str | Answer]:
-            final: Answer | None = None
-            if stream is None:
+            final: Answer | None = missing  # a paragraph number no statement has: nothing to write
+            if final is None and stream is None:
                 final = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
-            else:
+            elif final is None and stream is not None:
                 for event in stream(cleaned, conversation=conversation, search_filter=search_filter):
                     if isinstance(event, Answer):
                         final = event
@@ -172,6 +178,14 @@ class StatementService:
                 doc_ids=(document,) if document else None, date_from=date_from, date_to=date_to
             )
         return cleaned, search_filter
+
+    def _missing_reference(self, cleaned: str, search_filter: SearchFilter | None) -> Answer | None:
+        """The answer to a question asking for paragraphs by a number no candidate has, else None."""
+        documents = self.retriever.documents()
+        reference = self.retriever.reference_in(cleaned, self.retriever.allowed_doc_ids(search_filter, documents))
+        if reference is None or reference.hits:
+            return None
+        return missing_paragraph_answer(cleaned, reference, documents, self.paragraph_labels)
 
     def _shown(
         self, question: str, cleaned: str, answer: Answer, started: float, conversation: Conversation | None

@@ -522,6 +522,7 @@ async def test_follow_up_after_a_restart_reads_the_thread_back(service: Statemen
 async def test_admin_ingests_a_url_when_the_host_allows_it(service: StatementService, tmp_path: Path) -> None:
     """With URL fetching on, /ingest url:... downloads the statement and keeps the URL as its source."""
     async with harness_for(service, tmp_path, allow_url_ingest=True) as harness:
+        harness.bot.actions.allow_private_urls = True  # the fake Discord CDN is on 127.0.0.1 (see test_url_fetch.py)
         hosted = harness.fake.add_attachment("discord-url-statement.txt", EXTRA_STATEMENT, content_type="text/plain")
         try:
             interaction = await harness.slash("ingest", {"url": hosted["url"]}, user=harness.fake.admin)

@@ -99,12 +99,11 @@ def test_exact_references_bypass_search(retriever: HybridRetriever, query: str, 
     assert all(h.exact and h.score == 1.0 for h in result.hits)
 
 
-def test_reference_to_a_missing_paragraph_falls_back_to_search(retriever: HybridRetriever) -> None:
-    """The reference 'paragraph 99' names no stored paragraph, so ordinary (non-exact) search runs."""
+def test_reference_to_a_missing_paragraph_finds_nothing(retriever: HybridRetriever) -> None:
+    """'paragraph 99' names no stored paragraph: no search runs, so no other paragraph stands in (issue 13)."""
     result = retriever.search("paragraph 99 about GCAP")
-    assert not result.exact
-    assert result.hits
-    assert not any(h.exact for h in result.hits)
+    assert result.exact
+    assert result.hits == []
 
 
 # Filters ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ paragraphs without a record (orphans of an interrupted run) are invisible to
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ import numpy as np
 
 from errors import DocumentIdConflict, UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
-from ingest.models import Chunk, Document, Span, distinct_id
+from ingest.models import MAX_SLUG_LENGTH, Chunk, Document, Span, distinct_id, slugify
 from ingest.parser import chunk_paragraph, parse_loaded
 from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
 
@@ -41,6 +42,18 @@ GROUP_TEXTS = 512
 GROUP_DOCUMENTS = 16
 # Texts whose vectors a run remembers (about 1.5 kB each) before it starts afresh.
 VECTOR_CACHE_TEXTS = 50_000
+
+# Limits per file, so one hostile or broken file costs bounded time and store space and
+# fails with its reason instead of being cut short in silence. Set well above real
+# statements: in 600 archive statements (`bench/bench_hostile.py --archive 600`) the
+# longest paragraph has 35,472 characters (99th percentile 6,647) and the most paragraphs
+# 202. 100,000 characters of ordinary sentences make about 120 windows of 240 word pieces.
+MAX_PARAGRAPH_CHARS = 100_000
+MAX_WINDOWS_PER_PARAGRAPH = 160
+MAX_PARAGRAPHS_PER_FILE = 5_000
+# Parsing and planning (sentence splitting, tokenizing windows) of one file; embedding is
+# bounded by the limits above (at most MAX_PARAGRAPHS_PER_FILE paragraphs of bounded length).
+FILE_TIME_LIMIT_S = 60.0
 
 
 @dataclass
@@ -183,6 +196,11 @@ class Indexer:
         self.max_tokens = max_tokens
         self.group_texts = group_texts
         self.group_documents = group_documents
+        self.max_paragraph_chars = MAX_PARAGRAPH_CHARS
+        self.max_windows = MAX_WINDOWS_PER_PARAGRAPH
+        self.max_paragraphs = MAX_PARAGRAPHS_PER_FILE
+        self.file_time_limit_s = FILE_TIME_LIMIT_S
+        self._deadline: tuple[str, float] | None = None  # (source, start) of the file being planned
 
     # Entry points -----------------------------------------------------------
     def ingest_paths(
@@ -224,8 +242,16 @@ class Indexer:
             self._prune(paths, run)
         return report
 
-    def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
-        """Ingest an uploaded file (Discord attachment) with the same code path."""
+    def ingest_bytes(
+        self, data: bytes, *, name: str, source: str | None = None, id_hint: str | None = None
+    ) -> IngestReport:
+        """Ingest an uploaded file (Discord attachment) or a fetched URL with the same code path.
+
+        With `id_hint` (a fetched URL's path, see ingest.fetch) the document takes that id,
+        or its title's when the hint is None and `source` is a URL, made unique with a
+        numeric suffix: a document from another source is never replaced, and one from the
+        same source is updated.
+        """
         self.store.acquire_writer()
         report = IngestReport()
         try:
@@ -237,7 +263,10 @@ class Indexer:
             loaded = dataclasses.replace(loaded, source=source)
         run = _Run(self.store.index_state(), report)
         try:
-            self._stage(self._prepare(loaded, run, doc_id=None), run)
+            if source and _is_url(source):
+                self._stage(self._prepare_fetched(loaded, run, id_hint=id_hint), run)
+            else:
+                self._stage(self._prepare(loaded, run, doc_id=None), run)
         except UnreadableDocument as error:
             report.failed.append(error)
         self._flush(run)
@@ -264,7 +293,7 @@ class Indexer:
 
     # Planning -----------------------------------------------------------------
     def _prepare(self, loaded: LoadedText, run: _Run, *, doc_id: str | None) -> Document:
-        document = parse_loaded(loaded, doc_id=doc_id)
+        document = self._parse(loaded, doc_id=doc_id)
         if doc_id is None:
             document = self._settle_id(document, run)
             if document.id in run.seen_ids:
@@ -287,6 +316,54 @@ class Indexer:
             )
         return document
 
+    def _parse(self, loaded: LoadedText, *, doc_id: str | None) -> Document:
+        """Parse within the file's limits; a file past one fails whole, naming the limit (nothing is cut)."""
+        started = time.monotonic()
+        document = parse_loaded(loaded, doc_id=doc_id)
+        if len(document.paragraphs) > self.max_paragraphs:
+            raise UnreadableDocument(
+                loaded.source,
+                f"has {len(document.paragraphs):,} paragraphs; the limit is {self.max_paragraphs:,} per file",
+                hint="Split it into several files.",
+            )
+        for paragraph in document.paragraphs:
+            if len(paragraph.text) > self.max_paragraph_chars:
+                raise UnreadableDocument(
+                    loaded.source,
+                    f"paragraph {paragraph.label} is {len(paragraph.text):,} characters long; "
+                    f"the limit is {self.max_paragraph_chars:,}",
+                    hint="Check that the file is a statement (one paragraph this long is usually a broken export).",
+                )
+        self._check_time(loaded.source, started)
+        self._deadline = (loaded.source, started)
+        return document
+
+    def _check_time(self, source: str, started: float) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed > self.file_time_limit_s:
+            raise UnreadableDocument(
+                source,
+                f"took more than {self.file_time_limit_s:g} s to parse ({elapsed:.0f} s)",
+                hint="Check that the file is a statement, or split it into smaller files.",
+            )
+
+    def _prepare_fetched(self, loaded: LoadedText, run: _Run, *, id_hint: str | None) -> Document:
+        """A fetched page's document: the same URL keeps its id; any other gets a fresh one."""
+        document = self._parse(loaded, doc_id=id_hint)
+        same_source = sorted(r.id for r in run.state.records.values() if r.source == document.source)
+        if same_source:
+            doc_id = same_source[0]
+        else:
+            base = id_hint or slugify(document.title) or document.id
+            taken = run.state.doc_ids() | set(run.state.records) | run.seen_ids
+            doc_id = base
+            suffix = 2
+            while doc_id in taken:
+                doc_id = f"{base[: MAX_SLUG_LENGTH - 4].rstrip('-')}-{suffix}"
+                suffix += 1
+        run.seen_ids.add(doc_id)
+        return document if document.id == doc_id else _with_id(document, doc_id)
+
     @staticmethod
     def _settle_id(document: Document, run: _Run) -> Document:
         """The id a file's document is stored under, so that re-runs never duplicate or clobber.
@@ -304,7 +381,7 @@ class Indexer:
             return document if document.id in same_file else _with_id(document, same_file[0])
         current = records.get(document.id)
         if current is not None:
-            if current.source and Path(current.source).exists():
+            if current.source and _source_exists(current.source):
                 return _with_id(document, distinct_id(document.id, document.source))
             return document  # the earlier file is gone: this one takes its place
         if document.id in run.state.doc_ids():
@@ -314,7 +391,7 @@ class Indexer:
             for record in records.values()
             if record.content_hash == document.content_hash
             and record.id not in run.seen_ids
-            and not (record.source and Path(record.source).exists())
+            and not (record.source and _source_exists(record.source))
         )
         return _with_id(document, twins[0]) if twins else document
 
@@ -340,6 +417,7 @@ class Indexer:
                     positions.update(dict.fromkeys(stored, p.position))
             else:
                 chunks = chunk_paragraph(p, max_tokens=self.max_tokens, count_tokens=self._count_tokens)
+                self._check_windows(document, p.label, len(chunks))
                 windows[key] = len(chunks)
                 desired_chunks.update(c.id for c in chunks)
                 missing = [c for c in chunks if c.id not in existing_chunks]
@@ -401,6 +479,16 @@ class Indexer:
         elif staged.has_writes:
             staged.status = "updated"
         return staged
+
+    def _check_windows(self, document: Document, label: str, count: int) -> None:
+        if count > self.max_windows:
+            raise UnreadableDocument(
+                document.source,
+                f"paragraph {label} needs {count} embedding windows; the limit is {self.max_windows}",
+                hint="Check that the file is a statement (one paragraph this long is usually a broken export).",
+            )
+        if self._deadline is not None and self._deadline[0] == document.source:
+            self._check_time(document.source, self._deadline[1])
 
     def _count_tokens(self, text: str) -> int:
         return self.store.embedder.count_tokens(text)
@@ -508,6 +596,15 @@ class Indexer:
             inside = any(source == root or root in source.parents for root in roots)
             if inside and not source.exists():
                 self._remove(doc_id, state, run.report)
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _source_exists(source: str) -> bool:
+    """Whether a document's source is still there; a URL always counts, as it cannot be checked offline."""
+    return _is_url(source) or Path(source).exists()
 
 
 def _with_id(document: Document, doc_id: str) -> Document:

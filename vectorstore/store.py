@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from errors import StatementbotError, UnknownDocument, UnknownParagraph
+from ingest.display import label_range
 from ingest.models import Chunk, Span
 from vectorstore.embeddings import Embedder
 
@@ -44,6 +45,7 @@ _WRITE_BATCH = 500
 _SENTENCE_GUESS = 48  # sentences per paragraph fetched by id before falling back to a filter
 _SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLite's variable limit
 _READ_PAGE = 5000
+DEFAULT_SERVER_TIMEOUT_S = 10.0  # STATEMENTBOT_CHROMA_TIMEOUT_S
 
 
 class StoreLocked(StatementbotError):
@@ -52,6 +54,12 @@ class StoreLocked(StatementbotError):
 
 class StoreUnavailable(StatementbotError):
     """The Chroma server cannot be reached or answered with an error."""
+
+
+class StoreNotResponding(StoreUnavailable):
+    """The Chroma server accepted the connection (or not) but did not answer within the timeout."""
+
+    hint = "Try again shortly; if it persists, check the Chroma server (it may be stopped or overloaded)."
 
 
 class EmbeddingModelMismatch(StatementbotError):
@@ -190,6 +198,7 @@ class ParagraphStore:
         self.embedder = embedder
         self.prefix = prefix
         self.location = location
+        self.timeout_s = DEFAULT_SERVER_TIMEOUT_S  # for messages; open_server sets the real one
         self._writer_lock = writer_lock
         metadata = {"embedding_model": embedder.name, "embedding_dimension": embedder.dimension}
         with self._translate_errors():
@@ -215,7 +224,15 @@ class ParagraphStore:
         )
 
     @classmethod
-    def open_server(cls, url: str, embedder: Embedder, *, prefix: str = DEFAULT_PREFIX) -> ParagraphStore:
+    def open_server(
+        cls,
+        url: str,
+        embedder: Embedder,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout_s: float = DEFAULT_SERVER_TIMEOUT_S,
+    ) -> ParagraphStore:
+        """A store on a Chroma server; every request has `timeout_s` to connect and `timeout_s` to answer."""
         import chromadb
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -223,20 +240,27 @@ class ParagraphStore:
             raise StoreUnavailable(
                 f"STATEMENTBOT_CHROMA_URL {url!r} has no host.", hint="Use e.g. http://127.0.0.1:8000"
             )
+        scheme = "https" if parsed.scheme == "https" else "http"
+        port = parsed.port or (443 if scheme == "https" else 8000)
+        unreachable = "Start it with `chroma run --path DIR`, or unset STATEMENTBOT_CHROMA_URL for the embedded store."
+        # chromadb's HttpClient talks to the server while it is constructed, with no timeout
+        # at all; a heartbeat with one first turns a frozen server into an error, not a hang.
+        _heartbeat(f"{scheme}://{parsed.hostname}:{port}", url, timeout_s, unreachable)
         try:
             client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=_chroma_settings(),
+                host=parsed.hostname, port=port, ssl=scheme == "https", settings=_chroma_settings()
             )
+            _set_http_timeout(client, timeout_s)
             client.heartbeat()
         except Exception as error:  # chromadb raises many transport types; all mean "unreachable"
+            if _is_timeout(error):
+                raise _not_responding(url, timeout_s) from error
             raise StoreUnavailable(
-                f"Cannot reach the Chroma server at {url}: {error.__class__.__name__}.",
-                hint="Start it with `chroma run --path DIR`, or unset STATEMENTBOT_CHROMA_URL for the embedded store.",
+                f"Cannot reach the Chroma server at {url}: {error.__class__.__name__}.", hint=unreachable
             ) from error
-        return cls(client, embedder, prefix=prefix, location=url)
+        store = cls(client, embedder, prefix=prefix, location=url)
+        store.timeout_s = timeout_s
+        return store
 
     def _collection(self, name: str, metadata: dict[str, Any]) -> Collection:
         return self.client.get_or_create_collection(
@@ -263,18 +287,24 @@ class ParagraphStore:
             yield
         except StatementbotError:
             raise
-        except (ConnectionError, OSError, TimeoutError) as error:
+        except Exception as error:
+            if _is_timeout(error):
+                raise _not_responding(self.location, self.timeout_s) from error
+            self._translate_other(error)
+            raise
+
+    def _translate_other(self, error: Exception) -> None:
+        """Raise the domain error for a transport or Chroma failure; return for anything else."""
+        if isinstance(error, ConnectionError | OSError):
             raise StoreUnavailable(
                 f"The vector store at {self.location} failed: {error}", hint="Check that Chroma is running."
             ) from error
-        except Exception as error:
-            # httpx errors from the HTTP client land here too; name the class, not a trace.
-            if error.__class__.__module__.startswith(("httpx", "chromadb")):
-                raise StoreUnavailable(
-                    f"The vector store at {self.location} failed: {error.__class__.__name__}: {error}",
-                    hint="Check that Chroma is running and reachable.",
-                ) from error
-            raise
+        # httpx errors from the HTTP client land here too; name the class, not a trace.
+        if error.__class__.__module__.startswith(("httpx", "chromadb")):
+            raise StoreUnavailable(
+                f"The vector store at {self.location} failed: {error.__class__.__name__}: {error}",
+                hint="Check that Chroma is running and reachable.",
+            ) from error
 
     def describe(self) -> StoreInfo:
         """The embedding model, distance and telemetry setting the store was opened with."""
@@ -333,7 +363,11 @@ class ParagraphStore:
                 "window": chunk.window,
                 "windows": windows[key],
             }
-            if windows[key] > 1:
+            if windows[key] > 1 and chunk.window == 0:
+                # Stored once, on window 0 (which every paragraph read uses), not once per
+                # window: a long paragraph's windows would otherwise grow the store with the
+                # square of its length. Stores written before kept it on every window; those
+                # copies are simply never read.
                 meta["paragraph_text"] = p.text
             ids.append(chunk.id)
             documents.append(chunk.text)
@@ -539,16 +573,44 @@ class ParagraphStore:
         return sorted(found, key=lambda p: (p.doc_id, p.position))
 
     def paragraph(self, doc_id: str, label: str) -> StoredParagraph:
+        """One paragraph by document and label; a miss costs one more query on that document, not a scan."""
         with self._translate_errors():
+            # No `window == 0` clause (every window matches it, so Chroma's intersection read the whole
+            # collection): the paragraph's windows are few, and window 0 is picked here.
             page = self._chunks.get(
-                where={"$and": [{"doc_id": doc_id}, {"label": label}, {"window": 0}]},
-                include=["documents", "metadatas"],
+                where={"$and": [{"doc_id": doc_id}, {"label": label}]}, include=["documents", "metadatas"]
             )
-        if not page["ids"]:
-            if not self._ids(self._documents, None) or doc_id not in self.stored_doc_ids():
-                raise UnknownDocument(f"No document with id {doc_id!r}.")
-            raise UnknownParagraph(f"Document {doc_id!r} has no paragraph {label!r}.")
-        return _paragraph((page["documents"] or [""])[0], (page["metadatas"] or [{}])[0])
+        for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
+            if meta.get("window") == 0:
+                return _paragraph(text, meta)
+        with self._translate_errors():
+            metas = self._chunks.get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"] or []
+        labels = sorted({str(meta["label"]) for meta in metas if meta.get("window") == 0})
+        if not labels:
+            raise UnknownDocument(f"No document with id {doc_id!r}.")
+        raise UnknownParagraph(f"Document {doc_id!r} has no paragraph {label!r}. It has {label_range(labels)}.")
+
+    def keys_labelled(self, labels: Sequence[str], doc_ids: Sequence[str] | None = None) -> list[str]:
+        """Keys of the paragraphs with one of `labels` (in `doc_ids`, or anywhere): one query.
+
+        A filter on the label is an indexed lookup in Chroma's metadata table, so a label no
+        document has costs one query however many documents there are; asking each candidate
+        document in turn cost a query per document (minutes at 5,000 documents).
+        """
+        if not labels or (doc_ids is not None and not doc_ids):
+            return []
+        # No `window == 0` clause: every window matches it, and Chroma intersects the clauses'
+        # matches, so it made a lookup cost as much as the whole collection. Window 0's id ends in ":0".
+        clauses: list[dict[str, Any]] = [
+            {"label": labels[0]} if len(labels) == 1 else {"label": {"$in": list(labels)}},
+        ]
+        if doc_ids is not None:
+            clauses.append({"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}})
+        where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        with self._translate_errors():
+            # Ids only: reading no metadata keeps a label that every document has (¶1 of 5,000) cheap too.
+            page = self._chunks.get(where=_where(where), include=[])
+        return [chunk_id[:-2] for chunk_id in page["ids"] if chunk_id.endswith(":0")]
 
     def paragraphs_by_key(self, keys: Sequence[str]) -> dict[str, StoredParagraph]:
         if not keys:
@@ -617,6 +679,51 @@ class ParagraphStore:
             for i, (text, meta) in enumerate(zip(page["documents"] or [], page["metadatas"] or [], strict=True))
         ]
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _heartbeat(base: str, url: str, timeout_s: float, unreachable: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/heartbeat", timeout=timeout_s) as response:  # noqa: S310 - http(s) only
+            response.read()
+    except urllib.error.HTTPError:
+        return  # it answered: an older server or a proxy; the client's own heartbeat decides
+    except (TimeoutError, OSError) as error:
+        if _is_timeout(error) or isinstance(getattr(error, "reason", None), TimeoutError):
+            raise _not_responding(url, timeout_s) from error
+        raise StoreUnavailable(
+            f"Cannot reach the Chroma server at {url}: {error.__class__.__name__}.", hint=unreachable
+        ) from error
+
+
+def _set_http_timeout(client: Any, timeout_s: float) -> None:
+    """Give chromadb's httpx session connect/read/write timeouts (it creates it with none).
+
+    chromadb exposes no setting for this; its HTTP API object keeps the httpx.Client in
+    `_session`. If a chromadb upgrade moves it, fail loudly rather than run without a timeout.
+    """
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise RuntimeError("chromadb's HTTP client has moved; cannot set the Chroma timeout (see store.py)")
+    session.timeout = httpx.Timeout(timeout_s)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """httpx.TimeoutException (connect/read/write/pool), a socket timeout, or one wrapped by chromadb."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TimeoutError) or "Timeout" in seen.__class__.__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _not_responding(location: str, timeout_s: float) -> StoreNotResponding:
+    return StoreNotResponding(f"The Chroma server at {location} did not answer within {timeout_s:g} s.")
 
 
 def _record_metadata(record: DocumentRecord) -> Any:

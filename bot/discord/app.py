@@ -125,7 +125,7 @@ def run_discord(settings: Settings) -> int:
     from bot.runtime import build_service
 
     service = build_service(settings)
-    feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    feedback = FeedbackStore.from_settings(settings)  # purges votes past the retention on start
     try:
         report = service.ensure_corpus()
         if report is not None:

@@ -1,13 +1,14 @@
 """The discord.py client: holds the command tree and routes events to the handlers.
 
 Everything it uses is passed in (see `app.create_bot`); nothing connects before `start`.
-`setup_hook` registers the persistent buttons and syncs the slash commands, to one guild
-when `STATEMENTBOT_DISCORD_GUILD_ID` is set (instant) or globally (may take up to an hour
-to appear the first time).
+`setup_hook` registers the persistent buttons, starts the daily feedback purge and syncs
+the slash commands, to one guild when `STATEMENTBOT_DISCORD_GUILD_ID` is set (instant) or
+globally (may take up to an hour to appear the first time).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from bot.discord.components import DYNAMIC_ITEMS
 from bot.discord.guards import Cooldown
 from bot.discord.mentions import MentionHandler
 from bot.discord.replies import InteractionReply, failure_text
+from bot.feedback import PURGE_INTERVAL_S
 
 if TYPE_CHECKING:
     from bot.feedback import FeedbackStore
@@ -58,6 +60,8 @@ class StatementBot(discord.Client):
         # Never ping anyone, whatever a message contains; formatting also breaks every "@".
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings
+        self.feedback = feedback
+        self._purging: asyncio.Task[None] | None = None
         self.tree = StatementTree(self)
         answering = Answering(service, feedback)
         cooldown = Cooldown(settings.discord_cooldown_s)
@@ -69,7 +73,19 @@ class StatementBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        if self.feedback is not None:
+            self._purging = asyncio.create_task(self._purge_feedback_daily(self.feedback))
         await self.sync_commands()
+
+    async def _purge_feedback_daily(self, feedback: FeedbackStore) -> None:
+        """Votes past STATEMENTBOT_FEEDBACK_DAYS go daily, not only at the next start."""
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_S)
+            try:
+                deleted = await asyncio.to_thread(feedback.purge)
+                log.info("feedback retention: deleted %d old vote(s)", deleted)
+            except Exception:
+                log.warning("feedback retention purge failed; trying again tomorrow", exc_info=True)
 
     async def sync_commands(self) -> None:
         """Publish the slash commands; a refusal is logged with what to fix, and the bot runs on."""

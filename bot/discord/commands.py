@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-import aiohttp
 import discord
 from discord import app_commands
 
@@ -27,7 +24,7 @@ from bot.discord.formatting import (
 )
 from bot.discord.guards import Cooldown, is_admin
 from bot.discord.replies import InteractionReply, reporting_failures
-from errors import StatementbotError
+from ingest.fetch import fetch_url
 from vectorstore.indexing import IngestReport
 
 if TYPE_CHECKING:
@@ -38,15 +35,6 @@ if TYPE_CHECKING:
     from vectorstore.store import DocumentRecord
 
 log = logging.getLogger("statementbot.discord")
-
-URL_FETCH_TIMEOUT_S = 30.0
-_SUFFIX_BY_TYPE = {"text/html": ".html", "application/pdf": ".pdf", "text/plain": ".txt"}
-
-
-class UrlFetchError(StatementbotError):
-    """A URL given to /ingest could not be downloaded."""
-
-    hint = "Check the address, or download the file and attach it instead."
 
 
 def merge_reports(reports: list[IngestReport]) -> IngestReport:
@@ -81,6 +69,8 @@ class StatementCommands:
         self.settings = settings
         self.cooldown = cooldown
         self._documents: tuple[float, list[DocumentRecord]] | None = None
+        # Only tests serving statements on 127.0.0.1 turn the address policy off (see ingest.fetch).
+        self.allow_private_urls = False
 
     # Declarations ---------------------------------------------------------------------------
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
@@ -123,6 +113,10 @@ class StatementCommands:
             url: str | None = None,
         ) -> None:
             await self.ingest(interaction, [f for f in (file, file2, file3) if f is not None], url)
+
+        @tree.command(name="forget-me", description="Delete every 👍/👎 vote you have given on this bot's answers.")
+        async def forget_me(interaction: discord.Interaction) -> None:
+            await self.forget_me(interaction)
 
         @tree.command(name="remove", description="(Admins) Remove a statement and its paragraphs.")
         @app_commands.describe(document="Statement id")
@@ -206,8 +200,18 @@ class StatementCommands:
                 data = await attachment.read()
                 reports.append(await asyncio.to_thread(self.service.ingest_bytes, data, name=attachment.filename))
             if url:
-                data, name = await fetch_url(url, max_bytes=self.settings.max_file_bytes)
-                reports.append(await asyncio.to_thread(self.service.ingest_bytes, data, name=name, source=url))
+                fetched = await fetch_url(
+                    url, max_bytes=self.settings.max_file_bytes, allow_private=self.allow_private_urls
+                )
+                reports.append(
+                    await asyncio.to_thread(
+                        self.service.ingest_bytes,
+                        fetched.data,
+                        name=fetched.name,
+                        source=fetched.url,
+                        id_hint=fetched.doc_id,
+                    )
+                )
             report = merge_reports(reports)
             self._documents = None
             log.info(
@@ -293,32 +297,22 @@ class StatementCommands:
             )
             await reply.send(text_messages(text))
 
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        """/forget-me: the caller's votes are deleted (answers nobody else rated go with them)."""
+        reply = InteractionReply(interaction, ephemeral=True)
+        if self.feedback is None:
+            await reply.fail("This bot keeps no feedback, so there is nothing of yours to delete.")
+            return
+        async with reporting_failures(reply, action="deleting your votes"):
+            deleted = await asyncio.to_thread(self.feedback.delete_user, interaction.user.id)
+            log.info("/forget-me: deleted %d vote(s)", deleted)  # no user id: that is the point
+            text = (
+                f"Done: deleted your {deleted} vote{'s' if deleted != 1 else ''}."
+                if deleted
+                else "There were no votes of yours to delete."
+            )
+            await reply.send(text_messages(text))
+
 
 def _choice_name(text: str) -> str:
     return text if len(text) <= limits.MAX_CHOICE_NAME else text[: limits.MAX_CHOICE_NAME - 1] + "…"
-
-
-async def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
-    """Download a statement (http/https only, size-capped); returns the bytes and a file name."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UrlFetchError(f"{url!r} is not an http(s) address.")
-    timeout = aiohttp.ClientTimeout(total=URL_FETCH_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(parts.geturl()) as response:
-            if response.status != 200:
-                raise UrlFetchError(f"{parts.netloc} answered HTTP {response.status}.")
-            if (response.content_length or 0) > max_bytes:
-                raise UrlFetchError(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
-            data = bytearray()
-            async for chunk in response.content.iter_chunked(64 * 1024):
-                data += chunk
-                if len(data) > max_bytes:
-                    raise UrlFetchError(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
-            content_type = response.content_type
-    except (aiohttp.ClientError, TimeoutError) as error:
-        raise UrlFetchError(f"Could not download {parts.netloc}: {error.__class__.__name__}.") from error
-    name = PurePosixPath(parts.path).name or parts.netloc
-    if not PurePosixPath(name).suffix:
-        name += _SUFFIX_BY_TYPE.get(content_type, ".html")
-    return bytes(data), name

@@ -19,6 +19,7 @@ import discord
 from bot import render
 from bot.discord import limits
 from bot.render import Markup
+from ingest.display import shown
 
 if TYPE_CHECKING:
     from qa.types import Answer, Citation
@@ -154,8 +155,8 @@ def _source_link(source: str) -> str | None:
 
 
 def _source_name(source: str) -> str:
-    """What the footer shows for a local source: the file name, never the server's path."""
-    return PurePath(source).name if source else ""
+    """What the footer shows for a local source: the file name (escaped, see ingest.display), never the path."""
+    return shown(PurePath(source).name) if source else ""
 
 
 def citation_embed(citation: Citation) -> discord.Embed:
@@ -243,7 +244,8 @@ def documents_text(records: Sequence[DocumentRecord]) -> str:
     for record in records:
         when = record.date.isoformat() if record.date else "undated"
         lines.append(
-            f"• {discord.utils.escape_markdown(record.title)} (`{record.id}`) · {when} · {record.paragraphs} paragraphs"
+            f"• {discord.utils.escape_markdown(shown(record.title))} (`{record.id}`) · {when} · "
+            f"{record.paragraphs} paragraphs"
         )
     return "\n".join(lines)
 
@@ -252,7 +254,7 @@ def documents_text(records: Sequence[DocumentRecord]) -> str:
 DISCORD_MARKUP = Markup(
     strong=lambda text: f"**{text}**",
     code=lambda text: f"`{text}`",
-    escape=discord.utils.escape_markdown,
+    escape=lambda text: discord.utils.escape_markdown(shown(text)),
     source=_source_name,
     bullet="•",
 )

@@ -21,6 +21,7 @@ from bot.discord import limits
 from bot.discord.components import view_for
 from bot.discord.formatting import Outgoing, clean, neutralise, truncate
 from errors import DocumentIdConflict, InvalidQuestion, StatementbotError, UnknownDocument, UnknownParagraph
+from vectorstore.store import StoreNotResponding
 
 log = logging.getLogger("statementbot.discord")
 
@@ -34,6 +35,11 @@ DISCORD_HINTS: dict[type[StatementbotError], str] = {
 }
 
 
+# Errors whose whole message is rewritten for Discord users (the CLI's names a server address).
+STORE_NOT_RESPONDING = "The store is not responding, try again shortly."
+_DISCORD_MESSAGES: dict[type[StatementbotError], str] = {StoreNotResponding: STORE_NOT_RESPONDING}
+
+
 def new_trace_id() -> str:
     return secrets.token_hex(4)
 
@@ -41,6 +47,9 @@ def new_trace_id() -> str:
 def failure_text(error: BaseException, *, action: str) -> str:
     """What the user reads when `action` failed; logs unexpected errors with a trace id."""
     if isinstance(error, StatementbotError):
+        if message := next((m for kind, m in _DISCORD_MESSAGES.items() if isinstance(error, kind)), None):
+            log.warning("%s failed: %s", action, error.message)
+            return message
         if not isinstance(error, InvalidQuestion):
             log.info("%s refused: %s", action, error.message)
         return error.user_message(DISCORD_HINTS)
