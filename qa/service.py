@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ingest.errors import StatementbotError
 from qa.citations import final_check
-from qa.question import normalise_question
+from qa.question import QuestionScope, normalise_question, question_scope, resolve_document
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress
 from vectorstore.retrieval import HybridRetriever, SearchFilter
@@ -50,6 +50,7 @@ class StatementService:
         answerer: AnswerBackend,
         sample_dir: Path | None,
         max_question_chars: int,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.store = store
         self.indexer = indexer
@@ -57,6 +58,7 @@ class StatementService:
         self.answerer = answerer
         self.sample_dir = sample_dir
         self.max_question_chars = max_question_chars
+        self.today = today  # "last year" in a question is relative to it
         self._write_lock = threading.Lock()  # one ingest at a time within this process
 
     # Corpus ---------------------------------------------------------------
@@ -146,11 +148,22 @@ class StatementService:
     def _question(
         self, question: str, document: str | None, date_from: date | None, date_to: date | None
     ) -> tuple[str, SearchFilter | None]:
+        """The cleaned question and its filter: the user's options, else what the question names.
+
+        `document` is an id or a fragment of a title (the newest match wins).
+        """
         cleaned = normalise_question(question, max_chars=self.max_question_chars)
+        documents = self.retriever.documents()
+        doc_ids = (resolve_document(document, documents),) if document else None
+        # What the question names applies only where the user set no filter of that kind.
+        scope = QuestionScope() if document else question_scope(cleaned, documents, today=self.today())
+        if date_from is None and date_to is None and scope.names_time:
+            date_from, date_to = scope.date_from, scope.date_to
+        doc_ids = doc_ids or scope.doc_ids
         search_filter = None
-        if document or date_from or date_to:
+        if doc_ids or date_from or date_to:
             search_filter = SearchFilter(
-                doc_ids=(document,) if document else None, date_from=date_from, date_to=date_to
+                doc_ids=doc_ids, date_from=date_from, date_to=date_to, naming_words=scope.naming_words
             )
         return cleaned, search_filter
 

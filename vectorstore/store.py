@@ -44,6 +44,17 @@ _WRITE_BATCH = 500
 _SENTENCE_GUESS = 48  # sentences per paragraph fetched by id before falling back to a filter
 _SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLite's variable limit
 _READ_PAGE = 5000
+# HNSW graph parameters. Chroma's defaults (ef_search 100, ef_construction 100,
+# M 16) let the approximate search miss true neighbours among hundreds of
+# thousands of archive sentences: a sentence at cosine 0.55 was absent from a
+# top-30 of hits at 0.29-0.33. `bench/bench_archive.py` measures recall@k
+# against brute-force cosine over the stored vectors for several ef_search
+# values and prints the latency of each; these are the values it supports.
+# ef_search can be changed on an existing collection (stores made before are
+# raised to it when opened); ef_construction and M only apply to new ones.
+HNSW_SEARCH_EF = 200
+HNSW_CONSTRUCTION_EF = 200
+HNSW_M = 32
 
 
 class StoreLocked(StatementbotError):
@@ -238,12 +249,43 @@ class ParagraphStore:
         return cls(client, embedder, prefix=prefix, location=url)
 
     def _collection(self, name: str, metadata: dict[str, Any]) -> Collection:
-        return self.client.get_or_create_collection(
+        collection = self.client.get_or_create_collection(
             name,
             metadata=metadata,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={
+                "hnsw": {
+                    "space": "cosine",
+                    "ef_search": HNSW_SEARCH_EF,
+                    "ef_construction": HNSW_CONSTRUCTION_EF,
+                    "max_neighbors": HNSW_M,
+                }
+            },
             embedding_function=None,  # we always pass vectors: Chroma's default would download a model
         )
+        self._raise_search_ef(collection)
+        return collection
+
+    def _raise_search_ef(self, collection: Collection) -> None:
+        """Give a collection made with a smaller search breadth (an older store) the current one.
+
+        Only ef_search can change after creation; the graph itself (M,
+        ef_construction) stays as it was built, which the search breadth
+        largely makes up for.
+        """
+        hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+        if int(hnsw.get("ef_search") or 0) < HNSW_SEARCH_EF:
+            collection.modify(configuration={"hnsw": {"ef_search": HNSW_SEARCH_EF}})
+
+    def search_ef(self) -> int:
+        """The HNSW search breadth of the paragraph collection, as Chroma holds it."""
+        hnsw = (self._chunks.configuration_json or {}).get("hnsw") or {}
+        return int(hnsw.get("ef_search") or 0)
+
+    def set_search_ef(self, ef_search: int) -> None:
+        """Change the HNSW search breadth of the searched collections (benchmarks sweep it)."""
+        with self._translate_errors():
+            for collection in (self._chunks, self._sentences):
+                collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
     def _check_model(self, collection: Collection) -> None:
         meta = collection.metadata or {}
