@@ -118,6 +118,7 @@ class SearchResult:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     corpus_version: str | None = None  # the corpus these hits come from; derived lookups reuse it
     naming_words: frozenset[str] = frozenset()  # question words that chose the document ("G7"), not the topic
+    candidates: dict[str, Candidate] = field(default_factory=dict)  # every pooled paragraph, for fitting fusion
 
 
 class _PerVersionCache:
@@ -257,8 +258,12 @@ class HybridRetriever:
         k: int = 8,
         search_filter: SearchFilter | None = None,
         query_vector: np.ndarray | None = None,
+        weights: FusionWeights | None = None,
     ) -> SearchResult:
-        """The best `k` paragraphs for `query`; pass `query_vector` when it was embedded already."""
+        """The best `k` paragraphs for `query`; pass `query_vector` when it was embedded already.
+
+        `weights` replaces the fitted fusion weights (the fitting script tries others).
+        """
         # One read of the corpus version per query: documents, the lexical index
         # and the answerer's IDF lookups all key on it.
         version = self.store.corpus_version()
@@ -289,7 +294,7 @@ class HybridRetriever:
             sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
         lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
         candidates = self.score_candidates(vector, dense, sentences, lexical, version=version)
-        weights = fusion_weights()
+        weights = weights or fusion_weights()
         fused = {key: c.fused(weights) for key, c in candidates.items()}
         top = sorted(fused, key=lambda key: (-fused[key], key))[:k]
         paragraphs = self.paragraphs_by_key(top, version=version)
@@ -305,7 +310,7 @@ class HybridRetriever:
             # A paragraph without its document record belongs to an interrupted ingest.
             if key in paragraphs and paragraphs[key].doc_id in allowed
         ]
-        return result(hits)
+        return result(hits, candidates=candidates)
 
     def score_candidates(
         self,

@@ -630,6 +630,36 @@ class ParagraphStore:
         distances = (result["distances"] or [[]])[0]
         return [(str(m["para_key"]), 1.0 - float(d)) for m, d in zip(metas, distances, strict=True)]
 
+    def stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray]:
+        """Every record id and vector of ``kind`` ("chunks" or "sentences"), for exact search in benchmarks."""
+        collection = self._searched(kind)
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        with self._translate_errors():
+            offset = 0
+            while True:
+                page = collection.get(include=["embeddings"], limit=_READ_PAGE, offset=offset)
+                ids.extend(page["ids"])
+                if len(page["ids"]):
+                    rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+                if len(page["ids"]) < _READ_PAGE:
+                    break
+                offset += _READ_PAGE
+        matrix = np.concatenate(rows) if rows else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return ids, matrix
+
+    def nearest_ids(self, kind: str, vector: np.ndarray, k: int) -> list[str]:
+        """Record ids of Chroma's approximate nearest neighbours of ``kind``, best first (recall benchmarks)."""
+        with self._translate_errors():
+            result = self._searched(kind).query(query_embeddings=vector.reshape(1, -1), n_results=k, include=[])
+        return list(result["ids"][0])
+
+    def _searched(self, kind: str) -> Collection:
+        collections = {"chunks": self._chunks, "sentences": self._sentences}
+        if kind not in collections:
+            raise ValueError(f"kind must be one of {sorted(collections)}, not {kind!r}")
+        return collections[kind]
+
     def sentences_for(self, keys: Sequence[str]) -> list[StoredSentence]:
         if not keys:
             return []
