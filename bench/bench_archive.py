@@ -184,7 +184,7 @@ def evaluation(service: StatementService) -> dict[str, float | None]:
     }
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - a benchmark reads top to bottom
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path, default=SHARED / "corpus/archive")
     parser.add_argument("--glob", default="*/*.md", help="statements to ingest, relative to --archive")
@@ -248,7 +248,9 @@ def main() -> int:
             if texts:
                 tokens, best, rates = model_throughput(service, texts)
                 by_batch = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
-                print(f"model alone on {len(texts)} of these sentences ({tokens:,} tokens): tokens/s by batch {by_batch}")
+                print(
+                    f"model alone on {len(texts)} of these sentences ({tokens:,} tokens): tokens/s by batch {by_batch}"
+                )
                 if report.embedded and seconds:
                     share = report.embedded / max(len(texts), 1) * tokens / seconds
                     print(

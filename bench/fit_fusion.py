@@ -22,6 +22,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,17 @@ def rrf(pool: Pool) -> list[float]:
     return scores
 
 
-def summary(pools: list[Pool], score) -> dict[str, float]:  # noqa: ANN001 - a scoring function of a pool
+def summary(pools: list[Pool], score: Callable[[Pool], list[float]]) -> dict[str, float]:
     ranks = [reciprocal_rank(score(p), p.gold) for p in pools]
     n = max(len(ranks), 1)
-    return {"mrr": round(sum(ranks) / n, 4), "hit@1": round(sum(r == 1.0 for r in ranks) / n, 4), "questions": len(ranks)}
+    return {
+        "mrr": round(sum(ranks) / n, 4),
+        "hit@1": round(sum(r == 1.0 for r in ranks) / n, 4),
+        "questions": len(ranks),
+    }
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - a benchmark reads top to bottom
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/statementbot-fit-fusion"))
     parser.add_argument("--questions", type=Path, nargs="+", default=DEFAULT_QUESTIONS)
@@ -97,7 +102,8 @@ def main() -> int:
         paths += [Path(p) for p in sorted(glob.glob(args.glob))[: args.lookalikes]]
     started = time.perf_counter()
     report = service.ingest_paths(paths)
-    print(f"store: {len(service.documents())} documents, {report.embedded} texts embedded in {time.perf_counter() - started:.0f} s")
+    seconds = time.perf_counter() - started
+    print(f"store: {len(service.documents())} documents, {report.embedded} texts embedded in {seconds:.0f} s")
 
     pools: list[Pool] = []
     pooled_gold = 0
@@ -107,7 +113,7 @@ def main() -> int:
         for question in load_questions(path):
             if question.unanswerable or not question.gold:
                 continue
-            cleaned, search_filter = service._question(question.question, None, None, None)  # noqa: SLF001
+            cleaned, search_filter = service.prepare_question(question.question, None, None, None)
             result = service.retriever.search(cleaned, k=1, search_filter=search_filter)
             if result.exact or not result.candidates:
                 continue  # exact references bypass fusion

@@ -105,7 +105,7 @@ class StatementService:
     ) -> Answer:
         """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
         started = time.perf_counter()
-        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
         answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
         return self._shown(question, cleaned, answer, started, conversation)
 
@@ -126,7 +126,7 @@ class StatementService:
         callers iterate it in a worker thread.
         """
         started = time.perf_counter()
-        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
         stream = getattr(self.answerer, "stream_answer", None)
 
         def events() -> Iterator[str | Answer]:
@@ -145,7 +145,7 @@ class StatementService:
 
         return events()
 
-    def _question(
+    def prepare_question(
         self, question: str, document: str | None, date_from: date | None, date_to: date | None
     ) -> tuple[str, SearchFilter | None]:
         """The cleaned question and its filter: the user's options, else what the question names.
