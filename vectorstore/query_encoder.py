@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 _LAYER_NORM_EPS = 1e-12  # BERT's
+_BATCH = 16  # texts per forward pass: a question's variants fit in one
 
 
 class NumpyMiniLM:
@@ -65,13 +66,19 @@ class NumpyMiniLM:
             return np.zeros((0, self.hidden), dtype=np.float32)
         weights, tokenizer = self._load()
         encoded = [self._truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
-        length = max(len(ids) for ids in encoded)
-        ids = np.zeros((len(encoded), length), dtype=np.int64)
-        mask = np.zeros((len(encoded), length), dtype=np.float32)
-        for row, token_ids in enumerate(encoded):
-            ids[row, : len(token_ids)] = token_ids
-            mask[row, : len(token_ids)] = 1.0
-        return self._embed(weights, ids, mask).astype(np.float32)
+        # Texts of similar length share a batch, so little work goes into padding.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        vectors = np.zeros((len(encoded), self.hidden), dtype=np.float32)
+        for start in range(0, len(order), _BATCH):
+            rows = order[start : start + _BATCH]
+            length = max(len(encoded[i]) for i in rows)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.float32)
+            for row, index in enumerate(rows):
+                ids[row, : len(encoded[index])] = encoded[index]
+                mask[row, : len(encoded[index])] = 1.0
+            vectors[rows] = self._embed(weights, ids, mask)
+        return vectors
 
     def _truncated(self, ids: Sequence[int]) -> list[int]:
         """At most max_length tokens, ending with [SEP] as the Hugging Face tokenizer truncates."""

@@ -1,0 +1,122 @@
+"""Scope from the question: named statements and times become filters, matched against titles and dates.
+
+Pure functions over DocumentRecords whose titles and dates are set here, so
+each rule is checked on its own; the service test at the end runs the real
+store and model.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ingest.errors import UnknownDocument
+from qa.question import question_scope, resolve_document, statement_name_terms, time_scope
+from vectorstore.store import DocumentRecord
+
+TODAY = date(2026, 12, 2)
+
+
+def record(doc_id: str, title: str, day: date | None) -> DocumentRecord:
+    return DocumentRecord(doc_id, title, day, f"{doc_id}.md", "hash", 10, "2026-01-01T00:00:00+00:00", True)
+
+
+DOCUMENTS = {
+    r.id: r
+    for r in [
+        record("quad-2021", "Quad Leaders' Joint Statement: The Spirit of the Quad", date(2021, 3, 12)),
+        record("quad-2022", "Quad Joint Leaders' Statement", date(2022, 5, 24)),
+        record("quad-2023", "Quad Leaders' Joint Statement", date(2023, 5, 20)),
+        record("aukus-2023", "Joint Leaders Statement on AUKUS", date(2023, 3, 13)),
+        record("aukus-2021", "Joint Leaders Statement on AUKUS", date(2021, 9, 15)),
+        record("g7-2024", "G7 Leaders' Communiqué", date(2024, 6, 14)),
+        record("g7-2025", "G7 Leaders' Communiqué", date(2025, 6, 17)),
+        record("india-2023", "Joint Statement from the United States and India", date(2023, 6, 22)),
+        record(
+            "camp-david", "The Spirit of Camp David: Joint Statement of Japan, the ROK and the US", date(2023, 8, 18)
+        ),
+        record("budget-2025", "Statement on the Budget", date(2025, 3, 1)),
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did they say in March 2022?", (date(2022, 3, 1), date(2022, 3, 31))),
+        ("In the 2023 statement, what about trade?", (date(2023, 1, 1), date(2023, 12, 31))),
+        ("What was in 2024's communiqué?", (date(2024, 1, 1), date(2024, 12, 31))),
+        ("What did last year's G7 communiqué say?", (date(2025, 1, 1), date(2025, 12, 31))),
+        ("What has been agreed this year?", (date(2026, 1, 1), date(2026, 12, 31))),
+        ("Will GCAP be delivered by 2035?", (None, None)),
+        ("What happens until 2030?", (None, None)),
+    ],
+)
+def test_time_scope_reads_the_statement_date_not_target_years(question: str, expected: tuple) -> None:
+    """'in March 2022', '2024's', 'last year' name the statement's time; 'by 2035' is a target it sets."""
+    assert time_scope(question, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("What did the Quad statement say about vaccines?", ["quad"]),
+        ("In the AUKUS one, who builds the submarines?", ["aukus"]),
+        ("What does the G7 communiqué say on Ukraine?", ["g7"]),
+        ("In the Spirit of the Quad statement, what about climate?", ["spirit", "quad"]),
+        ("In the March 2023 AUKUS leaders' statement, what was new?", ["aukus"]),
+        ("How many submarines will Australia buy?", []),
+    ],
+)
+def test_statement_names_are_the_words_before_a_kind_noun(question: str, terms: list[str]) -> None:
+    """The words just before 'statement', 'one', 'communiqué' name the statement; times and kinds are dropped."""
+    assert statement_name_terms(question) == terms
+
+
+def test_a_series_is_asked_of_its_newest_statement() -> None:
+    """'the Quad statement' matches three Quad statements: the newest is meant."""
+    scope = question_scope("What did the Quad statement say about vaccines?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("quad-2023",)
+    assert scope.naming_words == {"quad"}
+
+
+def test_a_named_time_picks_the_statement_of_that_time() -> None:
+    """'the 2021 AUKUS one' is the 2021 statement, not the newest."""
+    scope = question_scope("What did the 2021 AUKUS one say about nuclear propulsion?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("aukus-2021",)
+
+
+def test_last_years_communique_is_relative_to_today() -> None:
+    """'last year's G7 communiqué' in 2026 is the 2025 communiqué."""
+    scope = question_scope("What did last year's G7 communiqué say on China?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-2025",)
+    earlier = question_scope("What did last year's G7 communiqué say on China?", DOCUMENTS, today=date(2025, 2, 1))
+    assert earlier.doc_ids == ("g7-2024",)
+
+
+def test_title_words_are_weighted_by_rarity() -> None:
+    """'the Spirit of the Quad statement' prefers the title with both words over titles with one of them."""
+    scope = question_scope("In the Spirit of the Quad statement, what about climate?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("quad-2021",)
+
+
+def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
+    """'in June 2023' keeps the statements of June 2023; a year no statement is dated in filters nothing."""
+    scope = question_scope("What was agreed on space in June 2023?", DOCUMENTS, today=TODAY)
+    assert (scope.date_from, scope.date_to, scope.doc_ids) == (date(2023, 6, 1), date(2023, 6, 30), None)
+    assert question_scope("What will happen in 2030?", DOCUMENTS, today=TODAY).empty
+
+
+def test_a_topic_question_is_not_scoped() -> None:
+    """No kind noun, no time: the whole corpus is searched."""
+    assert question_scope("How many submarines will Australia buy?", DOCUMENTS, today=TODAY).empty
+
+
+def test_a_document_is_found_by_id_or_title_fragment() -> None:
+    """An id is exact; a title fragment picks the newest statement whose title holds its words."""
+    assert resolve_document("aukus-2021", DOCUMENTS) == "aukus-2021"
+    assert resolve_document("aukus", DOCUMENTS) == "aukus-2023"
+    assert resolve_document("Spirit of Camp David", DOCUMENTS) == "camp-david"
+    with pytest.raises(UnknownDocument, match="submarine"):
+        resolve_document("submarine treaty", DOCUMENTS)
