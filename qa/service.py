@@ -177,6 +177,18 @@ class StatementService:
             conversation.add(cleaned, result)
         return result
 
+    def warm(self) -> float:
+        """Load the query encoder and fill the per-corpus caches (documents, BM25 index); returns seconds.
+
+        A long-running front end calls it before it says it is ready, so the
+        first question costs what the next ones do.
+        """
+        started = time.perf_counter()
+        self.retriever.store.embedder.warm()
+        if self.retriever.documents():
+            self.retriever.search("What did the statements say?")
+        return time.perf_counter() - started
+
     def close(self) -> None:
         self.retriever.lexical.close()
         self.store.close()
