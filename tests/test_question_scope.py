@@ -13,6 +13,7 @@ import pytest
 
 from ingest.errors import UnknownDocument
 from qa.question import question_scope, resolve_document, statement_name_terms, time_scope
+from qa.service import StatementService
 from vectorstore.store import DocumentRecord
 
 TODAY = date(2026, 12, 2)
@@ -120,3 +121,15 @@ def test_a_document_is_found_by_id_or_title_fragment() -> None:
     assert resolve_document("Spirit of Camp David", DOCUMENTS) == "camp-david"
     with pytest.raises(UnknownDocument, match="submarine"):
         resolve_document("submarine treaty", DOCUMENTS)
+
+
+def test_ask_accepts_a_title_fragment_for_document(service: StatementService) -> None:
+    """`--document` / Discord's `document` take a fragment of the title as well as an id."""
+    doc_id = service.documents()[0].id
+    title_word = next(w for w in service.documents()[0].title.split() if w.isalpha() and len(w) > 4)
+    by_fragment = service.ask("When is GCAP meant to be delivered?", document=title_word.lower())
+    by_id = service.ask("When is GCAP meant to be delivered?", document=doc_id)
+    assert [c.label for c in by_fragment.citations] == [c.label for c in by_id.citations]
+    assert by_fragment.citations
+    with pytest.raises(UnknownDocument):
+        service.ask("When is GCAP meant to be delivered?", document="no such statement anywhere")
