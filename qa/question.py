@@ -224,3 +224,27 @@ def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> 
     if not matches:
         raise UnknownDocument(f"No document with id or title matching {fragment!r}.")
     return max(matches, key=lambda d: (documents[d].date or date.min, d))
+
+
+def search_titles(fragment: str, documents: Mapping[str, DocumentRecord], *, limit: int) -> list[DocumentRecord]:
+    """The documents whose id or title words start with every typed word, best first (autocomplete).
+
+    Each typed word counts by its rarity among titles (a rare word says more
+    than "joint"), ties go to the newest; with nothing typed, the newest first.
+    Prefixes, because the user is still typing ("auk" finds AUKUS).
+    """
+    words = tokenize(fragment)
+    if not words:
+        return sorted(documents.values(), key=lambda r: (r.date or date.min, r.id), reverse=True)[:limit]
+    tokens = {doc_id: set(tokenize(f"{doc_id} {record.title}")) for doc_id, record in documents.items()}
+    weight = {}
+    for word in words:
+        owners = sum(any(t.startswith(word) for t in toks) for toks in tokens.values())
+        weight[word] = math.log((1 + len(tokens)) / max(owners, 1))
+    scored = []
+    for doc_id, toks in tokens.items():
+        if all(any(t.startswith(word) for t in toks) for word in words):
+            exact = sum(weight[w] for w in words if w in toks)  # whole words typed beat prefixes
+            scored.append((sum(weight.values()) + exact, documents[doc_id].date or date.min, doc_id))
+    scored.sort(reverse=True)
+    return [documents[doc_id] for _, _, doc_id in scored[:limit]]

@@ -133,3 +133,14 @@ def test_ask_accepts_a_title_fragment_for_document(service: StatementService) ->
     assert by_fragment.citations
     with pytest.raises(UnknownDocument):
         service.ask("When is GCAP meant to be delivered?", document="no such statement anywhere")
+
+
+def test_title_search_ranks_rare_words_and_prefixes_then_the_newest() -> None:
+    """Autocomplete: 'auk' finds the AUKUS statements newest first; 'quad spirit' the one with both words."""
+    from qa.question import search_titles
+
+    assert [r.id for r in search_titles("auk", DOCUMENTS, limit=25)] == ["aukus-2023", "aukus-2021"]
+    assert [r.id for r in search_titles("quad spirit", DOCUMENTS, limit=25)] == ["quad-2021"]
+    assert [r.id for r in search_titles("", DOCUMENTS, limit=2)] == ["g7-2025", "budget-2025"]
+    many = {f"doc-{i}": record(f"doc-{i}", f"Joint Statement number {i}", date(2024, 1, 1)) for i in range(3000)}
+    assert len(search_titles("joint statement", many, limit=25)) == 25
