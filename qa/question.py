@@ -80,7 +80,7 @@ _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 # statement", "2023's", "in March 2022", "from June 2023". Targets a statement
 # sets ("by 2030", "until 2035") are not its date.
 _YEAR_SCOPE = re.compile(
-    r"(?:\b(?:in|of|from|during|the)\s+(?:(?P<month>" + _MONTH + r")\.?\s+)?(?P<year>(?:19|20)\d\d)\b(?!\s*[-–]))"
+    r"(?:\b(?P<prep>in|of|from|during|the)\s+(?:(?P<month>" + _MONTH + r")\.?\s+)?(?P<year>(?:19|20)\d\d)\b(?!\s*[-–]))"
     r"|(?:\b(?P<year2>(?:19|20)\d\d)['’]s\b)",
     re.IGNORECASE,
 )
@@ -107,17 +107,29 @@ class QuestionScope:
 
 
 def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]:
-    """The date range a question names for its statement ("in March 2022", "last year"), or (None, None)."""
+    """The date range a question names for its statement ("in March 2022", "last year"), or (None, None).
+
+    A time places the statement when the question is about statements (it has
+    a kind noun: "the 2023 statement", "what did the statements say in March
+    2022"), opens with it ("In 2023, what ..."), or says it as a possessive
+    ("2024's", "last year's") or as an attribute ("the 2021 AUKUS one"). Otherwise it is about the content: "How big was
+    trade in 2022?" asks about 2022, whenever the statement was made.
+    """
+    words = {w.lower().strip(".'’") for w in _WORD.findall(question)}
+    about_statements = bool(words & DOCUMENT_KINDS - {"one", "joint", "leaders", "leader", "fact"})
+    relative = _RELATIVE_YEAR.search(question)
     match = _YEAR_SCOPE.search(question)
     if match:
-        year = int(match["year"] or match["year2"])
-        month = _MONTHS.get((match["month"] or "").lower().rstrip("."))
-        if month:
-            last_day = calendar.monthrange(year, month)[1]
-            return date(year, month, 1), date(year, month, last_day)
-        return date(year, 1, 1), date(year, 12, 31)
-    relative = _RELATIVE_YEAR.search(question)
-    if relative:
+        opens = not question[: match.start()].strip(" ,")
+        # "the 2021 AUKUS one": a year as a statement's attribute.
+        attribute = (match["prep"] or "").lower() == "the"
+        if match["year2"] or opens or about_statements or attribute:
+            year = int(match["year"] or match["year2"])
+            month = _MONTHS.get((match["month"] or "").lower().rstrip("."))
+            if month:
+                return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+            return date(year, 1, 1), date(year, 12, 31)
+    if relative and (about_statements or relative[0].lower().endswith(("'s", "’s")) or relative.start() == 0):
         year = today.year if relative["which"].lower() == "this" else today.year - 1
         return date(year, 1, 1), date(year, 12, 31)
     return None, None
