@@ -44,11 +44,14 @@ def normalise_question(text: str, *, max_chars: int) -> str:
 # and a look-alike, so it becomes a retrieval filter.
 
 # Nouns that say "a statement" rather than what it is about: the words just
-# before one of them name the statement ("the Quad leaders' statement").
+# before one of them name the statement ("the Quad statement", "the AUKUS one").
 DOCUMENT_KINDS = frozenset(
-    "statement statements communique communiqué communiques declaration declarations readout readouts one"
-    " joint leaders leader summit meeting ministerial consultations talks release sheet fact".split()
+    "statement statements communique communiqué communiques communiqués declaration declarations readout readouts"
+    " one sheet".split()
 )
+# Words a statement's name often holds between its subject and its kind noun
+# ("the Quad leaders' joint statement"): read through, and matched like the rest.
+_NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
 # Words that end a statement's name when reading backwards from its kind noun.
 _NAME_STOPS = frozenset(
     "the this that these those its their in on at of about from for to with by during according what which did"
@@ -116,7 +119,7 @@ def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]
     trade in 2022?" asks about 2022, whenever the statement was made.
     """
     words = {w.lower().strip(".'’") for w in _WORD.findall(question)}
-    about_statements = bool(words & DOCUMENT_KINDS - {"one", "joint", "leaders", "leader", "fact"})
+    about_statements = bool(words & DOCUMENT_KINDS - {"one", "sheet"})
     relative = _RELATIVE_YEAR.search(question)
     match = _YEAR_SCOPE.search(question)
     if match:
@@ -170,9 +173,8 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
 
     * A named time keeps the documents dated in it, when there are any (a
       year no statement is dated in is about content: "What happens in 2030?").
-    * Words naming a statement are matched against titles, each weighted by
-      its rarity among titles (IDF), so "the Quad statement" means the
-      statements whose titles say Quad, and "joint" counts for little.
+    * Words naming a statement are matched against titles: "the Quad
+      statement" means the statements whose titles say Quad.
     * Several statements of a series match equally: the newest is meant,
       unless the question names a time.
     """
@@ -202,23 +204,24 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
 
 
 def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecord]) -> tuple[list[str], frozenset[str]]:
-    """The documents whose titles best cover `terms`, by IDF over titles; terms in no title are ignored."""
+    """The documents whose titles hold every word of the name (the name says which statement, all of it).
+
+    Fillers ("joint", "leaders") count only when some title has them; a name
+    word no title has ("the Biden-Marcos statement" when titles say "United
+    States and the Philippines") names nothing, rather than a look-alike that
+    happens to share the other words.
+    """
     if not terms or not documents:
         return [], frozenset()
     titles = {doc_id: set(tokenize(record.title)) for doc_id, record in documents.items()}
-    frequency = {term: sum(term in words for words in titles.values()) for term in terms}
-    present = [term for term in terms if frequency[term]]
-    if not present:
+    every_title = set().union(*titles.values())
+    wanted = {t for t in terms if t not in _NAME_FILLERS or t in every_title}
+    if not wanted - _NAME_FILLERS:
         return [], frozenset()
-    weight = {term: math.log((1 + len(titles)) / frequency[term]) for term in present}
-    scores = {doc_id: sum(weight[t] for t in present if t in words) for doc_id, words in titles.items()}
-    best = max(scores.values())
-    if best <= 0:
-        return [], frozenset()
-    named = [doc_id for doc_id, score in scores.items() if score >= best - 1e-9]
+    named = [doc_id for doc_id, words in titles.items() if wanted <= words]
     if len(named) == len(documents) and len(documents) > 1:
-        return [], frozenset()  # a word every title has names nothing
-    return named, frozenset(present)
+        return [], frozenset()  # words every title has name nothing
+    return named, frozenset(wanted - _NAME_FILLERS) if named else frozenset()
 
 
 def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> str:
