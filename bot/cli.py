@@ -67,13 +67,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer a question ('-' reads one question per line from stdin)")
     ask.add_argument("question", metavar="QUESTION")
-    ask.add_argument("--document", metavar="ID", help="only search this document")
+    ask.add_argument("--document", metavar="ID", help="only search this document (an id or a fragment of its title)")
     ask.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only documents dated on/after")
     ask.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only documents dated on/before")
     ask.add_argument("--json", action="store_true", help="print JSON (one object per question)")
 
     chat = commands.add_parser("chat", help="interactive questions with follow-ups")
-    chat.add_argument("--document", metavar="ID")
+    chat.add_argument("--document", metavar="ID", help="an id or a fragment of its title")
 
     evaluate = commands.add_parser("eval", help="score the answerer on a question set (JSON lines)")
     evaluate.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")

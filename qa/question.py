@@ -1,12 +1,19 @@
-"""Question hygiene: what users type is normalised before anything else sees it."""
+"""Question hygiene and scope: what users type is normalised, and what it names becomes a filter."""
 
 from __future__ import annotations
 
+import calendar
+import math
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 
-from errors import InvalidQuestion
+from errors import InvalidQuestion, UnknownDocument
 from qa.sanitise import INVISIBLE
+from vectorstore.lexical import STOPWORDS, tokenize
+from vectorstore.store import DocumentRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -25,3 +32,232 @@ def normalise_question(text: str, *, max_chars: int) -> str:
             hint="Ask something shorter, one question at a time.",
         )
     return cleaned
+
+
+# Scope from the question --------------------------------------------------
+#
+# A question often says which statement it means ("the Quad statement", "the
+# AUKUS one", "last year's G7 communiqué") or when ("in March 2022"). Among
+# thousands of statements that is the difference between the right paragraph
+# and a look-alike, so it becomes a retrieval filter.
+
+# Nouns that say "a statement" rather than what it is about: the words just
+# before one of them name the statement ("the Quad statement", "the AUKUS one").
+DOCUMENT_KINDS = frozenset(
+    "statement statements communique communiqué communiques communiqués declaration declarations readout readouts"
+    " one sheet".split()
+)
+# Words a statement's name often holds between its subject and its kind noun
+# ("the Quad leaders' joint statement"): read through, and matched like the rest.
+_NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
+# Words that end a statement's name when reading backwards from its kind noun.
+_NAME_STOPS = frozenset(
+    "the this that these those its their in on at of about from for to with by during according what which did"
+    " does do is was were said say".split()
+)
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# A time that places the statement, not its content: "in 2023", "the 2023
+# statement", "2023's", "in March 2022", "from June 2023". Targets a statement
+# sets ("by 2030", "until 2035") are not its date.
+_YEAR_SCOPE = re.compile(
+    r"(?:\b(?P<prep>in|of|from|during|the)\s+(?:(?P<month>" + _MONTH + r")\.?\s+)?(?P<year>(?:19|20)\d\d)\b(?!\s*[-–]))"
+    r"|(?:\b(?P<year2>(?:19|20)\d\d)['’]s\b)",
+    re.IGNORECASE,
+)
+_RELATIVE_YEAR = re.compile(r"\b(?P<which>last|this|past|previous)\s+year(?:['’]s)?\b", re.IGNORECASE)
+_WORD = re.compile(r"[\w][\w.'’-]*")
+
+
+@dataclass(frozen=True)
+class QuestionScope:
+    """Where a question points: a date range and the statements it names."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    doc_ids: tuple[str, ...] | None = None
+    naming_words: frozenset[str] = frozenset()  # question words that chose the statement, not the topic
+
+    @property
+    def names_time(self) -> bool:
+        return self.date_from is not None or self.date_to is not None
+
+    @property
+    def empty(self) -> bool:
+        return not self.names_time and self.doc_ids is None
+
+
+def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]:
+    """The date range a question names for its statement ("in March 2022", "last year"), or (None, None).
+
+    A time places the statement when the question is about statements (it has
+    a kind noun: "the 2023 statement", "what did the statements say in March
+    2022"), opens with it ("In 2023, what ..."), or says it as a possessive
+    ("2024's", "last year's") or as an attribute ("the 2021 AUKUS one"). Otherwise it is about the content: "How big was
+    trade in 2022?" asks about 2022, whenever the statement was made.
+    """
+    words = {w.lower().strip(".'’") for w in _WORD.findall(question)}
+    about_statements = bool(words & DOCUMENT_KINDS - {"one", "sheet"})
+    relative = _RELATIVE_YEAR.search(question)
+    match = _YEAR_SCOPE.search(question)
+    if match:
+        opens = not question[: match.start()].strip(" ,")
+        # "the 2021 AUKUS one": a year as a statement's attribute.
+        attribute = (match["prep"] or "").lower() == "the"
+        if match["year2"] or opens or about_statements or attribute:
+            year = int(match["year"] or match["year2"])
+            month = _MONTHS.get((match["month"] or "").lower().rstrip("."))
+            if month:
+                return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+            return date(year, 1, 1), date(year, 12, 31)
+    if relative and (about_statements or relative[0].lower().endswith(("'s", "’s")) or relative.start() == 0):
+        year = today.year if relative["which"].lower() == "this" else today.year - 1
+        return date(year, 1, 1), date(year, 12, 31)
+    return None, None
+
+
+def statement_name_terms(question: str) -> list[str]:
+    """Words that name a statement: those just before a kind noun ("the *Quad* statement", "the *AUKUS* one").
+
+    Read backwards from each kind noun to a determiner or preposition; years,
+    months and other kind nouns are skipped (they are time or kind, not name).
+    """
+    words = [w.lower().strip(".'’") for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
+    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+    names: list[str] = []
+    for index, word in enumerate(words):
+        if word not in DOCUMENT_KINDS or index == 0:
+            continue
+        cursor = index - 1
+        span: list[str] = []
+        while cursor >= 0 and len(span) < 6 and words[cursor] not in _NAME_STOPS:
+            candidate = words[cursor]
+            is_time = candidate.isdigit() or candidate in _MONTHS or candidate in {"year", "last", "past"}
+            if candidate not in DOCUMENT_KINDS and not is_time:
+                span.append(candidate)
+            cursor -= 1
+        # "the Spirit of the Quad statement": "of" joins a longer name; keep reading past it.
+        while cursor >= 2 and words[cursor] == "the" and words[cursor - 1] == "of":
+            cursor -= 2
+            while cursor >= 0 and words[cursor] not in _NAME_STOPS and len(span) < 8:
+                span.append(words[cursor])
+                cursor -= 1
+        names.extend(reversed(span))
+    return [term for term in dict.fromkeys(t for name in names for t in tokenize(name)) if term not in STOPWORDS]
+
+
+def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, today: date) -> QuestionScope:
+    """The filter a question implies, matched against the stored documents' titles and dates.
+
+    * A named time keeps the documents dated in it, when there are any (a
+      year no statement is dated in is about content: "What happens in 2030?").
+    * Words naming a statement are matched against titles: "the Quad
+      statement" means the statements whose titles say Quad.
+    * Several statements of a series match equally: the newest is meant,
+      unless the question names a time.
+    """
+    date_from, date_to = time_scope(question, today=today)
+    in_time = [
+        doc_id
+        for doc_id, record in documents.items()
+        if date_from is not None and record.date is not None and date_from <= record.date <= (date_to or date.max)
+    ]
+    if not in_time:
+        date_from = date_to = None
+    named, naming_words = _named_documents(statement_name_terms(question), documents)
+    if named and date_from is not None:
+        dated = [doc_id for doc_id in named if doc_id in set(in_time)]
+        named = dated or named
+        if dated:
+            date_from = date_to = None  # the named statements already carry the time
+    elif named:
+        newest = max(documents[d].date or date.min for d in named)
+        named = [d for d in named if (documents[d].date or date.min) == newest]
+    return QuestionScope(
+        date_from=date_from,
+        date_to=date_to,
+        doc_ids=tuple(sorted(named)) if named else None,
+        naming_words=naming_words,
+    )
+
+
+def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecord]) -> tuple[list[str], frozenset[str]]:
+    """The documents whose titles hold every word of the name (the name says which statement, all of it).
+
+    Fillers ("joint", "leaders") count only when some title has them; a name
+    word no title has ("the Biden-Marcos statement" when titles say "United
+    States and the Philippines") names nothing, rather than a look-alike that
+    happens to share the other words.
+    """
+    if not terms or not documents:
+        return [], frozenset()
+    titles = {doc_id: set(tokenize(record.title)) for doc_id, record in documents.items()}
+    every_title = set().union(*titles.values())
+    wanted = {t for t in terms if t not in _NAME_FILLERS or t in every_title}
+    if not wanted - _NAME_FILLERS:
+        return [], frozenset()
+    named = [doc_id for doc_id, words in titles.items() if wanted <= words]
+    if len(named) == len(documents) and len(documents) > 1:
+        return [], frozenset()  # words every title has name nothing
+    return named, frozenset(wanted - _NAME_FILLERS) if named else frozenset()
+
+
+def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> str:
+    """A document id from an id or a fragment of its title ("aukus", "spirit of camp david").
+
+    An exact id wins; otherwise the documents whose id or title holds every
+    word of the fragment, the newest first (a series is asked of its latest).
+    """
+    if fragment in documents:
+        return fragment
+    wanted = set(tokenize(fragment))
+    matches = [
+        doc_id for doc_id, record in documents.items() if wanted and wanted <= set(tokenize(f"{doc_id} {record.title}"))
+    ]
+    if not matches:
+        raise UnknownDocument(f"No document with id or title matching {fragment!r}.")
+    return max(matches, key=lambda d: (documents[d].date or date.min, d))
+
+
+def search_titles(fragment: str, documents: Mapping[str, DocumentRecord], *, limit: int) -> list[DocumentRecord]:
+    """The documents whose id or title words start with every typed word, best first (autocomplete).
+
+    Each typed word counts by its rarity among titles (a rare word says more
+    than "joint"), ties go to the newest; with nothing typed, the newest first.
+    Prefixes, because the user is still typing ("auk" finds AUKUS).
+    """
+    words = tokenize(fragment)
+    if not words:
+        return sorted(documents.values(), key=lambda r: (r.date or date.min, r.id), reverse=True)[:limit]
+    tokens = {doc_id: set(tokenize(f"{doc_id} {record.title}")) for doc_id, record in documents.items()}
+    weight = {}
+    for word in words:
+        owners = sum(any(t.startswith(word) for t in toks) for toks in tokens.values())
+        weight[word] = math.log((1 + len(tokens)) / max(owners, 1))
+    scored = []
+    for doc_id, toks in tokens.items():
+        if all(any(t.startswith(word) for t in toks) for word in words):
+            exact = sum(weight[w] for w in words if w in toks)  # whole words typed beat prefixes
+            scored.append((sum(weight.values()) + exact, documents[doc_id].date or date.min, doc_id))
+    scored.sort(reverse=True)
+    return [documents[doc_id] for _, _, doc_id in scored[:limit]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Protocol, Self
 
 from errors import StatementbotError
 from qa.citations import final_check
-from qa.question import normalise_question
+from qa.question import QuestionScope, normalise_question, question_scope, resolve_document
 from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress
@@ -52,6 +52,7 @@ class StatementService:
         answerer: AnswerBackend,
         sample_dir: Path | None,
         max_question_chars: int,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.store = store
         self.indexer = indexer
@@ -59,6 +60,7 @@ class StatementService:
         self.answerer = answerer
         self.sample_dir = sample_dir
         self.max_question_chars = max_question_chars
+        self.today = today  # "last year" in a question is relative to it
         self._write_lock = threading.Lock()  # one ingest at a time within this process
 
     def with_answerer(self, answerer: AnswerBackend) -> Self:
@@ -125,7 +127,7 @@ class StatementService:
     ) -> Answer:
         """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
         started = time.perf_counter()
-        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
         answer = self._missing_reference(cleaned, search_filter) or self.answerer.answer(
             cleaned, conversation=conversation, search_filter=search_filter
         )
@@ -148,7 +150,7 @@ class StatementService:
         callers iterate it in a worker thread.
         """
         started = time.perf_counter()
-        cleaned, search_filter = self._question(question, document, date_from, date_to)
+        cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
         stream = getattr(self.answerer, "stream_answer", None)
         missing = self._missing_reference(cleaned, search_filter)
 
@@ -168,14 +170,25 @@ class StatementService:
 
         return events()
 
-    def _question(
+    def prepare_question(
         self, question: str, document: str | None, date_from: date | None, date_to: date | None
     ) -> tuple[str, SearchFilter | None]:
+        """The cleaned question and its filter: the user's options, else what the question names.
+
+        `document` is an id or a fragment of a title (the newest match wins).
+        """
         cleaned = normalise_question(question, max_chars=self.max_question_chars)
+        documents = self.retriever.documents()
+        doc_ids = (resolve_document(document, documents),) if document else None
+        # What the question names applies only where the user set no filter of that kind.
+        scope = QuestionScope() if document else question_scope(cleaned, documents, today=self.today())
+        if date_from is None and date_to is None and scope.names_time:
+            date_from, date_to = scope.date_from, scope.date_to
+        doc_ids = doc_ids or scope.doc_ids
         search_filter = None
-        if document or date_from or date_to:
+        if doc_ids or date_from or date_to:
             search_filter = SearchFilter(
-                doc_ids=(document,) if document else None, date_from=date_from, date_to=date_to
+                doc_ids=doc_ids, date_from=date_from, date_to=date_to, naming_words=scope.naming_words
             )
         return cleaned, search_filter
 
@@ -196,6 +209,18 @@ class StatementService:
         if conversation is not None:
             conversation.add(cleaned, result)
         return result
+
+    def warm(self) -> float:
+        """Load the query encoder and fill the per-corpus caches (documents, BM25 index); returns seconds.
+
+        A long-running front end calls it before it says it is ready, so the
+        first question costs what the next ones do.
+        """
+        started = time.perf_counter()
+        self.retriever.store.embedder.warm()
+        if self.retriever.documents():
+            self.retriever.search("What did the statements say?")
+        return time.perf_counter() - started
 
     def close(self) -> None:
         self.retriever.lexical.close()

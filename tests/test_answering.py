@@ -490,7 +490,7 @@ def test_abstention_shows_the_sentence_of_each_closest_paragraph_nearest_the_que
     service: StatementService, embedder: Embedder
 ) -> None:
     """Under an abstention each closest paragraph is quoted by its sentence nearest the question."""
-    from bot.cli import format_answer
+    from bot.render import answer_text
     from ingest.sentences import split_sentences
 
     question = "Who is Japan's Prime Minister?"
@@ -502,5 +502,5 @@ def test_abstention_shows_the_sentence_of_each_closest_paragraph_nearest_the_que
         vectors = embedder.encode([question, *sentences])
         nearest = sentences[int((vectors[1:] @ vectors[0]).argmax())]
         assert citation.quote == nearest
-    shown = format_answer(answer)
+    shown = answer_text(answer)
     assert f"» “{answer.closest[0].quote}" in shown

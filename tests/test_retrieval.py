@@ -358,3 +358,44 @@ def test_sentences_of_many_paragraphs_are_read_in_batches(small: SmallCorpus, tm
     assert sorted(s.text for s in sentences) == sorted(f"Item {n} was agreed." for n in range(1, 701))
     assert sentences == sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
     lexical.close()
+
+
+# Fusion -------------------------------------------------------------------------
+def test_a_paragraph_only_bm25_found_is_scored_by_its_exact_cosines(retriever: HybridRetriever) -> None:
+    """A BM25-only candidate gets the cosines its stored sentence vectors give, as a dense hit would."""
+    import numpy as np
+
+    query = "What does GIGO stand for?"
+    vector = retriever.store.embedder.encode([query])[0]
+    lexical = retriever.lexical.search(query, 5)
+    key = lexical[0][0]
+    candidates = retriever.score_candidates(vector, [], [], lexical, version=None)
+    sentences = np.stack([s.vector for s in retriever.store.sentences_for([key])])
+    mean = sentences.mean(axis=0)
+    assert candidates[key].paragraph == pytest.approx(float(mean @ vector / np.linalg.norm(mean)), abs=1e-5)
+    assert candidates[key].sentence == pytest.approx(float((sentences @ vector).max()), abs=1e-5)
+    assert candidates[key].bm25_relative == 1.0
+
+
+def test_the_fused_score_is_the_fitted_weighting_of_the_evidence(retriever: HybridRetriever) -> None:
+    """Each hit's score is the fitted weights applied to its cosines and relative BM25, best first."""
+    from vectorstore.retrieval import fusion_weights
+
+    result = retriever.search("When will the next generation fighter be delivered?", k=5)
+    weights = fusion_weights()
+    scores = [hit.score for hit in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    for hit in result.hits:
+        assert hit.score == pytest.approx(result.candidates[hit.paragraph.key].fused(weights))
+
+
+def test_fusion_weights_are_fitted_data() -> None:
+    """The weights come from bench/fit_fusion.py with the figures they reached, not from code."""
+    import json
+
+    from vectorstore.retrieval import FUSION_WEIGHTS_PATH
+
+    data = json.loads(FUSION_WEIGHTS_PATH.read_text(encoding="utf-8"))
+    assert data["fitted_by"] == "bench/fit_fusion.py"
+    assert sum(data["weights"].values()) == pytest.approx(1.0)
+    assert {"tune", "check"} <= set(data["figures"])

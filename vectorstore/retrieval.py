@@ -1,4 +1,12 @@
-"""Hybrid retrieval: dense (paragraphs and sentences) + BM25, fused by reciprocal rank.
+"""Hybrid retrieval: dense (paragraphs and sentences) + BM25, fused by re-scoring.
+
+The candidates of the three retrievers (nearest paragraph windows, nearest
+sentences, BM25) are pooled and every candidate is scored again from the same
+evidence: the exact cosine of its paragraph and of its best sentence, computed
+from the stored sentence vectors, plus its BM25 score relative to the query's
+best. Fusing ranks alone (reciprocal rank) cannot lift a paragraph that only one
+retriever found, however clearly it won there. The weights are fitted by
+`bench/fit_fusion.py` and read from `vectorstore/fusion.json`.
 
 Exact references ("paragraph 7", "para 12 of the 2025 statement", "¶3") bypass
 search entirely: the user asked for a paragraph by its number, so they get it.
@@ -6,6 +14,7 @@ search entirely: the user asked for a paragraph by its number, so they get it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -13,14 +22,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL
@@ -29,8 +35,8 @@ from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, S
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60  # the constant from Cormack et al.; damps the influence of any one list's top ranks
 CANDIDATES = 30  # per list, before fusion
+FUSION_WEIGHTS_PATH = Path(__file__).with_name("fusion.json")
 # Title words too common to name one statement ("What did the ministers say ...?").
 _GENERIC_TITLE_WORDS = frozenset(
     "statement joint declaration communique communiqué meeting ministerial ministers minister foreign defence defense"
@@ -53,7 +59,7 @@ class Hit:
     """A retrieved paragraph with the evidence for its rank."""
 
     paragraph: StoredParagraph
-    score: float  # fused score (reciprocal rank), or 1.0 for an exact reference
+    score: float  # fused score (weighted cosines + relative BM25), or 1.0 for an exact reference
     dense: float = 0.0  # best cosine similarity of any window or sentence
     lexical: float = 0.0  # BM25 score, 0 when no query term matched
     exact: bool = False
@@ -69,10 +75,50 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """What fusion knows about one candidate paragraph."""
+
+    paragraph: float  # cosine of the paragraph's vector (best window for split paragraphs)
+    sentence: float  # cosine of its best sentence
+    bm25: float  # raw BM25 score, 0 when BM25 did not propose it
+    bm25_relative: float  # BM25 score / the query's best BM25 score, in [0, 1]
+
+    def features(self) -> tuple[float, float, float]:
+        return (self.paragraph, self.sentence, self.bm25_relative)
+
+    def fused(self, weights: FusionWeights) -> float:
+        return (
+            weights.paragraph * self.paragraph + weights.sentence * self.sentence + weights.lexical * self.bm25_relative
+        )
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the fused score; fitted by `bench/fit_fusion.py`, stored in `vectorstore/fusion.json`."""
+
+    paragraph: float
+    sentence: float
+    lexical: float
+
+
+@cache
+def fusion_weights(path: Path = FUSION_WEIGHTS_PATH) -> FusionWeights:
+    """The fitted fusion weights (read once per process)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    weights = data["weights"]
+    return FusionWeights(
+        paragraph=float(weights["paragraph"]), sentence=float(weights["sentence"]), lexical=float(weights["lexical"])
+    )
+
+
+@dataclass(frozen=True)
 class SearchFilter:
     doc_ids: tuple[str, ...] | None = None
     date_from: date | None = None
     date_to: date | None = None
+    # Question words that chose the documents ("the *Quad* statement"), not the topic: the
+    # answerer does not ask the evidence for them.
+    naming_words: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -84,6 +130,7 @@ class SearchResult:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     corpus_version: str | None = None  # the corpus these hits come from; derived lookups reuse it
     naming_words: frozenset[str] = frozenset()  # question words that chose the document ("G7"), not the topic
+    candidates: dict[str, Candidate] = field(default_factory=dict)  # every pooled paragraph, for fitting fusion
 
 
 class _PerVersionCache:
@@ -223,18 +270,23 @@ class HybridRetriever:
         k: int = 8,
         search_filter: SearchFilter | None = None,
         query_vector: np.ndarray | None = None,
+        weights: FusionWeights | None = None,
     ) -> SearchResult:
-        """The best `k` paragraphs for `query`; pass `query_vector` when it was embedded already."""
+        """The best `k` paragraphs for `query`; pass `query_vector` when it was embedded already.
+
+        `weights` replaces the fitted fusion weights (the fitting script tries others).
+        """
         # One read of the corpus version per query: documents, the lexical index
         # and the answerer's IDF lookups all key on it.
         version = self.store.corpus_version()
         documents = self.documents(version)
-        naming: frozenset[str] = frozenset()
+        naming: frozenset[str] = search_filter.naming_words if search_filter is not None else frozenset()
         if search_filter is None or search_filter.doc_ids is None:
             # A question that names one statement ("What did the G7 say ...?") is
             # asked of that statement, as if it had been filtered to it.
-            named, naming = self.documents_named_in(query, documents, version)
+            named, unique_naming = self.documents_named_in(query, documents, version)
             if named:
+                naming = naming | unique_naming
                 search_filter = replace(search_filter or SearchFilter(), doc_ids=tuple(named))
         doc_ids = self.allowed_doc_ids(search_filter, documents)
         vector = self.store.embedder.encode([query])[0] if query_vector is None else query_vector
@@ -255,23 +307,18 @@ class HybridRetriever:
             dense = self.store.dense_search(vector, CANDIDATES, doc_ids=restrict)
             sentences = self.store.sentence_search(vector, CANDIDATES, doc_ids=restrict)
         lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
-        fused: dict[str, float] = {}
-        best_dense: dict[str, float] = {}
-        for ranked in (_dedupe(dense), _dedupe(sentences), lexical):
-            for rank, (key, _score) in enumerate(ranked):
-                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for key, similarity in [*dense, *sentences]:
-            best_dense[key] = max(best_dense.get(key, -1.0), similarity)
-        lexical_scores = dict(lexical)
-        top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+        candidates = self.score_candidates(vector, dense, sentences, lexical, version=version)
+        weights = weights or fusion_weights()
+        fused = {key: c.fused(weights) for key, c in candidates.items()}
+        top = sorted(fused, key=lambda key: (-fused[key], key))[:k]
         paragraphs = self.paragraphs_by_key(top, version=version)
         allowed = set(doc_ids)
         hits = [
             Hit(
                 paragraph=paragraphs[key],
                 score=fused[key],
-                dense=best_dense.get(key, 0.0),
-                lexical=lexical_scores.get(key, 0.0),
+                dense=max(candidates[key].paragraph, candidates[key].sentence),
+                lexical=candidates[key].bm25,
             )
             for key in top
             # A paragraph without its document record belongs to an interrupted ingest.
@@ -292,7 +339,54 @@ class HybridRetriever:
                     for h in hits[:5]
                 ),
             )
-        return result(hits)
+        return result(hits, candidates=candidates)
+
+    def score_candidates(
+        self,
+        vector: np.ndarray,
+        dense: Sequence[tuple[str, float]],
+        sentences: Sequence[tuple[str, float]],
+        lexical: Sequence[tuple[str, float]],
+        *,
+        version: str | None,
+    ) -> dict[str, Candidate]:
+        """Every paragraph any retriever proposed, with exact cosines and its relative BM25 score.
+
+        Cosines come from the stored sentence vectors (cached per corpus
+        version), so a paragraph that only BM25 found is measured exactly as a
+        dense hit would be. A paragraph's vector is the normalised mean of its
+        sentences' vectors, as the indexer builds it; for a long paragraph split
+        into windows, the best window's cosine reported by Chroma is kept too.
+        """
+        keys = list(dict.fromkeys([key for key, _ in dense] + [key for key, _ in sentences] + [k for k, _ in lexical]))
+        if not keys:
+            return {}
+        by_key: dict[str, list[StoredSentence]] = {}
+        for sentence in self.sentences_for(keys, version=version):
+            by_key.setdefault(sentence.paragraph_key, []).append(sentence)
+        window_cosine: dict[str, float] = {}
+        for key, similarity in dense:
+            window_cosine[key] = max(window_cosine.get(key, -1.0), similarity)
+        best_bm25 = max((score for _, score in lexical), default=0.0)
+        bm25 = dict(lexical)
+        candidates: dict[str, Candidate] = {}
+        for key in keys:
+            stored = by_key.get(key)
+            if stored:
+                matrix = np.stack([s.vector for s in stored])
+                similarities = matrix @ vector
+                mean = matrix.mean(axis=0)
+                paragraph = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
+                sentence = float(similarities.max())
+            else:  # sentences not readable (interrupted ingest): keep what the retrievers reported
+                paragraph = sentence = window_cosine.get(key, 0.0)
+            candidates[key] = Candidate(
+                paragraph=max(paragraph, window_cosine.get(key, -1.0)),
+                sentence=sentence,
+                bm25=bm25.get(key, 0.0),
+                bm25_relative=bm25.get(key, 0.0) / best_bm25 if best_bm25 > 0 else 0.0,
+            )
+        return candidates
 
     def _exact_dense(
         self, vector: np.ndarray, doc_ids: Sequence[str], version: str
@@ -409,27 +503,10 @@ def _expand_labels(text: str) -> list[str]:
     return [str(n) for n in dict.fromkeys(numbers)]
 
 
-class StatementRetriever(BaseRetriever):
-    """LangChain's retriever interface over HybridRetriever, for LLM chains."""
+def __getattr__(name: str) -> Any:
+    """`StatementRetriever` is built on first use: LangChain costs ~1 s to import, and most commands never need it."""
+    if name == "StatementRetriever":
+        from vectorstore.langchain_retriever import StatementRetriever
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    hybrid: Any
-    k: int = 6
-    search_filter: SearchFilter | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        result: SearchResult = self.hybrid.search(query, k=self.k, search_filter=self.search_filter)
-        return [
-            LCDocument(
-                page_content=hit.paragraph.text,
-                metadata={
-                    "document": hit.paragraph.doc_id,
-                    "title": result.documents[hit.paragraph.doc_id].title,
-                    "paragraph": hit.paragraph.label,
-                    "score": hit.score,
-                    "exact": hit.exact,
-                },
-            )
-            for hit in result.hits
-        ]
+        return StatementRetriever
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

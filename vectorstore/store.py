@@ -46,6 +46,19 @@ _SENTENCE_GUESS = 48  # sentences per paragraph fetched by id before falling bac
 _SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLite's variable limit
 _READ_PAGE = 5000
 DEFAULT_SERVER_TIMEOUT_S = 10.0  # STATEMENTBOT_CHROMA_TIMEOUT_S
+# HNSW graph parameters. Chroma's defaults (ef_search 100, ef_construction 100,
+# M 16) let the approximate search miss true neighbours among hundreds of
+# thousands of archive sentences: a sentence at cosine 0.55 was absent from a
+# top-30 of hits at 0.29-0.33. `bench/bench_archive.py` measures recall@k
+# against brute-force cosine over the stored vectors for several ef_search
+# values and prints the latency of each. Up to 3,557 sentences every value
+# from 10 to 200 reached recall@30 >= 0.999, so these (twice the defaults, M
+# doubled for a better-connected graph) still await the full-archive run.
+# ef_search can be changed on an existing collection (stores made before are
+# raised to it when opened); ef_construction and M only apply to new ones.
+HNSW_SEARCH_EF = 200
+HNSW_CONSTRUCTION_EF = 200
+HNSW_M = 32
 
 
 class StoreLocked(StatementbotError):
@@ -263,12 +276,43 @@ class ParagraphStore:
         return store
 
     def _collection(self, name: str, metadata: dict[str, Any]) -> Collection:
-        return self.client.get_or_create_collection(
+        collection = self.client.get_or_create_collection(
             name,
             metadata=metadata,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={
+                "hnsw": {
+                    "space": "cosine",
+                    "ef_search": HNSW_SEARCH_EF,
+                    "ef_construction": HNSW_CONSTRUCTION_EF,
+                    "max_neighbors": HNSW_M,
+                }
+            },
             embedding_function=None,  # we always pass vectors: Chroma's default would download a model
         )
+        self._raise_search_ef(collection)
+        return collection
+
+    def _raise_search_ef(self, collection: Collection) -> None:
+        """Give a collection made with a smaller search breadth (an older store) the current one.
+
+        Only ef_search can change after creation; the graph itself (M,
+        ef_construction) stays as it was built, which the search breadth
+        largely makes up for.
+        """
+        hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+        if int(hnsw.get("ef_search") or 0) < HNSW_SEARCH_EF:
+            collection.modify(configuration={"hnsw": {"ef_search": HNSW_SEARCH_EF}})
+
+    def search_ef(self) -> int:
+        """The HNSW search breadth of the paragraph collection, as Chroma holds it."""
+        hnsw = (self._chunks.configuration_json or {}).get("hnsw") or {}
+        return int(hnsw.get("ef_search") or 0)
+
+    def set_search_ef(self, ef_search: int) -> None:
+        """Change the HNSW search breadth of the searched collections (benchmarks sweep it)."""
+        with self._translate_errors():
+            for collection in (self._chunks, self._sentences):
+                collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
     def _check_model(self, collection: Collection) -> None:
         meta = collection.metadata or {}
@@ -647,6 +691,36 @@ class ParagraphStore:
         metas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         return [(str(m["para_key"]), 1.0 - float(d)) for m, d in zip(metas, distances, strict=True)]
+
+    def stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray]:
+        """Every record id and vector of ``kind`` ("chunks" or "sentences"), for exact search in benchmarks."""
+        collection = self._searched(kind)
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        with self._translate_errors():
+            offset = 0
+            while True:
+                page = collection.get(include=["embeddings"], limit=_READ_PAGE, offset=offset)
+                ids.extend(page["ids"])
+                if len(page["ids"]):
+                    rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+                if len(page["ids"]) < _READ_PAGE:
+                    break
+                offset += _READ_PAGE
+        matrix = np.concatenate(rows) if rows else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return ids, matrix
+
+    def nearest_ids(self, kind: str, vector: np.ndarray, k: int) -> list[str]:
+        """Record ids of Chroma's approximate nearest neighbours of ``kind``, best first (recall benchmarks)."""
+        with self._translate_errors():
+            result = self._searched(kind).query(query_embeddings=vector.reshape(1, -1), n_results=k, include=[])
+        return list(result["ids"][0])
+
+    def _searched(self, kind: str) -> Collection:
+        collections = {"chunks": self._chunks, "sentences": self._sentences}
+        if kind not in collections:
+            raise ValueError(f"kind must be one of {sorted(collections)}, not {kind!r}")
+        return collections[kind]
 
     def sentences_for(self, keys: Sequence[str]) -> list[StoredSentence]:
         if not keys:

@@ -130,6 +130,8 @@ def run_discord(settings: Settings) -> int:
         report = service.ensure_corpus()
         if report is not None:
             log.info("first use: ingested the sample statements (%d paragraphs)", report.added)
+        # Before connecting, so "ready" means the first answer is as fast as the rest.
+        log.info("model and caches warmed in %.1f s", service.warm())
         return asyncio.run(serve(settings, service, feedback, token))
     except KeyboardInterrupt:
         return EXIT_OK

@@ -25,6 +25,7 @@ from bot.discord.formatting import (
 from bot.discord.guards import Cooldown, is_admin
 from bot.discord.replies import InteractionReply, reporting_failures
 from ingest.fetch import fetch_url
+from qa.question import search_titles
 from vectorstore.indexing import IngestReport
 
 if TYPE_CHECKING:
@@ -248,12 +249,12 @@ class StatementCommands:
         except Exception:
             log.warning("document autocomplete failed", exc_info=True)
             return []
-        typed = current.strip().lower()
-        matching = [r for r in records if typed in r.id or typed in r.title.lower()]
-        matching.sort(key=lambda r: (not r.id.startswith(typed), r.id))
+        # Word prefixes over ids and titles, rare words first, then the newest: thousands of
+        # statements share "joint" and "statement", few share "aukus".
+        matching = search_titles(current, {r.id: r for r in records}, limit=limits.MAX_AUTOCOMPLETE_CHOICES)
         return [
             app_commands.Choice(name=_choice_name(f"{r.id} — {r.title}"), value=r.id)
-            for r in matching[: limits.MAX_AUTOCOMPLETE_CHOICES]
+            for r in matching
             if len(r.id) <= limits.MAX_CHOICE_VALUE
         ]
 

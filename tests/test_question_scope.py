@@ -1,0 +1,151 @@
+"""Scope from the question: named statements and times become filters, matched against titles and dates.
+
+Pure functions over DocumentRecords whose titles and dates are set here, so
+each rule is checked on its own; the service test at the end runs the real
+store and model.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from errors import UnknownDocument
+
+from qa.question import question_scope, resolve_document, statement_name_terms, time_scope
+from qa.service import StatementService
+from vectorstore.store import DocumentRecord
+
+TODAY = date(2026, 12, 2)
+
+
+def record(doc_id: str, title: str, day: date | None) -> DocumentRecord:
+    return DocumentRecord(doc_id, title, day, f"{doc_id}.md", "hash", 10, "2026-01-01T00:00:00+00:00", True)
+
+
+DOCUMENTS = {
+    r.id: r
+    for r in [
+        record("quad-2021", "Quad Leaders' Joint Statement: The Spirit of the Quad", date(2021, 3, 12)),
+        record("quad-2022", "Quad Joint Leaders' Statement", date(2022, 5, 24)),
+        record("quad-2023", "Quad Leaders' Joint Statement", date(2023, 5, 20)),
+        record("aukus-2023", "Joint Leaders Statement on AUKUS", date(2023, 3, 13)),
+        record("aukus-2021", "Joint Leaders Statement on AUKUS", date(2021, 9, 15)),
+        record("g7-2024", "G7 Leaders' Communiqué", date(2024, 6, 14)),
+        record("g7-2025", "G7 Leaders' Communiqué", date(2025, 6, 17)),
+        record("india-2023", "Joint Statement from the United States and India", date(2023, 6, 22)),
+        record(
+            "camp-david", "The Spirit of Camp David: Joint Statement of Japan, the ROK and the US", date(2023, 8, 18)
+        ),
+        record("budget-2025", "Statement on the Budget", date(2025, 3, 1)),
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did the statements say in March 2022?", (date(2022, 3, 1), date(2022, 3, 31))),
+        ("In June 2023, what was agreed on space?", (date(2023, 6, 1), date(2023, 6, 30))),
+        ("In the 2023 statement, what about trade?", (date(2023, 1, 1), date(2023, 12, 31))),
+        ("What was in 2024's communiqué?", (date(2024, 1, 1), date(2024, 12, 31))),
+        ("What did last year's G7 communiqué say?", (date(2025, 1, 1), date(2025, 12, 31))),
+        ("Which statements this year mention Ukraine?", (date(2026, 1, 1), date(2026, 12, 31))),
+        ("How big was US-India trade in 2022?", (None, None)),
+        ("Will GCAP be delivered by 2035?", (None, None)),
+        ("What happens until 2030?", (None, None)),
+    ],
+)
+def test_time_scope_reads_the_statement_date_not_target_years(question: str, expected: tuple) -> None:
+    """'in March 2022', '2024's', 'last year' name the statement's time; 'by 2035' or 'trade in 2022' are content."""
+    assert time_scope(question, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("What did the Quad statement say about vaccines?", ["quad"]),
+        ("In the AUKUS one, who builds the submarines?", ["aukus"]),
+        ("What does the G7 communiqué say on Ukraine?", ["g7"]),
+        ("In the Spirit of the Quad statement, what about climate?", ["spirit", "quad"]),
+        ("In the March 2023 AUKUS leaders' statement, what was new?", ["aukus", "leaders"]),
+        ("When was the first Quad summit?", []),
+        ("Who led the talks in the US-UK Indo-Pacific consultations?", []),
+        ("How many submarines will Australia buy?", []),
+    ],
+)
+def test_statement_names_are_the_words_before_a_kind_noun(question: str, terms: list[str]) -> None:
+    """The words just before 'statement', 'one', 'communiqué' name the statement; times and kinds are dropped."""
+    assert statement_name_terms(question) == terms
+
+
+def test_a_series_is_asked_of_its_newest_statement() -> None:
+    """'the Quad statement' matches three Quad statements: the newest is meant."""
+    scope = question_scope("What did the Quad statement say about vaccines?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("quad-2023",)
+    assert scope.naming_words == {"quad"}
+
+
+def test_a_named_time_picks_the_statement_of_that_time() -> None:
+    """'the 2021 AUKUS one' is the 2021 statement, not the newest."""
+    scope = question_scope("What did the 2021 AUKUS one say about nuclear propulsion?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("aukus-2021",)
+
+
+def test_last_years_communique_is_relative_to_today() -> None:
+    """'last year's G7 communiqué' in 2026 is the 2025 communiqué."""
+    scope = question_scope("What did last year's G7 communiqué say on China?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-2025",)
+    earlier = question_scope("What did last year's G7 communiqué say on China?", DOCUMENTS, today=date(2025, 2, 1))
+    assert earlier.doc_ids == ("g7-2024",)
+
+
+def test_a_name_matches_titles_holding_every_word_of_it() -> None:
+    """'the Spirit of the Quad statement' is the title with both words; a name no title holds names nothing."""
+    scope = question_scope("In the Spirit of the Quad statement, what about climate?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("quad-2021",)
+    assert question_scope("In the Biden-Marcos statement, what about space?", DOCUMENTS, today=TODAY).empty
+
+
+def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
+    """'in June 2023' keeps the statements of June 2023; a year no statement is dated in filters nothing."""
+    scope = question_scope("In June 2023, what was agreed on space?", DOCUMENTS, today=TODAY)
+    assert (scope.date_from, scope.date_to, scope.doc_ids) == (date(2023, 6, 1), date(2023, 6, 30), None)
+    assert question_scope("In 2030, what will happen?", DOCUMENTS, today=TODAY).empty
+
+
+def test_a_topic_question_is_not_scoped() -> None:
+    """No kind noun, no time: the whole corpus is searched."""
+    assert question_scope("How many submarines will Australia buy?", DOCUMENTS, today=TODAY).empty
+
+
+def test_a_document_is_found_by_id_or_title_fragment() -> None:
+    """An id is exact; a title fragment picks the newest statement whose title holds its words."""
+    assert resolve_document("aukus-2021", DOCUMENTS) == "aukus-2021"
+    assert resolve_document("aukus", DOCUMENTS) == "aukus-2023"
+    assert resolve_document("Spirit of Camp David", DOCUMENTS) == "camp-david"
+    with pytest.raises(UnknownDocument, match="submarine"):
+        resolve_document("submarine treaty", DOCUMENTS)
+
+
+def test_ask_accepts_a_title_fragment_for_document(service: StatementService) -> None:
+    """`--document` / Discord's `document` take a fragment of the title as well as an id."""
+    doc_id = service.documents()[0].id
+    title_word = next(w for w in service.documents()[0].title.split() if w.isalpha() and len(w) > 4)
+    by_fragment = service.ask("When is GCAP meant to be delivered?", document=title_word.lower())
+    by_id = service.ask("When is GCAP meant to be delivered?", document=doc_id)
+    assert [c.label for c in by_fragment.citations] == [c.label for c in by_id.citations]
+    assert by_fragment.citations
+    with pytest.raises(UnknownDocument):
+        service.ask("When is GCAP meant to be delivered?", document="no such statement anywhere")
+
+
+def test_title_search_ranks_rare_words_and_prefixes_then_the_newest() -> None:
+    """Autocomplete: 'auk' finds the AUKUS statements newest first; 'quad spirit' the one with both words."""
+    from qa.question import search_titles
+
+    assert [r.id for r in search_titles("auk", DOCUMENTS, limit=25)] == ["aukus-2023", "aukus-2021"]
+    assert [r.id for r in search_titles("quad spirit", DOCUMENTS, limit=25)] == ["quad-2021"]
+    assert [r.id for r in search_titles("", DOCUMENTS, limit=2)] == ["g7-2025", "budget-2025"]
+    many = {f"doc-{i}": record(f"doc-{i}", f"Joint Statement number {i}", date(2024, 1, 1)) for i in range(3000)}
+    assert len(search_titles("joint statement", many, limit=25)) == 25
