@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from errors import UnknownDocument
 
+from errors import UnknownDocument
 from qa.question import question_scope, resolve_document, statement_name_terms, time_scope
 from qa.service import StatementService
 from vectorstore.store import DocumentRecord
