@@ -493,4 +493,5 @@ def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "
         text=paragraph.text,
         source=record.source if record else "",
         quote=quote,
+        date=record.date.isoformat() if record and record.date else "",
     )

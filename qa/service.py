@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.errors import StatementbotError
 from qa.citations import final_check
@@ -22,6 +22,10 @@ from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress
 from vectorstore.retrieval import HybridRetriever, SearchFilter
 from vectorstore.store import DocumentRecord, ParagraphStore
+
+if TYPE_CHECKING:
+    from qa.compare import Comparison
+    from qa.timeline import TimelineAnswerer
 
 
 class AnswerBackend(Protocol):
@@ -58,6 +62,7 @@ class StatementService:
         self.sample_dir = sample_dir
         self.max_question_chars = max_question_chars
         self._write_lock = threading.Lock()  # one ingest at a time within this process
+        self._timeline_answerer: TimelineAnswerer | None = None
 
     # Corpus ---------------------------------------------------------------
     def ensure_corpus(self) -> IngestReport | None:
@@ -72,7 +77,8 @@ class StatementService:
     def source(self, doc_id: str, label: str) -> Citation:
         record = self.store.document(doc_id)
         paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
-        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.source)
+        date_text = record.date.isoformat() if record.date else ""
+        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.source, date=date_text)
 
     def paragraph_labels(self, doc_id: str) -> list[str]:
         return [p.label for p in self.store.paragraphs(doc_id)]
@@ -91,6 +97,12 @@ class StatementService:
         with self._write_lock:
             return self.indexer.remove(doc_id)
 
+    def compare(self, a: str, b: str) -> Comparison:
+        """What changed from statement A to B (ids or title words); raises UnknownDocument / AmbiguousDocument."""
+        from qa.compare import Comparer
+
+        return Comparer(self.store).compare(a, b)
+
     # Questions ------------------------------------------------------------
     def ask(
         self,
@@ -100,12 +112,38 @@ class StatementService:
         document: str | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        timeline: bool | None = None,
     ) -> Answer:
-        """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
+        """Answer one question; raises InvalidQuestion / UnknownDocument for bad input.
+
+        `timeline`: True answers over time (one line per statement, in date order), False
+        never does, None (default) does when the question asks about change over time.
+        """
         started = time.perf_counter()
         cleaned, search_filter = self._question(question, document, date_from, date_to)
-        answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+        if timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+            answer = self._timeline().answer(cleaned, search_filter=search_filter)
+        else:
+            answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
         return self._shown(question, cleaned, answer, started, conversation)
+
+    @staticmethod
+    def _is_timeline(question: str) -> bool:
+        from qa.timeline import is_timeline_question
+
+        return is_timeline_question(question)
+
+    def _timeline(self) -> TimelineAnswerer:
+        """The timeline answerer, built on first use over the extractive answerer's evidence scoring."""
+        if self._timeline_answerer is None:
+            from qa.extractive import ExtractiveAnswerer
+            from qa.timeline import TimelineAnswerer
+
+            extractive = getattr(self.answerer, "extractive", self.answerer)
+            if not isinstance(extractive, ExtractiveAnswerer):
+                extractive = ExtractiveAnswerer(self.retriever)
+            self._timeline_answerer = TimelineAnswerer(extractive)
+        return self._timeline_answerer
 
     def ask_stream(
         self,
@@ -115,6 +153,7 @@ class StatementService:
         document: str | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        timeline: bool | None = None,
     ) -> Iterator[str | Answer]:
         """Like `ask`, as events: text deltas (str) while a model writes, then the checked Answer, last.
 
@@ -125,6 +164,9 @@ class StatementService:
         """
         started = time.perf_counter()
         cleaned, search_filter = self._question(question, document, date_from, date_to)
+        if timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+            answer = self._timeline().answer(cleaned, search_filter=search_filter)
+            return iter([self._shown(question, cleaned, answer, started, conversation)])
         stream = getattr(self.answerer, "stream_answer", None)
 
         def events() -> Iterator[str | Answer]:
