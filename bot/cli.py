@@ -168,6 +168,12 @@ def format_report(report: IngestReport) -> str:
         f"{report.unchanged} unchanged.",
     ]
     lines += [f"  {c.status:<9} {c.id} ({c.paragraphs} paragraphs)" for c in report.changes]
+    for item in report.whats_new:
+        lines.append(
+            f"New in {item.document} since {item.previous} ({item.previous_title}): {item.new} new, "
+            f"{item.changed} changed, {item.dropped} dropped, {item.unchanged} unchanged paragraphs "
+            f"(statementbot compare {item.previous} {item.document})."
+        )
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)}:")
         lines += [f"  {path}: {reason}" for path, reason in report.skipped]

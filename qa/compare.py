@@ -23,10 +23,12 @@ with the figures they reached, in `qa/compare_params.json`.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,9 @@ class AlignmentParams:
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> AlignmentParams:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{key: float(data["params"][key]) for key in ("paragraph", "sentence", "lexical", "phrase", "threshold")})
+        return cls(
+            **{key: float(data["params"][key]) for key in ("paragraph", "sentence", "lexical", "phrase", "threshold")}
+        )
 
 
 @dataclass(frozen=True)
@@ -128,17 +132,26 @@ def _paragraph_vectors(sentences: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def _bigrams(text: str) -> set[str]:
     words = tokenize(text)
-    return {f"{x} {y}" for x, y in zip(words, words[1:], strict=False)} or set(words)
+    return {f"{x} {y}" for x, y in itertools.pairwise(words)} or set(words)
 
 
 def _set_cosine(sets_a: list[set[str]], sets_b: list[set[str]]) -> np.ndarray:
-    """Cosine of binary set vectors: |A ∩ B| / sqrt(|A| |B|)."""
+    """Cosine of set vectors weighted by rarity across both documents' paragraphs (IDF).
+
+    Words every paragraph of the two statements uses ("Quad", "cyber" in two Quad
+    cyber statements) say nothing about which paragraph is which; they weigh nothing.
+    """
     vocabulary = {word: i for i, word in enumerate(sorted(set().union(*sets_a, *sets_b)))}
+    df = np.zeros(max(len(vocabulary), 1), dtype=np.float32)
+    for words in [*sets_a, *sets_b]:
+        df[[vocabulary[w] for w in words]] += 1.0
+    idf = np.log((1.0 + len(sets_a) + len(sets_b)) / (1.0 + df))
 
     def matrix(sets: list[set[str]]) -> np.ndarray:
         m = np.zeros((len(sets), max(len(vocabulary), 1)), dtype=np.float32)
         for row, words in enumerate(sets):
-            m[row, [vocabulary[w] for w in words]] = 1.0
+            columns = [vocabulary[w] for w in words]
+            m[row, columns] = idf[columns]
         norms = np.linalg.norm(m, axis=1, keepdims=True)
         return m / np.where(norms == 0, 1.0, norms)
 
@@ -159,6 +172,11 @@ def assign(score: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     gain = np.maximum(score - threshold, 0.0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
     return sorted((int(i), int(j)) for i, j in zip(rows, cols, strict=True) if score[i, j] > threshold)
+
+
+def is_furniture(text: str) -> bool:
+    """A "paragraph" with no letter or digit ("###", "* * *") is layout, never compared."""
+    return not any(char.isalnum() for char in text)
 
 
 # Word-level diff ---------------------------------------------------------------------------
@@ -338,7 +356,9 @@ class Comparer:
                 paragraphs_a[i],
                 paragraphs_b[j],
                 float(score[i, j]),
-                () if paragraphs_a[i].text == paragraphs_b[j].text else word_diff(paragraphs_a[i].text, paragraphs_b[j].text),
+                ()
+                if paragraphs_a[i].text == paragraphs_b[j].text
+                else word_diff(paragraphs_a[i].text, paragraphs_b[j].text),
             )
             for i, j in matched
         ]
@@ -353,10 +373,55 @@ class Comparer:
             removed=tuple(p for i, p in enumerate(paragraphs_a) if i not in used_a),
         )
 
+    def predecessor(self, doc_id: str) -> Comparison | None:
+        """The comparison with the earlier statement this one most resembles, or None when there is none.
+
+        Candidates are the earlier statements with the closest titles; among them, the one
+        sharing the most paragraphs (aligned pairs) wins. None when no candidate shares any.
+        """
+        records = self.store.documents()
+        record = next((r for r in records if r.id == doc_id), None)
+        if record is None:
+            raise UnknownDocument(f"No document with id {doc_id!r}.")
+        best: Comparison | None = None
+        for candidate in predecessor_candidates(record, records):
+            comparison = self.compare_records(candidate, record)
+            if comparison.pairs and (best is None or len(comparison.pairs) > len(best.pairs)):
+                best = comparison
+        return best
+
     def _load(self, doc_id: str) -> tuple[list[StoredParagraph], list[AlignInput]]:
         paragraphs = self.store.paragraphs(doc_id)
         by_key: dict[str, list[np.ndarray]] = {}
         for sentence in self.store.sentences_for([p.key for p in paragraphs]):
             by_key.setdefault(sentence.paragraph_key, []).append(sentence.vector)
-        kept = [p for p in paragraphs if by_key.get(p.key)]  # a paragraph always has sentences once ingested
+        # A paragraph always has sentences once ingested; end marks like "###" are layout.
+        kept = [p for p in paragraphs if by_key.get(p.key) and not is_furniture(p.text)]
         return kept, [AlignInput(p.text, np.stack(by_key[p.key])) for p in kept]
+
+
+# The statement a new one follows ------------------------------------------------------------------
+TITLE_CANDIDATES = 3  # earlier statements with the closest titles, compared in full to pick one
+
+
+def _title_words(record: DocumentRecord) -> set[str]:
+    # Years and ordinals change from one edition to the next; the parties and the kind stay.
+    return {w for w in tokenize(record.title) if not w.isdigit()}
+
+
+def predecessor_candidates(record: DocumentRecord, records: Sequence[DocumentRecord]) -> list[DocumentRecord]:
+    """Earlier statements whose titles share the words that set this one apart (parties, kind), closest first.
+
+    Title words are weighted by rarity among all titles, so "Joint Statement" weighs
+    little and "Quad", "AUKUS" or "Republic of Korea" a lot.
+    """
+    others = [
+        r for r in records if r.id != record.id and (record.date is None or r.date is None or r.date < record.date)
+    ]
+    if not others:
+        return []
+    similarity = _set_cosine([_title_words(record)], [_title_words(r) for r in others])[0]
+    ranked = sorted(
+        zip(similarity, others, strict=True), key=lambda pair: (-pair[0], -(pair[1].date or date.min).toordinal())
+    )
+    return [r for score, r in ranked[:TITLE_CANDIDATES] if score > 0]

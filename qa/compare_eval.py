@@ -29,7 +29,7 @@ from ingest.loaders import load_path
 from ingest.models import Document, Paragraph, content_hash
 from ingest.parser import parse_statement
 from ingest.sentences import split_sentences
-from qa.compare import AlignInput, AlignmentParams, assign, features
+from qa.compare import AlignInput, AlignmentParams, assign, features, is_furniture
 
 Encode = Callable[[list[str]], np.ndarray]
 
@@ -57,6 +57,10 @@ def load_statement(path: Path) -> Document:
     title = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), title).strip()
     text = f"{title}\n\n{loaded.text}" if title else loaded.text
     document = parse_statement(text, source=loaded.source, title_hint=loaded.title_hint)
+    kept = [p for p in document.paragraphs if not is_furniture(p.text)]  # as `compare` skips them
+    document = dataclasses.replace(
+        document, paragraphs=tuple(dataclasses.replace(p, position=i) for i, p in enumerate(kept))
+    )
     if "date" in fields:
         document = dataclasses.replace(document, date=date.fromisoformat(fields["date"].strip("'\"")[:10]))
     return document
@@ -118,7 +122,7 @@ def _edit_once(text: str, donor: str, rng: random.Random) -> str:
 
 def edit_statement(document: Document, donors: Sequence[str], seed: int) -> EditedPair:
     """An edited copy of `document` with its true alignment; `donors` are paragraphs of other statements."""
-    rng = random.Random(f"{document.id}:{seed}")
+    rng = random.Random(f"{document.id}:{seed}")  # noqa: S311 - reproducible test data, not security
     n = len(document.paragraphs)
     order = list(range(n))
     dropped = set(rng.sample(order, max(1, round(DROP_SHARE * n)))) if n > 2 else set()
@@ -189,7 +193,9 @@ class Tally:
     exact: int = 0
     compared: int = 0
 
-    def add(self, predicted: set[tuple[int, int]] | frozenset[tuple[int, int]], truth: frozenset[tuple[int, int]]) -> None:
+    def add(
+        self, predicted: set[tuple[int, int]] | frozenset[tuple[int, int]], truth: frozenset[tuple[int, int]]
+    ) -> None:
         self.predicted += len(predicted)
         self.correct += len(set(predicted) & truth)
         self.truth += len(truth)

@@ -19,13 +19,17 @@ from ingest.errors import StatementbotError
 from qa.citations import final_check
 from qa.question import normalise_question
 from qa.types import Answer, Citation, Conversation
-from vectorstore.indexing import Indexer, IngestReport, Progress
+from vectorstore.indexing import Indexer, IngestReport, Progress, WhatsNew
 from vectorstore.retrieval import HybridRetriever, SearchFilter
 from vectorstore.store import DocumentRecord, ParagraphStore
 
 if TYPE_CHECKING:
     from qa.compare import Comparison
     from qa.timeline import TimelineAnswerer
+
+
+# Above this many new statements in one run, the ingest report does not look for their predecessors.
+WHATS_NEW_MAX_DOCUMENTS = 20
 
 
 class AnswerBackend(Protocol):
@@ -87,11 +91,13 @@ class StatementService:
         self, paths: Sequence[Path], *, prune: bool = False, doc_id: str | None = None, progress: Progress | None = None
     ) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+            report = self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+        return self._with_whats_new(report)
 
     def ingest_bytes(self, data: bytes, *, name: str, source: str | None = None) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_bytes(data, name=name, source=source)
+            report = self.indexer.ingest_bytes(data, name=name, source=source)
+        return self._with_whats_new(report)
 
     def remove(self, doc_id: str) -> IngestReport:
         with self._write_lock:
@@ -102,6 +108,48 @@ class StatementService:
         from qa.compare import Comparer
 
         return Comparer(self.store).compare(a, b)
+
+    def resolve_document(self, reference: str) -> DocumentRecord:
+        """A document by id or title words; raises UnknownDocument / AmbiguousDocument."""
+        from qa.compare import resolve_document
+
+        return resolve_document(reference, self.store.documents())
+
+    def predecessor(self, doc_id: str) -> DocumentRecord | None:
+        """The earlier statement of the same kind that `doc_id` most resembles, if any."""
+        from qa.compare import Comparer
+
+        comparison = Comparer(self.store).predecessor(doc_id)
+        return None if comparison is None else comparison.a
+
+    def _with_whats_new(self, report: IngestReport) -> IngestReport:
+        """Name, for each newly ingested statement, the earlier one it follows and what changed.
+
+        Skipped for bulk runs (more than WHATS_NEW_MAX_DOCUMENTS new statements): each
+        comparison reads two statements' vectors, which adds up over an archive.
+        """
+        from qa.compare import Comparer
+
+        added = [c for c in report.changes if c.status == "added"]
+        if not added or len(added) > WHATS_NEW_MAX_DOCUMENTS:
+            return report
+        comparer = Comparer(self.store)
+        for change in added:
+            comparison = comparer.predecessor(change.id)
+            if comparison is not None:
+                counts = comparison.counts()
+                report.whats_new.append(
+                    WhatsNew(
+                        document=change.id,
+                        previous=comparison.a.id,
+                        previous_title=comparison.a.title,
+                        unchanged=counts["unchanged"],
+                        changed=counts["changed"],
+                        new=counts["added"],
+                        dropped=counts["removed"],
+                    )
+                )
+        return report
 
     # Questions ------------------------------------------------------------
     def ask(

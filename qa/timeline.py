@@ -72,7 +72,7 @@ def is_timeline_question(question: str) -> bool:
 
 
 def time_frame(question: str) -> tuple[date | None, date | None]:
-    """"since 2021" -> from 1 January 2021; "between 2021 and 2023" -> to 31 December 2023."""
+    """ "since 2021" -> from 1 January 2021; "between 2021 and 2023" -> to 31 December 2023."""
     since = _SINCE.search(question)
     until = _UNTIL.search(question)
     start = date(int(since.group(1)), 1, 1) if since else None
@@ -107,7 +107,9 @@ class TimelineAnswerer:
         terms = content_terms(topic)
         vectors = self.retriever.store.embedder.encode([topic, *(_without(topic, t) for t in terms)])
         without = dict(zip(terms, vectors[1:], strict=True))
-        result = self.retriever.search(topic, k=CANDIDATE_PARAGRAPHS, search_filter=search_filter, query_vector=vectors[0])
+        result = self.retriever.search(
+            topic, k=CANDIDATE_PARAGRAPHS, search_filter=search_filter, query_vector=vectors[0]
+        )
         if result.exact:
             return []
         by_document: dict[str, list] = {}

@@ -61,6 +61,22 @@ class DocumentChange:
         }
 
 
+@dataclass(frozen=True)
+class WhatsNew:
+    """A newly ingested statement against the earlier one it most resembles (filled in by the service)."""
+
+    document: str
+    previous: str
+    previous_title: str
+    unchanged: int
+    changed: int
+    new: int
+    dropped: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class IngestReport:
     """What an ingest run changed, in paragraphs and documents."""
@@ -73,6 +89,7 @@ class IngestReport:
     failed: list[UnreadableDocument] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0  # texts embedded in this run: 0 for a no-op re-ingest
+    whats_new: list[WhatsNew] = field(default_factory=list)  # new statements against their predecessors
 
     def document_counts(self) -> dict[str, int]:
         counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0}
@@ -91,6 +108,7 @@ class IngestReport:
             "failed": [{"path": f.path, "error": f.reason} for f in self.failed],
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "embedded": self.embedded,
+            "whats_new": [w.to_json() for w in self.whats_new],
         }
 
     @property

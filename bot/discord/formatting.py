@@ -45,6 +45,7 @@ class Outgoing:
     embeds: list[discord.Embed] = field(default_factory=list)
     paragraphs: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, label): "Show paragraph"
     feedback_id: str | None = None  # set on an answer's last message: 👍 / 👎 buttons
+    more: tuple[str, str] | None = None  # (custom id, caption) of a "Show more" button
 
     def embed_chars(self) -> int:
         return sum(len(e) for e in self.embeds)
@@ -272,6 +273,12 @@ def report_text(report: IngestReport) -> str:
     lines += [
         f"• {c.status} `{c.id}`: {discord.utils.escape_markdown(c.title)} ({c.paragraphs} paragraphs)"
         for c in report.changes
+    ]
+    lines += [
+        f"• New in `{w.document}` since `{w.previous}` ({discord.utils.escape_markdown(w.previous_title)}): "
+        f"{w.new} new, {w.changed} changed, {w.dropped} dropped, {w.unchanged} unchanged paragraphs "
+        f"(`/compare a:{w.previous} b:{w.document}`)"
+        for w in report.whats_new
     ]
     if report.skipped:
         lines.append(f"**Skipped {len(report.skipped)}:**")
