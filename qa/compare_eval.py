@@ -110,12 +110,13 @@ def _edit_once(text: str, donor: str, rng: random.Random) -> str:
         return " ".join(sentences)
     if kind == "figures" and re.search(r"\d", text):
         return re.sub(r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)), text, count=2)
-    # Replace a run of a few words with a run from the donor: a new phrase, same place.
+    # Replace a run of a few words with a run from the donor: a new phrase, same place. At
+    # most a quarter of the words go, so the paragraph is reworded, not replaced.
     if len(words) < 4 or len(donor_words) < 3:
         return text + " " + rng.choice(_sentences(donor))
-    span = rng.randint(2, min(6, len(words) // 3 + 1))
+    span = rng.randint(1, max(1, min(6, len(words) // 4)))
     start = rng.randrange(0, len(words) - span + 1)
-    take = rng.randint(2, min(6, len(donor_words)))
+    take = rng.randint(1, min(span + 2, len(donor_words)))
     from_ = rng.randrange(0, len(donor_words) - take + 1)
     return " ".join([*words[:start], *donor_words[from_ : from_ + take], *words[start + span :]])
 

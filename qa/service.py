@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from qa.timeline import TimelineAnswerer
 
 
+TIMELINE_BACKEND = "timeline"  # qa.timeline.TimelineAnswerer.backend, named here to keep imports lazy
 # Above this many new statements in one run, the ingest report does not look for their predecessors.
 WHATS_NEW_MAX_DOCUMENTS = 20
 
@@ -248,7 +249,8 @@ class StatementService:
         self, question: str, cleaned: str, answer: Answer, started: float, conversation: Conversation | None
     ) -> Answer:
         """The answer as shown: through the citation check (every answer), timed, remembered."""
-        checked = final_check(answer)
+        # A timeline answer was checked line by line (its dates and titles come from the records).
+        checked = answer if answer.backend == TIMELINE_BACKEND else final_check(answer)
         result = replace(checked, question=question, latency_ms=(time.perf_counter() - started) * 1000)
         if conversation is not None:
             conversation.add(cleaned, result)

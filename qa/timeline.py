@@ -26,7 +26,8 @@ from pathlib import Path
 
 from prompts import ABSTAIN_PHRASE
 from qa.extractive import Evidence, ExtractiveAnswerer, _without, citation_of
-from qa.types import Answer, Citation
+from qa.citations import final_check
+from qa.types import Answer, CheckReport, Citation
 from vectorstore.lexical import content_terms
 from vectorstore.retrieval import SearchFilter, SearchResult
 
@@ -95,7 +96,7 @@ class TimelineEntry:
 class TimelineAnswerer:
     """Answers a question over time from the statements that address its topic."""
 
-    backend = "timeline"
+    backend = "timeline"  # qa.service.TIMELINE_BACKEND: the service does not re-check these answers
 
     def __init__(self, extractive: ExtractiveAnswerer, params: TimelineParams | None = None) -> None:
         self.extractive = extractive
@@ -151,12 +152,30 @@ class TimelineAnswerer:
         documents = self.retriever.documents()
         lines: list[str] = []
         citations: list[Citation] = []
+        removed = 0
         for entry in kept:
             citation = _citation(entry, documents)
+            # Each quoted line goes through the citation check on its own; the date and title
+            # put before it come from the document's record, not from the text.
+            quoted = f"{citation.quote} {citation.marker(with_document=True)}"
+            checked = final_check(Answer(question, quoted, (citation,), False))
+            if checked.abstained or checked.checked.removed_sentences:
+                removed += 1
+                continue
             citations.append(citation)
             when = entry.date.isoformat() if entry.date else "undated"
-            lines.append(f"{when} · {citation.title}: {citation.quote} {citation.marker(with_document=True)}")
-        return Answer(question, "\n".join(lines), tuple(citations), False, backend=self.backend, retrieval_query=topic)
+            lines.append(f"{when} · {citation.title}: {checked.text}")
+        if not lines:
+            return Answer(question, ABSTAIN_PHRASE, (), True, (), backend=self.backend, retrieval_query=topic)
+        return Answer(
+            question,
+            "\n".join(lines),
+            tuple(citations),
+            False,
+            checked=CheckReport(removed_sentences=removed),
+            backend=self.backend,
+            retrieval_query=topic,
+        )
 
 
 def _citation(entry: TimelineEntry, documents: dict) -> Citation:
