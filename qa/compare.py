@@ -420,8 +420,36 @@ def predecessor_candidates(record: DocumentRecord, records: Sequence[DocumentRec
     ]
     if not others:
         return []
-    similarity = _set_cosine([_title_words(record)], [_title_words(r) for r in others])[0]
+    similarity = _title_similarity(record, others, records)
     ranked = sorted(
         zip(similarity, others, strict=True), key=lambda pair: (-pair[0], -(pair[1].date or date.min).toordinal())
     )
     return [r for score, r in ranked[:TITLE_CANDIDATES] if score > 0]
+
+
+def _title_similarity(
+    record: DocumentRecord, others: Sequence[DocumentRecord], everyone: Sequence[DocumentRecord]
+) -> np.ndarray:
+    """Cosine of title word sets, each word weighted by its smoothed rarity among all titles.
+
+    Smoothed (log((1 + n) / (1 + df)) + 1, as scikit-learn does) so that with only a few
+    statements, words they all share still count: two editions may be all there is.
+    """
+    titles = [_title_words(r) for r in everyone]
+    df: dict[str, int] = {}
+    for words in titles:
+        for word in words:
+            df[word] = df.get(word, 0) + 1
+    n = len(titles)
+
+    def vector(words: set[str]) -> dict[str, float]:
+        return {w: float(np.log((1 + n) / (1 + df.get(w, 0))) + 1.0) for w in words}
+
+    mine = vector(_title_words(record))
+    norm = np.sqrt(sum(v * v for v in mine.values())) or 1.0
+    scores = []
+    for other in others:
+        theirs = vector(_title_words(other))
+        dot = sum(weight * theirs[w] for w, weight in mine.items() if w in theirs)
+        scores.append(dot / (norm * (np.sqrt(sum(v * v for v in theirs.values())) or 1.0)))
+    return np.asarray(scores)

@@ -121,6 +121,13 @@ def _edit_once(text: str, donor: str, rng: random.Random) -> str:
     return " ".join([*words[:start], *donor_words[from_ : from_ + take], *words[start + span :]])
 
 
+def _is_prose(text: str) -> bool:
+    return len(text.split()) >= MIN_REWORD_WORDS and bool(_SENTENCE_END.search(text))
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]*]*\s*$")
+
+
 def edit_statement(document: Document, donors: Sequence[str], seed: int) -> EditedPair:
     """An edited copy of `document` with its true alignment; `donors` are paragraphs of other statements."""
     rng = random.Random(f"{document.id}:{seed}")  # noqa: S311 - reproducible test data, not security
@@ -136,8 +143,9 @@ def edit_statement(document: Document, donors: Sequence[str], seed: int) -> Edit
         rest = kept[:start] + kept[start + size :]
         at = rng.randrange(0, len(rest) + 1)
         kept = rest[:at] + block + rest[at:]
-    # Only paragraphs with some text can be reworded ("###" or a two-word heading cannot).
-    rewordable = [i for i in kept if len(document.paragraphs[i].text.split()) >= MIN_REWORD_WORDS]
+    # Only paragraphs of sentences are reworded: a heading the parser kept ("**Efforts to
+    # enhance trilateral security**", no full stop) is replaced, not reworded, when edited.
+    rewordable = [i for i in kept if _is_prose(document.paragraphs[i].text)]
     count = min(len(rewordable), max(1, round(REWORD_SHARE * len(kept))))
     reworded_sources = set(rng.sample(rewordable, count))
     # New paragraphs (None) at random places.

@@ -25,8 +25,8 @@ from datetime import date
 from pathlib import Path
 
 from prompts import ABSTAIN_PHRASE
-from qa.extractive import Evidence, ExtractiveAnswerer, _without, citation_of
 from qa.citations import final_check
+from qa.extractive import Evidence, ExtractiveAnswerer, _without, citation_of
 from qa.types import Answer, CheckReport, Citation
 from vectorstore.lexical import content_terms
 from vectorstore.retrieval import SearchFilter, SearchResult
