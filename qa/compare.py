@@ -140,22 +140,26 @@ def _set_cosine(sets_a: list[set[str]], sets_b: list[set[str]]) -> np.ndarray:
 
     Words every paragraph of the two statements uses ("Quad", "cyber" in two Quad
     cyber statements) say nothing about which paragraph is which; they weigh nothing.
+    Sparse: two 70-paragraph statements have ~10,000 distinct word pairs.
     """
-    vocabulary = {word: i for i, word in enumerate(sorted(set().union(*sets_a, *sets_b)))}
-    df = np.zeros(max(len(vocabulary), 1), dtype=np.float32)
-    for words in [*sets_a, *sets_b]:
-        df[[vocabulary[w] for w in words]] += 1.0
-    idf = np.log((1.0 + len(sets_a) + len(sets_b)) / (1.0 + df))
+    from scipy.sparse import csr_matrix
 
-    def matrix(sets: list[set[str]]) -> np.ndarray:
-        m = np.zeros((len(sets), max(len(vocabulary), 1)), dtype=np.float32)
-        for row, words in enumerate(sets):
-            columns = [vocabulary[w] for w in words]
-            m[row, columns] = idf[columns]
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        return m / np.where(norms == 0, 1.0, norms)
-
-    return matrix(sets_a) @ matrix(sets_b).T
+    vocabulary: dict[str, int] = {}
+    rows: list[int] = []
+    columns: list[int] = []
+    for row, words in enumerate([*sets_a, *sets_b]):
+        for word in words:
+            rows.append(row)
+            columns.append(vocabulary.setdefault(word, len(vocabulary)))
+    shape = (len(sets_a) + len(sets_b), max(len(vocabulary), 1))
+    df = np.bincount(np.asarray(columns, dtype=np.intp), minlength=shape[1]).astype(np.float64)
+    idf = np.log((1.0 + shape[0]) / (1.0 + df))
+    weights = idf[columns]
+    norms = np.sqrt(np.bincount(np.asarray(rows, dtype=np.intp), weights=weights**2, minlength=shape[0]))
+    data = weights / np.where(norms == 0, 1.0, norms)[rows]
+    both = csr_matrix((data, (rows, columns)), shape=shape)
+    a, b = both[: len(sets_a)], both[len(sets_a) :]
+    return np.asarray((a @ b.T).todense(), dtype=np.float32)
 
 
 def assign(score: np.ndarray, threshold: float) -> list[tuple[int, int]]:

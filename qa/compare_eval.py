@@ -152,7 +152,7 @@ def edit_statement(document: Document, donors: Sequence[str], seed: int) -> Edit
     sequence: list[int | None] = list(kept)
     for _ in range(max(1, round(ADD_SHARE * n))):
         sequence.insert(rng.randrange(0, len(sequence) + 1), None)
-    doc_id = f"{document.id}-edited"[:64]
+    doc_id = f"{document.id[:57]}-edited"  # ids are at most 64 characters; the copy's must differ
     paragraphs: list[Paragraph] = []
     truth, reworded, added = set(), set(), set()
     used_donors: set[str] = set()

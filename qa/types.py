@@ -24,7 +24,7 @@ class Citation:
         label = "preamble" if self.label == "preamble" else f"¶{self.label}"
         return f"[{self.doc_id} {label}]" if with_document else f"[{label}]"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str | None]:
         """The citation shape of `ask --json` (a public contract: extended, never renamed)."""
         return {
             "document": self.doc_id,
