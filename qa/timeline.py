@@ -41,9 +41,10 @@ _YEAR = r"(?:19|20)\d\d"
 # Phrasings that ask how something developed across statements.
 _OVER_TIME = re.compile(
     rf"\b(?:over|across|through(?:out)?)\s+(?:the\s+)?(?:years|time|decades?)\b"
-    rf"|\b(?:since|from|between)\s+{_YEAR}\b"
-    rf"|\b(?:year\s+(?:by|after|on)\s+year|over\s+time|timeline|chronolog\w*|evolv\w*|evolution)\b"
-    rf"|\bhow\s+(?:has|have|did)\b.*\b(?:chang\w*|shift\w*|mov\w*|develop\w*)\b",
+    rf"|\b(?:since|between)\s+{_YEAR}\b"
+    rf"|\b(?:year\s+(?:by|after|on)\s+year|timeline|chronolog\w*|evolv\w*|evolution)\b"
+    rf"|\bhow\s+(?:has|have)\b.*\b(?:changed|shifted|moved|developed)\b"
+    rf"|\bhow\s+did\b.*\b(?:change|shift)\b",
     re.IGNORECASE,
 )
 _SINCE = re.compile(rf"\b(?:since|from|after|between)\s+({_YEAR})\b", re.IGNORECASE)
