@@ -47,11 +47,11 @@ def main() -> int:
     edited = edit_statement(original, donors, seed=1).edited
     service = build_service(Settings(data_dir=DATA_DIR))
     try:
-        stored = {r.id for r in service.documents()}
         for document in (original, edited):
-            if document.id not in stored:
-                started = time.perf_counter()
-                service.indexer.ingest_document(document)
+            # Idempotent: an unchanged document costs no embedding, a changed one is brought up to date.
+            started = time.perf_counter()
+            report = service.indexer.ingest_document(document)
+            if report.embedded:
                 print(
                     f"ingested {document.id} ({len(document.paragraphs)} paragraphs) in "
                     f"{time.perf_counter() - started:.1f} s"
