@@ -59,3 +59,15 @@ class UnknownParagraph(StatementbotError):
     """A paragraph label that the named document does not have."""
 
     hint = "Paragraph labels are the document's own numbers."
+
+
+class AmbiguousDocument(StatementbotError):
+    """A title fragment that names more than one document."""
+
+    hint = "Give a document id or a longer part of the title."
+
+    def __init__(self, fragment: str, candidates: list[str]) -> None:
+        self.fragment = fragment
+        self.candidates = candidates
+        shown = ", ".join(candidates[:8]) + (f" and {len(candidates) - 8} more" if len(candidates) > 8 else "")
+        super().__init__(f"{fragment!r} matches {len(candidates)} documents: {shown}.")

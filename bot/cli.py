@@ -24,6 +24,7 @@ from ingest.display import shown
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from qa.compare import Comparison
     from qa.service import StatementService
     from qa.types import Answer
 
@@ -71,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only documents dated on/after")
     ask.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="only documents dated on/before")
     ask.add_argument("--json", action="store_true", help="print JSON (one object per question)")
+    ask.add_argument(
+        "--timeline", action="store_true", help="answer over time: one cited line per statement, in date order"
+    )
+
+    compare = commands.add_parser("compare", help="what changed between two statements, paragraph by paragraph")
+    compare.add_argument("a", metavar="A", help="the earlier statement: document id or words of its title")
+    compare.add_argument("b", metavar="B", help="the later statement: document id or words of its title")
+    compare.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
 
     chat = commands.add_parser("chat", help="interactive questions with follow-ups")
     chat.add_argument("--document", metavar="ID", help="an id or a fragment of its title")
@@ -249,7 +258,12 @@ def _cmd_remove(service: StatementService, args: argparse.Namespace) -> int:
 
 def _cmd_ask(service: StatementService, args: argparse.Namespace) -> int:
     _first_use(service, quiet=args.json)
-    kwargs = {"document": args.document, "date_from": args.since, "date_to": args.until}
+    kwargs = {
+        "document": args.document,
+        "date_from": args.since,
+        "date_to": args.until,
+        "timeline": True if args.timeline else None,
+    }
     if args.question != "-":
         question = _from_argv(args.question)
         if args.json:
@@ -337,7 +351,72 @@ def _share(text: str) -> float:
     return value
 
 
+def _cmd_compare(service: StatementService, args: argparse.Namespace) -> int:
+    comparison = service.compare(args.a, args.b)
+    if args.json:
+        print(json.dumps(comparison.to_json(), ensure_ascii=False))
+    else:
+        print(format_comparison(comparison, colour=_colour(sys.stdout)))
+    return EXIT_OK
+
+
+def _colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    import os
+
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+_RED, _GREEN, _DIM, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
+
+
+def format_comparison(comparison: Comparison, *, colour: bool = False) -> str:
+    """B's paragraphs in order: unchanged, changed (word diff), new; dropped ones where they stood in A.
+
+    Without colour, deleted words read [-like this-] and inserted ones {+like this+} (wdiff's marks).
+    """
+
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if colour else text
+
+    def label(value: str) -> str:
+        return "preamble" if value == "preamble" else f"¶{value}"
+
+    a, b = comparison.a, comparison.b
+    counts = comparison.counts()
+    lines = [
+        paint(_BOLD, f"A: {a.title} ({a.id}, {a.date or 'undated'})"),
+        paint(_BOLD, f"B: {b.title} ({b.id}, {b.date or 'undated'})"),
+        f"{counts['unchanged']} unchanged, {counts['changed']} changed, {counts['added']} new in B, "
+        f"{counts['removed']} dropped from A.",
+        "",
+    ]
+    for entry in comparison.entries():
+        if entry.pair is not None and entry.kind == "unchanged":
+            lines.append(paint(_DIM, f"B {label(entry.pair.b.label)} = A {label(entry.pair.a.label)}  unchanged"))
+        elif entry.pair is not None:
+            pair = entry.pair
+            lines.append(f"B {label(pair.b.label)} ~ A {label(pair.a.label)}  changed ({pair.similarity:.2f})")
+            words = []
+            for part in pair.diff:
+                if part.op == "delete":
+                    words.append(paint(_RED, part.text) if colour else f"[-{part.text}-]")
+                elif part.op == "insert":
+                    words.append(paint(_GREEN, part.text) if colour else f"{{+{part.text}+}}")
+                else:
+                    words.append(part.text)
+            lines.append("    " + " ".join(words))
+        elif entry.paragraph is not None and entry.kind == "added":
+            lines.append(paint(_GREEN, f"B {label(entry.paragraph.label)}  new"))
+            lines.append("    " + entry.paragraph.text)
+        elif entry.paragraph is not None:
+            lines.append(paint(_RED, f"A {label(entry.paragraph.label)}  dropped"))
+            lines.append("    " + entry.paragraph.text)
+    return "\n".join(lines)
+
+
 _HANDLERS = {
+    "compare": _cmd_compare,
     "ingest": _cmd_ingest,
     "documents": _cmd_documents,
     "source": _cmd_source,

@@ -45,6 +45,8 @@ class Markup:
     # User-controlled text (titles, file names) on one line: control and bidi characters escaped.
     escape: Callable[[str], str] = shown
     source: Callable[[str], str] = shown  # how a file path is shown
+    # How a user of this front end compares two statements (ids a, b).
+    compare: Callable[[str, str], str] = lambda a, b: f"statementbot compare {a} {b}"
     bullet: str = "  -"
 
 
@@ -136,6 +138,12 @@ def report_text(report: IngestReport, markup: Markup = PLAIN, *, list_failures: 
     lines += [
         f"{markup.bullet} {c.status} {markup.code(c.id)}: {markup.escape(c.title)} ({c.paragraphs} paragraphs)"
         for c in report.changes
+    ]
+    lines += [
+        f"{markup.bullet} New in {markup.code(w.document)} since {markup.code(w.previous)} "
+        f"({markup.escape(w.previous_title)}): {w.new} new, {w.changed} changed, {w.dropped} dropped, "
+        f"{w.unchanged} unchanged paragraphs ({markup.code(markup.compare(w.previous, w.document))})"
+        for w in report.whats_new
     ]
     if report.skipped:
         lines.append(markup.strong(f"Skipped {len(report.skipped)}:"))

@@ -487,4 +487,5 @@ def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "
         # The published address (front matter `source_url`) is the link a reader can follow.
         source=(record.url or record.source) if record else "",
         quote=quote,
+        date=record.date.isoformat() if record and record.date else "",
     )

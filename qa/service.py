@@ -14,16 +14,25 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from errors import StatementbotError
 from qa.citations import final_check
 from qa.question import QuestionScope, normalise_question, question_scope, resolve_document
 from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
-from vectorstore.indexing import Indexer, IngestReport, Progress
+from vectorstore.indexing import Indexer, IngestReport, Progress, WhatsNew
 from vectorstore.retrieval import HybridRetriever, SearchFilter
 from vectorstore.store import DocumentRecord, ParagraphStore
+
+if TYPE_CHECKING:
+    from qa.compare import Comparison
+    from qa.timeline import TimelineAnswerer
+
+
+TIMELINE_BACKEND = "timeline"  # qa.timeline.TimelineAnswerer.backend, named here to keep imports lazy
+# Above this many new statements in one run, the ingest report does not look for their predecessors.
+WHATS_NEW_MAX_DOCUMENTS = 20
 
 
 class AnswerBackend(Protocol):
@@ -62,6 +71,7 @@ class StatementService:
         self.max_question_chars = max_question_chars
         self.today = today  # "last year" in a question is relative to it
         self._write_lock = threading.Lock()  # one ingest at a time within this process
+        self._timeline_answerer: TimelineAnswerer | None = None
 
     def with_answerer(self, answerer: AnswerBackend) -> Self:
         """The same store, indexing and retrieval answered by another backend (a variant shares the store).
@@ -86,13 +96,15 @@ class StatementService:
         record = self.store.document(doc_id)
         paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
         # The published address, when the statement gave one, is the link a reader can follow.
-        return Citation(record.id, record.title, paragraph.label, paragraph.text, record.url or record.source)
+        return Citation(
+            record.id, record.title, paragraph.label, paragraph.text, record.url or record.source, date=_date_of(record)
+        )
 
     def source_all(self, doc_id: str) -> list[Citation]:
         """Every paragraph of a document, in its order (UnknownDocument when there is no such document)."""
         record = self.store.document(doc_id)
         return [
-            Citation(record.id, record.title, p.label, p.text, record.url or record.source)
+            Citation(record.id, record.title, p.label, p.text, record.url or record.source, date=_date_of(record))
             for p in self.store.paragraphs(doc_id)
         ]
 
@@ -103,17 +115,67 @@ class StatementService:
         self, paths: Sequence[Path], *, prune: bool = False, doc_id: str | None = None, progress: Progress | None = None
     ) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+            report = self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+        return self._with_whats_new(report)
 
     def ingest_bytes(
         self, data: bytes, *, name: str, source: str | None = None, id_hint: str | None = None
     ) -> IngestReport:
         with self._write_lock:
-            return self.indexer.ingest_bytes(data, name=name, source=source, id_hint=id_hint)
+            report = self.indexer.ingest_bytes(data, name=name, source=source, id_hint=id_hint)
+        return self._with_whats_new(report)
 
     def remove(self, doc_id: str) -> IngestReport:
         with self._write_lock:
             return self.indexer.remove(doc_id)
+
+    def compare(self, a: str, b: str) -> Comparison:
+        """What changed from statement A to B (ids or title words); raises UnknownDocument / AmbiguousDocument."""
+        from qa.compare import Comparer
+
+        return Comparer(self.store).compare(a, b)
+
+    def resolve_document(self, reference: str) -> DocumentRecord:
+        """A document by id or title words; raises UnknownDocument / AmbiguousDocument."""
+        from qa.compare import resolve_document
+
+        return resolve_document(reference, self.store.documents())
+
+    def predecessor(self, doc_id: str) -> DocumentRecord | None:
+        """The earlier statement of the same kind that `doc_id` most resembles, if any."""
+        from qa.compare import Comparer
+
+        comparison = Comparer(self.store).predecessor(doc_id)
+        return None if comparison is None else comparison.a
+
+    def _with_whats_new(self, report: IngestReport) -> IngestReport:
+        """Name, for each newly ingested statement, the earlier one it follows and what changed.
+
+        Skipped for bulk runs (more than WHATS_NEW_MAX_DOCUMENTS new statements): each
+        comparison reads two statements' vectors, which adds up over an archive.
+        """
+        from qa.compare import Comparer
+
+        added = [c for c in report.changes if c.status == "added"]
+        if not added or len(added) > WHATS_NEW_MAX_DOCUMENTS:
+            return report
+        comparer = Comparer(self.store)
+        for change in added:
+            comparison = comparer.predecessor(change.id)
+            if comparison is not None:
+                counts = comparison.counts()
+                report.whats_new.append(
+                    WhatsNew(
+                        document=change.id,
+                        previous=comparison.a.id,
+                        previous_title=comparison.a.title,
+                        unchanged=counts["unchanged"],
+                        changed=counts["changed"],
+                        new=counts["added"],
+                        dropped=counts["removed"],
+                    )
+                )
+        return report
 
     # Questions ------------------------------------------------------------
     def ask(
@@ -124,14 +186,41 @@ class StatementService:
         document: str | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        timeline: bool | None = None,
     ) -> Answer:
-        """Answer one question; raises InvalidQuestion / UnknownDocument for bad input."""
+        """Answer one question; raises InvalidQuestion / UnknownDocument for bad input.
+
+        `timeline`: True answers over time (one line per statement, in date order), False
+        never does, None (default) does when the question asks about change over time.
+        """
         started = time.perf_counter()
         cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
-        answer = self._missing_reference(cleaned, search_filter) or self.answerer.answer(
-            cleaned, conversation=conversation, search_filter=search_filter
-        )
+        answer = self._missing_reference(cleaned, search_filter)
+        if answer is not None:
+            pass  # a paragraph number no statement has: say which paragraphs there are
+        elif timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+            answer = self._timeline().answer(cleaned, search_filter=search_filter)
+        else:
+            answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
         return self._shown(question, cleaned, answer, started, conversation)
+
+    @staticmethod
+    def _is_timeline(question: str) -> bool:
+        from qa.timeline import is_timeline_question
+
+        return is_timeline_question(question)
+
+    def _timeline(self) -> TimelineAnswerer:
+        """The timeline answerer, built on first use over the extractive answerer's evidence scoring."""
+        if self._timeline_answerer is None:
+            from qa.extractive import ExtractiveAnswerer
+            from qa.timeline import TimelineAnswerer
+
+            extractive = getattr(self.answerer, "extractive", self.answerer)
+            if not isinstance(extractive, ExtractiveAnswerer):
+                extractive = ExtractiveAnswerer(self.retriever)
+            self._timeline_answerer = TimelineAnswerer(extractive)
+        return self._timeline_answerer
 
     def ask_stream(
         self,
@@ -141,6 +230,7 @@ class StatementService:
         document: str | None = None,
         date_from: date | None = None,
         date_to: date | None = None,
+        timeline: bool | None = None,
     ) -> Iterator[str | Answer]:
         """Like `ask`, as events: text deltas (str) while a model writes, then the checked Answer, last.
 
@@ -151,6 +241,9 @@ class StatementService:
         """
         started = time.perf_counter()
         cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
+        if timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+            answer = self._timeline().answer(cleaned, search_filter=search_filter)
+            return iter([self._shown(question, cleaned, answer, started, conversation)])
         stream = getattr(self.answerer, "stream_answer", None)
         missing = self._missing_reference(cleaned, search_filter)
 
@@ -204,7 +297,8 @@ class StatementService:
         self, question: str, cleaned: str, answer: Answer, started: float, conversation: Conversation | None
     ) -> Answer:
         """The answer as shown: through the citation check (every answer), timed, remembered."""
-        checked = final_check(answer)
+        # A timeline answer was checked line by line (its dates and titles come from the records).
+        checked = answer if answer.backend == TIMELINE_BACKEND else final_check(answer)
         result = replace(checked, question=question, latency_ms=(time.perf_counter() - started) * 1000)
         if conversation is not None:
             conversation.add(cleaned, result)
@@ -225,6 +319,11 @@ class StatementService:
     def close(self) -> None:
         self.retriever.lexical.close()
         self.store.close()
+
+
+def _date_of(record: DocumentRecord) -> str:
+    """A document's date as citations carry it (ISO), or "" when it has none."""
+    return record.date.isoformat() if record.date else ""
 
 
 __all__ = ["AnswerBackend", "StatementService", "StatementbotError", "StreamingAnswerBackend"]

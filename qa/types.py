@@ -20,15 +20,22 @@ class Citation:
     text: str  # the whole paragraph, verbatim (white space folded)
     source: str = ""  # path or URL of the statement, when known
     quote: str = ""  # the sentence(s) of the paragraph the answer used
+    date: str = ""  # the document's date (ISO 8601), when known
 
     def marker(self, *, with_document: bool) -> str:
         """`[¶12]`, or `[doc-id ¶12]` when several documents are ingested."""
         label = "preamble" if self.label == "preamble" else f"¶{self.label}"
         return f"[{self.doc_id} {label}]" if with_document else f"[{label}]"
 
-    def to_json(self) -> dict[str, str]:
-        """The citation shape of `ask --json` (a public contract)."""
-        return {"document": self.doc_id, "title": self.title, "paragraph": self.label, "text": self.text}
+    def to_json(self) -> dict[str, str | None]:
+        """The citation shape of `ask --json` (a public contract: extended, never renamed)."""
+        return {
+            "document": self.doc_id,
+            "title": self.title,
+            "paragraph": self.label,
+            "text": self.text,
+            "date": self.date or None,
+        }
 
 
 @dataclass(frozen=True)

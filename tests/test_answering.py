@@ -309,7 +309,7 @@ def test_ask_json_from_stdin_writes_one_line_per_question_in_order(cli: Cli) -> 
         assert row["question"] == question
         assert isinstance(row["latency_ms"], int | float)
         for citation in [*row["citations"], *row["closest"]]:
-            assert set(citation) == {"document", "title", "paragraph", "text"}
+            assert set(citation) == {"document", "title", "paragraph", "text", "date"}
     assert rows[0]["abstained"] is False
     assert rows[0]["citations"][0]["paragraph"] == "12"
     assert rows[0]["citations"][0]["document"] == SEED.stem

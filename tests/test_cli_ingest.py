@@ -126,7 +126,13 @@ def test_source_prints_the_paragraph_verbatim(seeded):
     assert expected is not None
     result = cli("source", SEED_ID, "4", "--json")
     assert result.returncode == 0, result.stderr
-    assert result.json() == {"document": SEED_ID, "title": SEED_TITLE, "paragraph": "4", "text": expected.text}
+    assert result.json() == {
+        "document": SEED_ID,
+        "title": SEED_TITLE,
+        "paragraph": "4",
+        "text": expected.text,
+        "date": "2025-08-28",  # the citation shape, extended with the document's date
+    }
     plain = cli("source", SEED_ID, "¶4")
     assert plain.returncode == 0
     assert plain.stdout == f"{SEED_TITLE} [¶4]\n\n{expected.text}\n"

@@ -77,6 +77,22 @@ class DocumentChange:
         }
 
 
+@dataclass(frozen=True)
+class WhatsNew:
+    """A newly ingested statement against the earlier one it most resembles (filled in by the service)."""
+
+    document: str
+    previous: str
+    previous_title: str
+    unchanged: int
+    changed: int
+    new: int
+    dropped: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class IngestReport:
     """What an ingest run changed, in paragraphs and documents."""
@@ -91,6 +107,7 @@ class IngestReport:
     embedded: int = 0  # texts embedded in this run: 0 for a no-op re-ingest
     # What loaders left out of the text, by kind ("header/footer lines": 12, "end markers": 3).
     left_out: dict[str, int] = field(default_factory=dict)
+    whats_new: list[WhatsNew] = field(default_factory=list)  # new statements against their predecessors
 
     def document_counts(self) -> dict[str, int]:
         counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0}
@@ -110,6 +127,7 @@ class IngestReport:
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "embedded": self.embedded,
             "left_out": dict(sorted(self.left_out.items())),
+            "whats_new": [w.to_json() for w in self.whats_new],
         }
 
     @property

@@ -8,14 +8,18 @@ sends. The declarations in `install` are only names, descriptions and wiring.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.discord import limits
+from bot.discord.compare import compare_pages
+from bot.discord.components import more_custom_id
 from bot.discord.formatting import (
     documents_text,
     paragraph_messages,
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from bot.discord.answering import Answering
     from bot.feedback import FeedbackStore, Vote
     from bot.settings import Settings
+    from qa.compare import Comparison
     from qa.service import StatementService
     from vectorstore.store import DocumentRecord
 
@@ -49,11 +54,12 @@ def merge_reports(reports: list[IngestReport]) -> IngestReport:
         merged.changes += report.changes
         merged.failed += report.failed
         merged.skipped += report.skipped
+        merged.whats_new += report.whats_new
     return merged
 
 
 class StatementCommands:
-    """Handlers for /ask, /source, /documents, /ingest, /remove and the answer buttons."""
+    """Handlers for /ask, /source, /compare, /documents, /ingest, /remove and the buttons."""
 
     def __init__(
         self,
@@ -72,6 +78,7 @@ class StatementCommands:
         self._documents: tuple[float, list[DocumentRecord]] | None = None
         # Only tests serving statements on 127.0.0.1 turn the address policy off (see ingest.fetch).
         self.allow_private_urls = False
+        self._comparisons: OrderedDict[str, tuple[str, str]] = OrderedDict()  # "Show more" token -> (a, b)
 
     # Declarations ---------------------------------------------------------------------------
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
@@ -92,6 +99,14 @@ class StatementCommands:
         @app_commands.autocomplete(document=document_choices, paragraph=paragraph_choices)
         async def source(interaction: discord.Interaction, document: str, paragraph: str) -> None:
             await self.source(interaction, document, paragraph)
+
+        @tree.command(name="compare", description="What changed between two statements, paragraph by paragraph.")
+        @app_commands.describe(
+            a="The earlier statement", b="The later statement (default: the most similar earlier one to a)"
+        )
+        @app_commands.autocomplete(a=document_choices, b=document_choices)
+        async def compare(interaction: discord.Interaction, a: str, b: str | None = None) -> None:
+            await self.compare(interaction, a, b)
 
         @tree.command(name="documents", description="List the statements the bot can answer from.")
         async def documents(interaction: discord.Interaction) -> None:
@@ -167,6 +182,53 @@ class StatementCommands:
         async with reporting_failures(reply, action="listing the statements"):
             records = await asyncio.to_thread(self.service.documents)
             await reply.send(text_messages(documents_text(records)))
+
+    # Comparing --------------------------------------------------------------------------------
+    async def compare(self, interaction: discord.Interaction, a: str, b: str | None) -> None:
+        reply = InteractionReply(interaction, ephemeral=False)
+        async with reporting_failures(reply, action="comparing the statements"):
+            comparison = await asyncio.to_thread(self._comparison, a.strip(), (b or "").strip() or None)
+            if comparison is None:
+                await reply.fail(
+                    f"I have no other statement to compare `{a.strip()}` with. Name one as `b`, "
+                    "or ask an admin to /ingest the statement it follows."
+                )
+                return
+            token = self._remember_comparison(comparison.a.id, comparison.b.id)
+            pages = compare_pages(comparison)
+            await reply.send(pages.messages(0, more_id=more_custom_id(token, 1)))
+            log.info("/compare %s -> %s: %s", comparison.a.id, comparison.b.id, comparison.counts())
+
+    def _comparison(self, a: str, b: str | None) -> Comparison | None:
+        """The comparison of A with B; without B, B is A and A the earlier statement it most resembles."""
+        if b is not None:
+            return self.service.compare(a, b)
+        later = self.service.resolve_document(a)
+        earlier = self.service.predecessor(later.id)
+        return None if earlier is None else self.service.compare(earlier.id, later.id)
+
+    def _remember_comparison(self, a: str, b: str) -> str:
+        """A short token for the "Show more" button (custom ids cannot hold two 64-character ids)."""
+        token = hashlib.sha256(f"{a}\n{b}".encode()).hexdigest()[:12]
+        self._comparisons[token] = (a, b)
+        self._comparisons.move_to_end(token)
+        while len(self._comparisons) > limits.REMEMBERED_COMPARISONS:
+            self._comparisons.popitem(last=False)
+        return token
+
+    async def compare_page(self, interaction: discord.Interaction, token: str, page: int) -> None:
+        reply = InteractionReply(interaction, ephemeral=True)
+        ids = self._comparisons.get(token)
+        if ids is None:
+            await reply.fail("That comparison is no longer in memory (the bot restarted). Run /compare again.")
+            return
+        async with reporting_failures(reply, action="showing more changes"):
+            comparison = await asyncio.to_thread(self.service.compare, *ids)
+            pages = compare_pages(comparison)
+            if page >= len(pages.pages):
+                await reply.fail("There are no more changes to show.")
+                return
+            await reply.send(pages.messages(page, more_id=more_custom_id(token, page + 1)))
 
     # Admin ------------------------------------------------------------------------------------
     async def _refuse_non_admin(self, interaction: discord.Interaction, command: str) -> bool:

@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 # Document ids are slugs ([a-z0-9-]); labels are the statement's own ("12", "preamble").
 _PARAGRAPH_ID = re.compile(r"sb:p:(?P<doc>[a-z0-9][a-z0-9-]*):(?P<label>[^:\s]+)")
 _VOTE_ID = re.compile(r"sb:v:(?P<vote>up|down):(?P<answer>[0-9a-f]{16})")
+_MORE_ID = re.compile(r"sb:m:(?P<token>[0-9a-f]{12}):(?P<page>\d{1,3})")
 
 
 class ComponentActions(Protocol):
     async def show_paragraph(self, interaction: discord.Interaction, doc_id: str, label: str) -> None: ...
 
     async def vote(self, interaction: discord.Interaction, answer_id: str, vote: Vote) -> None: ...
+
+    async def compare_page(self, interaction: discord.Interaction, token: str, page: int) -> None: ...
 
 
 class _HasActions(Protocol):
@@ -81,6 +84,34 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_VOTE_
         await _actions(interaction).vote(interaction, self.answer_id, self.vote)
 
 
+class ShowMoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_MORE_ID):
+    """The next page of a long /compare; the token names the comparison (see `StatementCommands`)."""
+
+    def __init__(self, token: str, page: int, *, caption: str = "Show more") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=caption[: limits.MAX_BUTTON_LABEL],
+                style=discord.ButtonStyle.primary,
+                custom_id=more_custom_id(token, page),
+            )
+        )
+        self.token = token
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ShowMoreButton:
+        return cls(match["token"], int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).compare_page(interaction, self.token, self.page)
+
+
+def more_custom_id(token: str, page: int) -> str:
+    return f"sb:m:{token}:{page}"
+
+
 def paragraph_custom_id(doc_id: str, label: str) -> str:
     return f"sb:p:{doc_id}:{label}"
 
@@ -103,10 +134,12 @@ def view_for(message: Outgoing) -> discord.ui.View | None:
             continue  # cannot be encoded in a button; the embed still shows the excerpt
         caption = _paragraph_caption(label, doc_id, several_documents=several)
         view.add_item(ShowParagraphButton(doc_id, label, caption=caption))
+    if message.more is not None and (match := _MORE_ID.fullmatch(message.more[0])):
+        view.add_item(ShowMoreButton(match["token"], int(match["page"]), caption=message.more[1]))
     if message.feedback_id:
         view.add_item(VoteButton(message.feedback_id, "up"))
         view.add_item(VoteButton(message.feedback_id, "down"))
     return view if view.children else None
 
 
-DYNAMIC_ITEMS = (ShowParagraphButton, VoteButton)
+DYNAMIC_ITEMS = (ShowParagraphButton, VoteButton, ShowMoreButton)

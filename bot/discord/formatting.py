@@ -46,6 +46,7 @@ class Outgoing:
     embeds: list[discord.Embed] = field(default_factory=list)
     paragraphs: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, label): "Show paragraph"
     feedback_id: str | None = None  # set on an answer's last message: 👍 / 👎 buttons
+    more: tuple[str, str] | None = None  # (custom id, caption) of a "Show more" button
 
     def embed_chars(self) -> int:
         return sum(len(e) for e in self.embeds)
@@ -256,6 +257,7 @@ DISCORD_MARKUP = Markup(
     code=lambda text: f"`{text}`",
     escape=lambda text: discord.utils.escape_markdown(shown(text)),
     source=_source_name,
+    compare=lambda a, b: f"/compare a:{a} b:{b}",
     bullet="•",
 )
 

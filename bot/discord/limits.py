@@ -39,3 +39,4 @@ MIN_EDIT_INTERVAL_S: Final = 1.0  # a streamed answer may edit its message at mo
 THREAD_CONVERSATIONS: Final = 500  # threads whose turns are kept in memory (least recent dropped)
 THREAD_HISTORY_MESSAGES: Final = 50  # messages read back to rebuild a thread's turns after a restart
 AUTOCOMPLETE_CACHE_S: Final = 10.0  # how long autocomplete reuses the document list
+REMEMBERED_COMPARISONS: Final = 200  # /compare results whose "Show more" buttons still work
