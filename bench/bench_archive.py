@@ -175,7 +175,7 @@ def recall(service: StatementService, queries: list[str], efs: list[int], k_valu
 # again with the archive slice beside them.
 EVAL_SETS = (
     ("real_dev", REAL_DEV / "questions.jsonl", REAL_DEV / "docs"),
-    ("sample dev", SHARED / "eval/dev_questions.jsonl", ROOT / "data/statements"),
+    ("sample dev", SHARED / "eval/dev_questions.jsonl", ROOT / "bot/samples"),
 )
 
 

@@ -42,7 +42,7 @@ def main() -> int:
         original = load_statement(args.archive / LONG_STATEMENT)
         donors = [p.text for p in load_statement(args.archive / DONOR).paragraphs]
     else:
-        original = load_statement(REPO / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt")
+        original = load_statement(REPO / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt")
         donors = [p.text for p in original.paragraphs[:3]]
     edited = edit_statement(original, donors, seed=1).edited
     service = build_service(Settings(data_dir=DATA_DIR))

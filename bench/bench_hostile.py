@@ -40,7 +40,7 @@ from vectorstore.lexical import LexicalIndex  # noqa: E402
 from vectorstore.retrieval import HybridRetriever  # noqa: E402
 from vectorstore.store import DocumentRecord, ParagraphStore, paragraph_key  # noqa: E402
 
-SAMPLE = ROOT / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+SAMPLE = ROOT / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt"
 ARCHIVE = ROOT.parent / "shared" / "corpus" / "archive"
 TARGET_GROWTH = 10.0
 TARGET_LOOKUP_MS = 50.0

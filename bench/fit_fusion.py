@@ -36,7 +36,7 @@ from vectorstore.retrieval import FUSION_WEIGHTS_PATH, FusionWeights  # noqa: E4
 
 SHARED = ROOT.parent / "shared"
 DEFAULT_QUESTIONS = [SHARED / "eval/real_dev/questions.jsonl", SHARED / "eval/dev_questions.jsonl"]
-DEFAULT_DOCS = [SHARED / "eval/real_dev/docs", ROOT / "data/statements"]
+DEFAULT_DOCS = [SHARED / "eval/real_dev/docs", ROOT / "bot/samples"]
 DEFAULT_LOOKALIKES = str(SHARED / "corpus/archive/2023-0[3-6]/*.md")
 DEPTH = 10  # MRR depth, as `statementbot eval` counts it
 RRF_K = 60  # the usual reciprocal-rank constant, for the baseline only

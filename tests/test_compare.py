@@ -33,7 +33,7 @@ from vectorstore.store import DocumentRecord, ParagraphStore
 pytestmark = pytest.mark.timeout(600)  # archive statements are embedded once for the module
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "statements" / "uk-japan-defence-ministerial-2025.txt"
+SAMPLE = REPO / "bot" / "samples" / "uk-japan-defence-ministerial-2025.txt"
 DONOR_FILES = sorted((REPO / "tests" / "data" / "injection").glob("*.txt"))
 ARCHIVE = REPO.parent / "shared" / "corpus" / "archive"
 REAL_PAIRS = REPO / "tests" / "data" / "compare" / "real_pairs.json"

@@ -23,7 +23,7 @@ from tests.test_discord_bot import DEFERRED, EPHEMERAL, SAMPLE, Harness, custom_
 pytestmark = pytest.mark.timeout(300)
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_FILE = REPO / "data" / "statements" / f"{SAMPLE}.txt"
+SAMPLE_FILE = REPO / "bot" / "samples" / f"{SAMPLE}.txt"
 NEW_PARAGRAPH = "The Ministers agreed to hold the next Defence Ministerial Meeting in Tokyo in 2027."
 
 
