@@ -51,14 +51,17 @@ def observations(service, queries: list[dict], ids: dict[str, str]) -> list:
     from qa.extractive import ExtractiveAnswerer
     from vectorstore.retrieval import SearchFilter
 
-    timeline = TimelineAnswerer(ExtractiveAnswerer(service.retriever), TimelineParams(0.0, 0.0))
+    timeline = TimelineAnswerer(ExtractiveAnswerer(service.retriever), TimelineParams(0.0, 0.0, 0.0))
     found = []
     for index, query in enumerate(queries):
         start, end = time_frame(query["question"])
         search_filter = SearchFilter(date_from=start, date_to=end) if start or end else None
         entries = timeline.best_per_document(topic_of(query["question"]), search_filter)
         wanted = {ids[path] for path in query["addresses"]}
-        rows = [(e.evidence.support, e.evidence.similarity, e.evidence.paragraph.doc_id in wanted) for e in entries]
+        rows = [
+            (e.evidence.support, e.evidence.similarity, e.evidence.probability, e.evidence.paragraph.doc_id in wanted)
+            for e in entries
+        ]
         found.append((index, rows, len(wanted)))
     return found
 
@@ -67,8 +70,8 @@ def score(cases: list, params: TimelineParams) -> dict[str, float]:
     kept = right = relevant = 0
     for _index, rows, wanted in cases:
         relevant += wanted
-        for support, similarity, addresses in rows:
-            if support >= params.support and similarity >= params.similarity:
+        for support, similarity, probability, addresses in rows:
+            if support >= params.support and similarity >= params.similarity and probability >= params.probability:
                 kept += 1
                 right += addresses
     precision = right / kept if kept else 1.0
@@ -93,8 +96,8 @@ def main() -> int:
     check = [c for c in cases if c[0] % 2 == 1]
     grid = [round(0.05 * i, 2) for i in range(21)]
     best = max(
-        (TimelineParams(s, m) for s, m in product(grid, grid[:17])),
-        key=lambda p: (score(tune, p)["f0.5"], p.support, p.similarity),
+        (TimelineParams(s, m, q) for s, m, q in product(grid, grid[:17], grid)),
+        key=lambda p: (score(tune, p)["f0.5"], p.support, p.similarity, p.probability),
     )
     figures = {"tune": score(tune, best), "check": score(check, best), "all": score(cases, best)}
     print(f"fitted: {best}")
@@ -102,7 +105,7 @@ def main() -> int:
         print(f"{name:6} {json.dumps(value)}")
     if args.write:
         payload = {
-            "params": {"support": best.support, "similarity": best.similarity},
+            "params": {"support": best.support, "similarity": best.similarity, "probability": best.probability},
             "fitted_by": "bench/fit_timeline.py",
             "queries": str(QUERIES.relative_to(REPO)),
             "figures": figures,

@@ -8,11 +8,11 @@ user asks for one (`ask --timeline`).
 
 The topic is the question without its time frame and without the words that describe how
 statements talk ("language", "wording"). Candidate statements come from one hybrid
-search; each candidate's best sentence is scored by the extractive answerer's own
-evidence scoring (cosine and term support). A statement *addresses the topic* when that
-sentence's support and similarity reach thresholds fitted by `bench/fit_timeline.py` on
-hand-labelled timeline queries over archive statements (`qa/timeline_params.json`).
-Statements that do not are left out; when none does, the answer abstains.
+search; each candidate's best sentence is scored with the extractive answerer's own features
+(cosine, coverage of the topic's weighted terms, and its fitted probability that the paragraph
+answers). A statement *addresses the topic* when its best sentence reaches the thresholds fitted
+by `bench/fit_timeline.py` on hand-labelled timeline queries over archive statements
+(`qa/timeline_params.json`). Statements that do not are left out; when none does, the answer abstains.
 """
 
 from __future__ import annotations
@@ -63,11 +63,16 @@ _FRAME_WORDS = frozenset(
 class TimelineParams:
     support: float
     similarity: float
+    probability: float = 0.0
 
     @classmethod
     def load(cls, path: Path = PARAMS_PATH) -> TimelineParams:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(support=float(data["params"]["support"]), similarity=float(data["params"]["similarity"]))
+        params = json.loads(path.read_text(encoding="utf-8"))["params"]
+        return cls(
+            support=float(params["support"]),
+            similarity=float(params["similarity"]),
+            probability=float(params.get("probability", 0.0)),
+        )
 
 
 def is_timeline_question(question: str) -> bool:
@@ -99,6 +104,7 @@ class Evidence:
     candidate: Candidate
     support: float  # weighted share of the topic's terms its paragraph holds (the answerer's "coverage")
     similarity: float  # cosine(topic, sentence)
+    probability: float  # the answerer's fitted probability that the paragraph answers the topic
 
     @property
     def paragraph(self) -> StoredParagraph:
@@ -147,7 +153,7 @@ class TimelineAnswerer:
             # The same features as an ordinary answer, within one statement at a time.
             passages = self.extractive.candidates(dataclasses.replace(result, hits=hits), without_term=without)
             evidence = [
-                Evidence(sentence, float(passage.features[_COVERAGE]), sentence.similarity)
+                Evidence(sentence, float(passage.features[_COVERAGE]), sentence.similarity, passage.probability)
                 for passage in passages
                 for sentence in passage.sentences
             ]
@@ -159,7 +165,11 @@ class TimelineAnswerer:
 
     def addresses(self, entry: TimelineEntry) -> bool:
         e = entry.evidence
-        return e.support >= self.params.support and e.similarity >= self.params.similarity
+        return (
+            e.support >= self.params.support
+            and e.similarity >= self.params.similarity
+            and e.probability >= self.params.probability
+        )
 
     def answer(self, question: str, *, search_filter: SearchFilter | None = None) -> Answer:
         start, end = time_frame(question)
