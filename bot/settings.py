@@ -132,7 +132,7 @@ class Settings(BaseSettings):
 
 
 def _provider_names() -> tuple[str, ...]:
-    from qa.llm import provider_names
+    from qa.providers import provider_names
 
     return provider_names()
 

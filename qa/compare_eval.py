@@ -39,8 +39,6 @@ REWORD_SHARE = 0.25
 MIN_REWORD_WORDS = 8
 
 
-
-
 def load_statement(path: Path) -> Document:
     """A statement file parsed as `ingest` parses it (front matter gives the title and date), minus furniture."""
     document = parse_loaded(load_path(path))

@@ -180,16 +180,20 @@ class Passage:
 def _log_decision(
     question: str, passages: list[Passage], chosen: list[tuple[Passage, list[Candidate]]], threshold: float
 ) -> None:
-    """At debug level (`statementbot -vv`), why the answer was chosen: top passages, features, decision."""
+    """At debug level (`statementbot -vv`), why the answer was chosen: the decision, then the top passages."""
     if not log.isEnabledFor(logging.DEBUG):
         return
-    log.debug("%s %r (abstain below %.2f)", "answer" if chosen else "abstain on", question, threshold)
-    for passage in sorted(passages, key=lambda p: p.probability, reverse=True)[:CLOSEST_SHOWN]:
+    ranked = sorted(passages, key=lambda p: p.probability, reverse=True)[:CLOSEST_SHOWN]
+
+    def described(passage: Passage) -> str:
         pairs = zip(PASSAGE_FEATURES, passage.features, strict=True)
         features = " ".join(f"{name}={value:.2f}" for name, value in pairs)
-        log.debug(
-            "  %s ¶%s p=%.3f %s", passage.paragraph.doc_id, passage.paragraph.label, passage.probability, features
-        )
+        return f"{passage.paragraph.doc_id} ¶{passage.paragraph.label} p={passage.probability:.3f} {features}"
+
+    best = described(ranked[0]) if ranked else "no evidence"
+    log.debug("%s %r: best %s (threshold %.2f)", "answer" if chosen else "abstain on", question, best, threshold)
+    for passage in ranked[1:]:
+        log.debug("  next %s", described(passage))
 
 
 def _without(query: str, term: str) -> str:

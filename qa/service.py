@@ -194,14 +194,15 @@ class StatementService:
         never does, None (default) does when the question asks about change over time.
         """
         started = time.perf_counter()
-        cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
-        answer = self._missing_reference(cleaned, search_filter)
-        if answer is not None:
-            pass  # a paragraph number no statement has: say which paragraphs there are
-        elif timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
-            answer = self._timeline().answer(cleaned, search_filter=search_filter)
-        else:
-            answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
+        with self.retriever.one_version():  # one read of the corpus version for the whole question
+            cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
+            answer = self._missing_reference(cleaned, search_filter)
+            if answer is not None:
+                pass  # a paragraph number no statement has: say which paragraphs there are
+            elif timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+                answer = self._timeline().answer(cleaned, search_filter=search_filter)
+            else:
+                answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
         return self._shown(question, cleaned, answer, started, conversation)
 
     @staticmethod

@@ -78,7 +78,7 @@ def test_document_option_scopes_questions_and_source(service: StatementService) 
     """`--document` is passed to every question; an unknown one is reported per question."""
     code, out = chat(service, ["What is GIGO?"], document="no-such-doc")
     assert code == 0
-    assert "No document with id 'no-such-doc'" in out
+    assert "No document with id or title matching 'no-such-doc'" in out
     code, out = chat(service, ["What is GIGO?"], document=DOC)
     assert "[¶12]" in out
 

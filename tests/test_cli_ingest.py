@@ -148,7 +148,8 @@ def test_source_without_a_paragraph_lists_every_paragraph_in_order(seeded):
 
     assert result.returncode == 0, result.stderr
     assert result.json() == [
-        {"document": SEED_ID, "title": SEED_TITLE, "paragraph": p.label, "text": p.text} for p in expected
+        {"document": SEED_ID, "title": SEED_TITLE, "paragraph": p.label, "text": p.text, "date": "2025-08-28"}
+        for p in expected
     ]
     plain = cli("source", SEED_ID)
     assert plain.returncode == 0

@@ -386,7 +386,7 @@ def test_cli_ask_prints_tokens_as_they_come_then_the_checked_answer(
     """stderr shows the model's words as streamed; stdout gets only the checked answer."""
     text = "The first landing of UK F-35B aircraft on JS KAGA was welcomed by the Ministers [¶99]."
     streaming = with_model(service, GenericFakeChatModel(messages=iter([AIMessage(text)])))
-    args = argparse.Namespace(question=KAGA, document=None, since=None, until=None, json=False)
+    args = argparse.Namespace(question=KAGA, document=None, since=None, until=None, timeline=False, json=False)
     assert _cmd_ask(streaming, args) == 0
     out, err = capsys.readouterr()
     assert err.startswith(text)
@@ -400,7 +400,7 @@ def test_cli_ask_json_reports_what_the_check_did(service: StatementService, caps
     """ask --json carries "checked" with the check's counts, and the backend."""
     text = "The first landing of UK F-35B aircraft on JS KAGA was welcomed by the Ministers [¶99]."
     model = GenericFakeChatModel(messages=iter([AIMessage(text)]))
-    args = argparse.Namespace(question=KAGA, document=None, since=None, until=None, json=True)
+    args = argparse.Namespace(question=KAGA, document=None, since=None, until=None, timeline=False, json=True)
     assert _cmd_ask(with_model(service, model), args) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["checked"] == {"removed_sentences": 0, "removed_citations": 1, "fallback": False}

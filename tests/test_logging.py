@@ -44,9 +44,9 @@ def test_debug_log_says_why_each_answer_was_chosen(service: StatementService, ca
     answered = next(m for m in decisions if "GIGO" in m)
     assert answered.startswith("answer 'What does GIGO stand for?'")
     assert "¶12" in answered
-    assert f"threshold {service.answerer.support_threshold:.2f}" in answered  # type: ignore[attr-defined]
-    assert "support" in answered
-    assert "similarity" in answered
+    assert f"threshold {service.answerer.abstain_threshold:.2f}" in answered  # type: ignore[attr-defined]
+    assert "coverage=" in answered
+    assert "best_sentence_cosine=" in answered
     assert next(m for m in decisions if "France" in m).startswith("abstain on ")
     searches = [r.getMessage() for r in caplog.records if r.name == "vectorstore.retrieval"]
     assert any("GIGO" in m and "¶12 fused" in m for m in searches)

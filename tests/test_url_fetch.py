@@ -282,13 +282,16 @@ def test_a_page_without_a_path_is_named_by_its_title(server: _Server, embedded_s
 def test_a_file_is_not_replaced_by_a_url_nor_a_url_by_a_file(
     server: _Server, embedded_store: ParagraphStore, tmp_path: Path
 ) -> None:
-    """A URL document counts as present: a local file with the same name is refused, not swapped in."""
+    """A URL document counts as present: a local file with the same name gets an id of its own, never swaps in."""
     indexer = Indexer(embedded_store)
     server.routes["/statement.txt"] = (200, {"Content-Type": "text/plain"}, STATEMENT.encode())
     assert _ingest(indexer, server.url("/statement.txt")) == ("statement", "added")
     local = tmp_path / "statement.txt"
     local.write_text(STATEMENT.replace("quota", "catch limit"), encoding="utf-8")
     report = indexer.ingest_paths([local])
-    (failure,) = report.failed
-    assert "would replace document 'statement'" in failure.reason
+    assert report.ok
+    (change,) = report.changes
+    assert change.id != "statement"
+    assert change.id.startswith("statement-")
     assert embedded_store.document("statement").source == server.url("/statement.txt")
+    assert embedded_store.document(change.id).source == str(local.resolve())

@@ -19,7 +19,8 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache, partial
@@ -185,6 +186,29 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._paragraphs = _PerVersionCache(CACHED_PARAGRAPHS)
         self._sentences = _PerVersionCache(CACHED_PARAGRAPHS)
+        self._pinned = threading.local()  # the corpus version one question reads everything at
+
+    @contextmanager
+    def one_version(self) -> Iterator[str]:
+        """Within the block, every read keys on one corpus version, read from Chroma once.
+
+        A question scopes itself (documents), looks for paragraph references and searches:
+        each would otherwise read the version again, one server round trip each.
+        """
+        pinned = getattr(self._pinned, "version", None)
+        if pinned is not None:
+            yield pinned
+            return
+        self._pinned.version = self.store.corpus_version()
+        try:
+            yield self._pinned.version
+        finally:
+            self._pinned.version = None
+
+    def corpus_version(self) -> str:
+        """The corpus version pinned for the current question, else read from the store."""
+        pinned = getattr(self._pinned, "version", None)
+        return pinned if pinned is not None else self.store.corpus_version()
 
     def clear_caches(self) -> None:
         """Forget cached paragraphs, sentences and term counts (benchmarks measure the uncached path)."""
@@ -210,7 +234,7 @@ class HybridRetriever:
 
     def documents(self, version: str | None = None) -> dict[str, DocumentRecord]:
         """Fully ingested documents (those with a record), cached per corpus version."""
-        version = self.store.corpus_version() if version is None else version
+        version = self.corpus_version() if version is None else version
         with self._lock:
             if version != self._documents_version:
                 self._documents = {r.id: r for r in self.store.documents()}
@@ -278,7 +302,7 @@ class HybridRetriever:
         """
         # One read of the corpus version per query: documents, the lexical index
         # and the answerer's IDF lookups all key on it.
-        version = self.store.corpus_version()
+        version = self.corpus_version()
         documents = self.documents(version)
         naming: frozenset[str] = search_filter.naming_words if search_filter is not None else frozenset()
         if search_filter is None or search_filter.doc_ids is None:
