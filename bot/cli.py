@@ -181,6 +181,7 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
                         "paragraphs": r.paragraphs,
                         "source": r.source,
                         "ingested_at": r.ingested_at,
+                        "url": r.url or None,
                     }
                     for r in records
                 ],
@@ -191,7 +192,9 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
     if not records:
         print(render.NO_DOCUMENTS)
     for r in records:
-        print(f"{r.id}\t{r.title}\t{r.date or '-'}\t{r.paragraphs} paragraphs\t{r.source}\t{r.ingested_at}")
+        # The link goes last, and only when known: the columns before it stay where scripts expect them.
+        link = f"\t{r.url}" if r.url else ""
+        print(f"{r.id}\t{r.title}\t{r.date or '-'}\t{r.paragraphs} paragraphs\t{r.source}\t{r.ingested_at}{link}")
     return EXIT_OK
 
 
