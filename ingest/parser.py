@@ -113,9 +113,11 @@ def numbered_sequence(lines: list[str]) -> dict[int, str]:
         elif number > 1 and len(runs) >= 2 and number == len(runs[-2]) + 1:
             runs.pop()  # the restarted "run" was a list inside the paragraph above
             runs[-1][index] = number
-    # A lone "1." is more likely a list inside prose than numbering.
+    # A lone "1." is more likely a list inside prose than numbering, and so are
+    # one-item lists after each heading ("1. Judge A ... Heading ... 1. Judge B"):
+    # numbering counts on to "2." somewhere.
     candidates = sorted(
-        (runs for runs in sequences.values() if sum(len(run) for run in runs) >= 2), key=lambda runs: min(runs[0])
+        (runs for runs in sequences.values() if max(len(run) for run in runs) >= 2), key=lambda runs: min(runs[0])
     )
     if not candidates:
         return {}

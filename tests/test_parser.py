@@ -579,3 +579,21 @@ def test_real_statement_that_restarts_numbering_under_seven_headings():
     assert [p.text for p in numbered] == _markdown_list_items(_RESTARTED_ARCHIVE_FILE.read_text(encoding="utf-8"))
     assert document.paragraph("6.5").text.startswith("We will convene the first U.S.-U.K. Bilateral Cancer Summit")
     assert not any("DEFENCE & SECURITY" in p.text for p in document.paragraphs)
+
+
+def test_one_item_lists_under_headings_are_not_numbering():
+    """'1.' under each heading and never a '2.' (one-item lists, as web pages print them) leaves the text unnumbered."""
+    text = (
+        "Nominations\n\nThe President names two judges.\n\nCircuit Court\n\n1. Judge A: Nominee for the Circuit\n\n"
+        "Judge A has served since 2019.\n\nDistrict Court\n\n1. Judge B: Nominee for the District\n\n"
+        "Judge B was a partner.\n"
+    )
+    document = parse_statement(text, source="nominees.txt")
+    assert not document.numbered
+    assert [p.text for p in document.paragraphs] == [
+        "The President names two judges.",
+        "1. Judge A: Nominee for the Circuit",
+        "Judge A has served since 2019.",
+        "1. Judge B: Nominee for the District",
+        "Judge B was a partner.",
+    ]
