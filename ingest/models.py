@@ -24,6 +24,7 @@ def section_label(written: str) -> str:
     part, _, number = written.partition(".")
     return f"{part.upper()}.{number}"
 
+
 # Document ids appear in citations and commands, so keep them short and safe.
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 MAX_SLUG_LENGTH = 64
