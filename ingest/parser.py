@@ -117,7 +117,7 @@ def numbered_sequence(lines: list[str]) -> dict[int, str]:
     # one-item lists after each heading ("1. Judge A ... Heading ... 1. Judge B"):
     # numbering counts on to "2." somewhere.
     candidates = sorted(
-        (runs for runs in sequences.values() if max(len(run) for run in runs) >= 2), key=lambda runs: min(runs[0])
+        (runs for runs in sequences.values() if runs and max(map(len, runs)) >= 2), key=lambda runs: min(runs[0])
     )
     if not candidates:
         return {}

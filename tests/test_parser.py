@@ -597,3 +597,10 @@ def test_one_item_lists_under_headings_are_not_numbering():
         "1. Judge B: Nominee for the District",
         "Judge B was a partner.",
     ]
+
+
+@pytest.mark.parametrize("text", ["0)", "Title\n\n0. zero\n\n0. again"])
+def test_markers_that_never_start_at_one_are_text(text):
+    """'0)' or '0.' starts no numbering (a style seen with no run at all once crashed the parser)."""
+    document = parse_statement(text, source="zero.txt")
+    assert not document.numbered
