@@ -215,6 +215,7 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
                         "paragraphs": r.paragraphs,
                         "source": r.source,
                         "ingested_at": r.ingested_at,
+                        "url": r.url or None,
                     }
                     for r in records
                 ],
@@ -225,8 +226,10 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
     if not records:
         print(render.NO_DOCUMENTS)
     for r in records:
+        # The link goes last, and only when known: the columns before it stay where scripts expect them.
         cells = (r.id, r.title, str(r.date or "-"), f"{r.paragraphs} paragraphs", r.source, r.ingested_at)
-        print("\t".join(shown(cell) for cell in cells))
+        link = f"\t{shown(r.url)}" if r.url else ""
+        print("\t".join(shown(cell) for cell in cells) + link)
     return EXIT_OK
 
 

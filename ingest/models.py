@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 PREAMBLE_LABEL = "preamble"
+# A paragraph of numbering that restarts under a heading: its part, a dot, its number
+# ("II.3", "B.1", "2.1"; see ingest.parser.numbered_sequence). Readers type the part in
+# any case; labels keep it in capitals (see section_label).
+SECTION_LABEL_PATTERN = r"(?:[IVXLC]{1,6}|[A-Z]|\d{1,3})\.\d{1,3}"
+
+
+def section_label(written: str) -> str:
+    """A qualified label as stored, from how a reader wrote it: "ii.3" -> "II.3"."""
+    part, _, number = written.partition(".")
+    return f"{part.upper()}.{number}"
+
 
 # Document ids appear in citations and commands, so keep them short and safe.
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")

@@ -80,30 +80,85 @@ def _marker_style(match: re.Match[str]) -> str:
 
 
 def numbered_sequence(lines: list[str]) -> dict[int, str]:
-    """Line index -> printed number, for markers that continue 1, 2, 3, ...
+    """Line index -> paragraph label, for markers that continue 1, 2, 3, ...
 
     Each marker style is followed on its own. The paragraphs' numbering is the
     run that starts first, so a sub-list "(1) ... (2) ..." inside paragraph 1.
     does not take over; a short list that ends before a longer run starts (a
     list in the preamble) gives way to it.
+
+    Some statements restart at 1 under each section heading or in an annex.
+    A "1." right after a heading starts a new run of the same numbering; its
+    paragraphs are labelled ``<part>.<n>``, where the part is the heading's own
+    letter or Roman numeral ("II. Economy" -> ``II.3``) or else the run's
+    ordinal (the third run's paragraph 2 is ``3.2``). The first run keeps plain
+    labels, so statements numbered once are labelled exactly as printed. A run
+    after a heading that gives way when the run before it carries on ("4." after
+    "1. 2.") was a list inside a paragraph, and stays that paragraph's text.
     """
-    runs: dict[str, dict[int, str]] = {}
+    sequences: dict[str, list[dict[int, int]]] = {}
     for index, line in enumerate(lines):
         match = _NUMBER_MARKER.match(line)
         if not match:
             continue
-        run = runs.setdefault(_marker_style(match), {})
-        if int(match[1] or match[2]) == len(run) + 1:
-            run[index] = str(len(run) + 1)
-    # A lone "1." is more likely a list inside prose than numbering.
-    candidates = sorted((run for run in runs.values() if len(run) >= 2), key=min)
+        runs = sequences.setdefault(_marker_style(match), [])
+        number = int(match[1] or match[2])
+        if not runs:
+            if number == 1:
+                runs.append({index: 1})
+        elif number == len(runs[-1]) + 1:
+            runs[-1][index] = number
+        elif number == 1 and _heading_before(lines, max(runs[-1]), index) is not None:
+            runs.append({index: 1})
+        elif number > 1 and len(runs) >= 2 and number == len(runs[-2]) + 1:
+            runs.pop()  # the restarted "run" was a list inside the paragraph above
+            runs[-1][index] = number
+    # A lone "1." is more likely a list inside prose than numbering, and so are
+    # one-item lists after each heading ("1. Judge A ... Heading ... 1. Judge B"):
+    # numbering counts on to "2." somewhere.
+    candidates = sorted(
+        (runs for runs in sequences.values() if runs and max(map(len, runs)) >= 2), key=lambda runs: min(runs[0])
+    )
     if not candidates:
         return {}
     chosen = candidates[0]
-    for run in candidates[1:]:
-        if max(chosen) < min(run) and len(run) >= len(chosen):
-            chosen = run
-    return chosen
+    for runs in candidates[1:]:
+        if max(chosen[-1]) < min(runs[0]) and sum(map(len, runs)) >= sum(map(len, chosen)):
+            chosen = runs
+    return _labelled(lines, chosen)
+
+
+def _labelled(lines: list[str], runs: list[dict[int, int]]) -> dict[int, str]:
+    """Labels for the runs of one numbering: plain for the first, qualified by their part after it."""
+    labels = {index: str(number) for index, number in runs[0].items()}
+    used: set[str] = set()
+    for ordinal, run in enumerate(runs[1:], start=2):
+        first = min(run)
+        previous = max(index for index in labels if index < first)
+        part = _heading_before(lines, previous, first) or ""
+        prefix = part if part and part not in used else str(ordinal)
+        used.add(prefix)
+        labels.update({index: f"{prefix}.{number}" for index, number in run.items()})
+    return labels
+
+
+def _heading_before(lines: list[str], previous: int, index: int) -> str | None:
+    """For a "1." at ``index``: "" when headings set it off from the paragraph at ``previous``, None when none do.
+
+    A heading's own part letter or Roman numeral ("B. Trade", "IV) Annex") is
+    returned instead of "" so the run can be named after it.
+    """
+    groups = _groups([_strip_marker(lines[previous]), *lines[previous + 1 : index]])
+    headings: list[list[str]] = []
+    while len(groups) > 1 and _is_heading(groups[-1]):
+        headings.insert(0, groups.pop())
+    if not headings:
+        return None
+    for line in (line for group in headings for line in group):
+        part = _PART_HEADING.match(line)
+        if part:
+            return part[1]
+    return ""
 
 
 def _strip_marker(line: str) -> str:
@@ -148,7 +203,7 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 # Headings end in a word; a line ending in any punctuation ("agreed to:") is text.
 _ENDS_IN_PUNCTUATION = re.compile(r"[.!?:;,][\"'”’)\]]*\s*$")
 # A part heading: "A. Toward a more secure world", "II. Economy", "B) Trade".
-_PART_HEADING = re.compile(r"^\s*(?:[A-Z]|[IVXLC]{1,6})[.)]\s+\S")
+_PART_HEADING = re.compile(r"^\s*([A-Z]|[IVXLC]{1,6})[.)]\s+\S")
 # Words a title-case heading leaves in lower case ("Situation in the Middle East").
 _MINOR_WORDS = frozenset("a an and as at but by for from in into of on or over the to under upon with via vs".split())
 MAX_HEADING_CHARS = 80

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 
+from ingest.models import SECTION_LABEL_PATTERN, section_label
 from ingest.sentences import split_sentences
 from ingest.text import MONTH_NAMES
 from prompts import ABSTAIN_PHRASE, FALLBACK_NOTE, UNSUPPORTED_NOTE
@@ -75,12 +76,14 @@ FALLBACK_BACKEND = "extractive-fallback"
 # Markers: a bracketed or parenthesised group naming paragraphs; bare "¶12" in prose.
 _GROUP = re.compile(r"[\[(](?P<body>[^\[\]()\n]{1,200})[\])]")
 _REF = re.compile(
-    r"^(?:(?P<doc>[a-z0-9][a-z0-9._-]*)\s+)?(?:¶\s*(?P<first>\d{1,4})(?:\s*[-–]\s*¶?\s*(?P<last>\d{1,4}))?"
+    r"^(?:(?P<doc>[a-z0-9][a-z0-9._-]*)\s+)?(?:¶\s*(?P<section>" + SECTION_LABEL_PATTERN + r")"
+    r"|¶\s*(?P<first>\d{1,4})(?:\s*[-–]\s*¶?\s*(?P<last>\d{1,4}))?"
     r"|(?P<preamble>preamble))$",
     re.IGNORECASE,
 )
 _REF_SEPARATOR = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)
-_BARE_REF = re.compile(r"¶\s*(\d{1,4})")
+# Paragraphs of numbering that restarts under headings are "¶II.3" / "¶2.1" (see ingest.parser).
+_BARE_REF = re.compile(rf"¶\s*({SECTION_LABEL_PATTERN}|\d{{1,4}})")
 _MAX_RANGE = 10
 
 # Content of a sentence.
@@ -145,6 +148,9 @@ def _parse_group(body: str) -> list[Ref] | None:
         doc = match["doc"].lower() if match["doc"] else None
         if match["preamble"]:
             refs.append(Ref(doc, "preamble"))
+            continue
+        if match["section"]:
+            refs.append(Ref(doc, section_label(match["section"])))
             continue
         first = int(match["first"])
         last = int(match["last"]) if match["last"] else first

@@ -99,12 +99,13 @@ def test_reingesting_the_same_files_embeds_nothing(seeded, tmp_path: Path, embed
 
 
 def test_documents_lists_id_title_date_paragraphs_source_and_time(seeded):
-    """`documents --json` lists each document's id, title, date, paragraph count, source and ingestion time."""
+    """`documents --json` lists each document's id, title, date, paragraph count, source, ingestion time and link."""
     cli, context = seeded
     result = cli("documents", "--json")
     assert result.returncode == 0, result.stderr
     [document] = result.json()
-    assert set(document) == {"id", "title", "date", "paragraphs", "source", "ingested_at"}
+    assert set(document) == {"id", "title", "date", "paragraphs", "source", "ingested_at", "url"}
+    assert document["url"] is None  # the sample has no front matter, so no known link
     assert (document["id"], document["title"], document["date"], document["paragraphs"]) == (
         SEED_ID,
         SEED_TITLE,
@@ -189,6 +190,13 @@ def test_ingest_report_counts_what_loaders_left_out(cli: Cli, tmp_path: Path, em
         assert store.document("g7").url == "https://www.example.gov/briefing-room/2022/03/24/g7-leaders-statement/"
     finally:
         store.close()
+    # ... and listed by `documents`: a JSON key for every document, the last column of the table when known.
+    link = "https://www.example.gov/briefing-room/2022/03/24/g7-leaders-statement/"
+    listed = {item["id"]: item["url"] for item in cli("documents", "--json").json()}
+    assert listed == {"g7": link, next(k for k in items if k != "g7"): None}
+    rows = {line.split("\t")[0]: line.split("\t") for line in cli("documents").stdout.splitlines()}
+    assert rows["g7"][-1] == link
+    assert all(len(row) == 6 for doc_id, row in rows.items() if doc_id != "g7")
 
 
 @pytest.mark.parametrize(

@@ -345,11 +345,33 @@ def test_pdf_page_numbers_and_running_headers_stay_out_of_paragraphs(tmp_path: P
     loaded = load_path(write(tmp_path, "frigates.pdf", pdf))
     document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint)
 
-    assert document.title == header
+    # A running header is never the title: with no display type, /Title or title-like first line, the file name is.
+    assert loaded.title_hint is None
+    assert document.title == "frigates"
     assert [(p.label, p.text) for p in document.paragraphs] == [
         ("1", "The Ministers welcomed the frigate visit and agreed to deepen cooperation on radars."),
         ("2", "They will meet in 2026."),
         ("3", "They called for calm."),
+    ]
+
+
+def test_pdf_title_is_the_first_body_line_not_the_running_header(tmp_path: Path) -> None:
+    """A series name repeated atop every page ("Ministry of Defence - Press Office") is furniture, not the title."""
+    header = "Ministry of Defence - Press Office"
+    pdf = minimal_pdf(
+        [
+            [header, "Statement on Frigate Cooperation", "1. The Ministers met.", "Page 1 of 2"],
+            [header, "2. They will meet in 2026.", "Page 2 of 2"],
+        ]
+    )
+    loaded = load_path(write(tmp_path, "frigates.pdf", pdf))
+    document = parse_statement(loaded.text, source=loaded.source, title_hint=loaded.title_hint)
+
+    assert document.title == "Statement on Frigate Cooperation"
+    assert header not in loaded.text
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The Ministers met."),
+        ("2", "They will meet in 2026."),
     ]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -471,3 +473,134 @@ def test_chunk_document_labels_every_window_with_its_paragraph(seed):
     chunks = chunk_document(document)
     assert [c.paragraph.label for c in chunks] == [p.label for p in document.paragraphs]
     assert all(c.id.startswith(f"{SEED_ID}:{c.paragraph.label}:") for c in chunks)
+
+
+# --------------------------------------------------------------------------- numbering that restarts under headings
+
+_REPO = Path(__file__).resolve().parents[1]
+_RESTARTED_ARCHIVE_FILE = next(
+    (_REPO / "tests" / "data" / "archive_eval" / "docs").glob("2021-06-10-joint-statement-on-the-visit-*.md"), None
+)
+
+
+def test_numbering_restarted_under_plain_headings_is_qualified_by_the_run():
+    """Each run after a heading is its own paragraphs: the first keeps 1, 2; later runs are 2.1, 3.1, ..."""
+    text = (
+        "Joint Statement\n\nThe leaders met.\n\nSECURITY\n\n1. We defend.\n\n2. We deter.\n\n"
+        "Trade and Investment\n\n1. We trade.\n\n2. We invest.\n\n3. We open markets.\n\n"
+        "Climate\n\n1. We cut emissions.\n"
+    )
+    document = parse_statement(text, source="restart.txt")
+    assert document.numbered
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        (PREAMBLE_LABEL, "The leaders met."),
+        ("1", "We defend."),
+        ("2", "We deter."),
+        ("2.1", "We trade."),
+        ("2.2", "We invest."),
+        ("2.3", "We open markets."),
+        ("3.1", "We cut emissions."),
+    ]
+
+
+def test_numbering_restarted_under_lettered_or_roman_headings_takes_the_heading_part():
+    """'II. Economy' over a restarted run labels it II.1, II.2; a part named twice falls back to the run's ordinal."""
+    text = (
+        "Communiqué\n\nI. Security\n\n1. One.\n\n2. Two.\n\nII. Economy\n\n1. Three.\n\n2. Four.\n\n"
+        "B) Health\n\n1. Five.\n\nB) Health again\n\n1. Six.\n"
+    )
+    document = parse_statement(text, source="parts.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "One."),
+        ("2", "Two."),
+        ("II.1", "Three."),
+        ("II.2", "Four."),
+        ("B.1", "Five."),
+        ("4.1", "Six."),
+    ]
+
+
+def test_annex_numbering_is_its_own_run():
+    """An annex that numbers from 1 again keeps its paragraphs apart from the last paragraph of the statement."""
+    text = (
+        "Joint Statement\n\n1. The Ministers met.\n\n2. They agreed the annexed plan.\n\n"
+        "Annex\n\n1. Share data.\n\n2. Meet yearly.\n"
+    )
+    document = parse_statement(text, source="annex.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The Ministers met."),
+        ("2", "They agreed the annexed plan."),
+        ("2.1", "Share data."),
+        ("2.2", "Meet yearly."),
+    ]
+
+
+def test_list_under_a_heading_inside_a_paragraph_stays_in_it_when_numbering_carries_on():
+    """'1. 2. 3.' under a heading inside ¶2, then '3.': the list was part of paragraph 2, not a restart."""
+    text = (
+        "Title\n\n1. First.\n\n2. The principles are:\n\n"
+        "Principles\n\n1. Trust\n\n2. Openness\n\n3. Respect\n\n3. Third.\n"
+    )
+    document = parse_statement(text, source="nested.txt")
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "First."),
+        ("2", "The principles are: Principles 1. Trust 2. Openness 3. Respect"),
+        ("3", "Third."),
+    ]
+
+
+def _markdown_list_items(markdown: str) -> list[str]:
+    """Numbered list items of a Markdown file, read line by line (not by markdown-it), white space folded."""
+    items: list[list[str]] = []
+    open_item = False
+    for line in markdown.split("\n"):
+        if re.match(r"\d+\.\s+\S", line):
+            items.append([line.split(".", 1)[1]])
+            open_item = True
+        elif line.strip() and line[0].isspace() and open_item:
+            items[-1].append(line)
+        elif line.strip():
+            open_item = False
+    # Inline HTML ("76<sup>th</sup>") is markup; its text stays.
+    return [fold_whitespace(re.sub(r"<[^<>]+>", "", " ".join(item))) for item in items]
+
+
+@pytest.mark.skipif(_RESTARTED_ARCHIVE_FILE is None, reason="archive eval fixture not present")
+def test_real_statement_that_restarts_numbering_under_seven_headings():
+    """The 2021 US-UK statement numbers from 1 under each of 7 headings: 21 paragraphs, each exactly its list item."""
+    loaded = load_path(_RESTARTED_ARCHIVE_FILE)
+    document = parse_statement(loaded.text, source=loaded.source, title=loaded.title, published=loaded.date)
+    runs = [1, 3, 2, 4, 3, 5, 2]  # items under each heading, as printed
+    expected_labels = [str(n) for n in range(1, runs[0] + 1)] + [
+        f"{ordinal}.{n}" for ordinal, size in enumerate(runs[1:], start=2) for n in range(1, size + 1)
+    ]
+    numbered = [p for p in document.paragraphs if p.label != PREAMBLE_LABEL]
+    assert [p.label for p in numbered] == expected_labels
+    assert [p.text for p in numbered] == _markdown_list_items(_RESTARTED_ARCHIVE_FILE.read_text(encoding="utf-8"))
+    assert document.paragraph("6.5").text.startswith("We will convene the first U.S.-U.K. Bilateral Cancer Summit")
+    assert not any("DEFENCE & SECURITY" in p.text for p in document.paragraphs)
+
+
+def test_one_item_lists_under_headings_are_not_numbering():
+    """'1.' under each heading and never a '2.' (one-item lists, as web pages print them) leaves the text unnumbered."""
+    text = (
+        "Nominations\n\nThe President names two judges.\n\nCircuit Court\n\n1. Judge A: Nominee for the Circuit\n\n"
+        "Judge A has served since 2019.\n\nDistrict Court\n\n1. Judge B: Nominee for the District\n\n"
+        "Judge B was a partner.\n"
+    )
+    document = parse_statement(text, source="nominees.txt")
+    assert not document.numbered
+    assert [p.text for p in document.paragraphs] == [
+        "The President names two judges.",
+        "1. Judge A: Nominee for the Circuit",
+        "Judge A has served since 2019.",
+        "1. Judge B: Nominee for the District",
+        "Judge B was a partner.",
+    ]
+
+
+@pytest.mark.parametrize("text", ["0)", "Title\n\n0. zero\n\n0. again"])
+def test_markers_that_never_start_at_one_are_text(text):
+    """'0)' or '0.' starts no numbering (a style seen with no run at all once crashed the parser)."""
+    document = parse_statement(text, source="zero.txt")
+    assert not document.numbered

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from errors import UnknownDocument
-from ingest.models import PREAMBLE_LABEL
+from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
 from vectorstore.lexical import LexicalIndex, content_terms, tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
@@ -49,7 +49,8 @@ CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about
 
 _REFERENCE = re.compile(
     r"(?:\bparagraphs?|\bparas?\.?|\bpar\.|¶|§)\s*"
-    r"(?P<labels>(?:\d{1,4}(?!\d)|preamble)(?:\s*(?:,|and|&|-|–|to)\s*(?:\d{1,4}(?!\d)))*)"
+    rf"(?P<labels>(?:{SECTION_LABEL_PATTERN}|\d{{1,4}}(?!\d)|preamble)"
+    rf"(?:\s*(?:,|and|&|-|–|to)\s*(?:{SECTION_LABEL_PATTERN}|\d{{1,4}}(?!\d)))*)"
     r"(?:\s+(?:of|in|from)\s+(?:the\s+)?(?P<doc>[^?.!,;]{2,80}))?",
     re.IGNORECASE,
 )
@@ -519,6 +520,9 @@ def _dedupe(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
 def _expand_labels(text: str) -> list[str]:
     if text.lower().startswith(PREAMBLE_LABEL):
         return [PREAMBLE_LABEL]
+    written = re.findall(rf"{SECTION_LABEL_PATTERN}|\d{{1,4}}", text, re.IGNORECASE)
+    if any("." in label for label in written):  # "¶II.3", "paragraphs 1 and 2.1": no ranges across parts
+        return [section_label(label) if "." in label else label for label in dict.fromkeys(written)]
     numbers = [int(n) for n in re.findall(r"\d{1,4}", text)]  # int(): "¶0999" is paragraph 999
     if len(numbers) == 2 and re.search(r"-|–|to", text):
         low, high = sorted(numbers)

@@ -154,12 +154,9 @@ def lay_out(pages: list[tuple[float, list[_Line]]], metadata_title: str | None) 
 
     removed: Counter[str] = Counter()
     body: list[_Line] = []
-    first_page_running: str | None = None
     for line in everything:
         if furniture(line):
             removed[REMOVED_FURNITURE] += 1
-            if line.page == 0 and first_page_running is None and not _PAGE_NUMBER.match(line.text):
-                first_page_running = " ".join(line.text.split())
         else:
             body.append(line)
     title_lines = _title_lines(body)
@@ -172,8 +169,10 @@ def lay_out(pages: list[tuple[float, list[_Line]]], metadata_title: str | None) 
     return Extracted(
         text=text,
         title=title,
-        # A running header names the series or the document; it is only a guess at the title.
-        title_hint=metadata_title or first_page_running,
+        # Never the running header: it names a series or a section as often as the statement.
+        # Without display type or /Title the parser takes the first body line when it reads
+        # as a title, else the document id (from the file name).
+        title_hint=metadata_title,
         removed=removed,
     )
 
