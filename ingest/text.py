@@ -1,10 +1,17 @@
-"""Month names, shared by parsing (dates) and answering (`qa/text.py`, the citation check).
+"""Text helpers of the lowest layer: month names, stop words and word tokens.
+
+Months serve the parser (dates) and answering (`qa/text.py`, the citation check); tokens and
+stop words serve the BM25 index (`vectorstore/lexical.py`) and answering alike, so a term the
+answerer weighs is the term the index looked up.
 
 They sit in the lowest layer so the parser (dates) and the citation check (names, inflections)
 use one definition; `qa/` modules import them from here.
 """
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 # Each month's name, then the abbreviations statements print ("Sept", "Aug.").
 _MONTH_SPELLINGS = (
@@ -25,3 +32,38 @@ MONTHS: dict[str, int] = {name: number for number, names in enumerate(_MONTH_SPE
 MONTH_NAMES = frozenset(names[0] for names in _MONTH_SPELLINGS)
 # A month as a regex group (case-insensitive use): full names first, so "March" is not read as "Mar".
 MONTH_PATTERN = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+
+# Words that carry no topic. Kept small on purpose: "Japan" or "defence" are
+# common in a corpus of statements, but IDF already discounts them.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves say said says
+    tell told mention mentioned mentions statement statements according document documents paragraph please
+    regarding re does did do anything something thing things kind""".split()
+)
+
+_TOKEN = re.compile(r"[\w]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """NFKC-normalised, lowercased, curly apostrophes made straight."""
+    return unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens, split as FTS5's unicode61 tokenizer splits them."""
+    return _TOKEN.findall(fold(text))
+
+
+def content_terms(text: str) -> list[str]:
+    """Tokens that carry the topic of a question (stop words and 1-letter tokens dropped), in order, once each."""
+    seen: list[str] = []
+    for token in tokenize(text):
+        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()) or token in seen:
+            continue
+        seen.append(token)
+    return seen

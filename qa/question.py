@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from errors import InvalidQuestion, UnknownDocument
+from ingest.text import MONTHS
 from qa.sanitise import INVISIBLE
 from vectorstore.lexical import STOPWORDS, tokenize
 from vectorstore.store import DocumentRecord
@@ -55,27 +56,7 @@ _NAME_STOPS = frozenset(
     "the this that these those its their in on at of about from for to with by during according what which did"
     " does do is was were said say".split()
 )
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
+_MONTHS = MONTHS  # the parser's month spellings (ingest/text.py)
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 # A time that places the statement, not its content: "in 2023", "the 2023
 # statement", "2023's", "in March 2022", "from June 2023". Targets a statement

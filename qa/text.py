@@ -3,11 +3,9 @@
 One place for each idea (STYLE 13): the answerer, the citation check and the
 calibration script all read words, stems, dates and amounts the same way.
 
-* Tokens are split as SQLite FTS5's unicode61 tokenizer splits them, so a term
-  the answerer weighs is the term the BM25 index looked up.
-  (`vectorstore/lexical.py` still has its own copy of `tokenize` and the stop
-  words: `vectorstore` sits below `qa` and may not import it. Moving both to a
-  bottom-layer module is left to whoever owns `vectorstore/`.)
+* Tokens and stop words come from `ingest/text.py`, the lowest layer, which the
+  BM25 index (`vectorstore/lexical.py`) uses too: a term the answerer weighs is the
+  term the index looked up.
 * Stems are the Snowball (Porter 2) English stemmer's, a well-kept library
   rather than hand-written suffix rules: "delivered"/"delivery" -> "deliv".
 * Dates, amounts and persons/offices are what "when", "how much/many" and
@@ -19,49 +17,14 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from enum import Enum
 from importlib import resources
 
 import snowballstemmer
 
-from ingest.text import MONTHS
+from ingest.text import MONTHS, STOPWORDS, content_terms, fold, tokenize  # noqa: F401 - re-exported
 
-# Words that carry no topic. Kept small on purpose: "Japan" or "defence" are
-# common in a corpus of statements, but IDF already discounts them.
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves say said says
-    tell told mention mentioned mentions statement statements according document documents paragraph please
-    regarding re does did do anything something thing things kind""".split()
-)
-
-_TOKEN = re.compile(r"[\w]+", re.UNICODE)
 _STEMMER = snowballstemmer.stemmer("english")
-
-
-def fold(text: str) -> str:
-    """NFKC-normalised, lowercased, curly apostrophes made straight."""
-    return unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens, split as FTS5's unicode61 tokenizer splits them."""
-    return _TOKEN.findall(fold(text))
-
-
-def content_terms(text: str) -> list[str]:
-    """Tokens that carry the topic of a question (stop words and 1-letter tokens dropped), in order, once each."""
-    seen: list[str] = []
-    for token in tokenize(text):
-        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()) or token in seen:
-            continue
-        seen.append(token)
-    return seen
 
 
 @functools.lru_cache(maxsize=65536)

@@ -13,29 +13,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingest.text import STOPWORDS, content_terms, tokenize  # noqa: F401 - re-exported
 from vectorstore.store import ParagraphStore
 
-# Words that carry no topic. Kept small on purpose: "Japan" or "defence" are
-# common in this corpus, but IDF already discounts them.
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves say said says
-    tell told mention mentioned mentions statement statements according document documents paragraph please
-    regarding re does did do anything something thing things kind""".split()
-)
-
-_TOKEN = re.compile(r"[\w]+", re.UNICODE)
 _SCHEMA_VERSION = "1"
 _MAX_CACHED_FREQUENCIES = 50_000
 
@@ -43,22 +28,6 @@ _MAX_CACHED_FREQUENCIES = 50_000
 def _quoted(term: str) -> str:
     """An FTS5 string literal: operators in user text (AND, NEAR, *, :) stay data, never syntax."""
     return '"' + term.replace('"', "") + '"'
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens, split as FTS5's unicode61 tokenizer splits them."""
-    folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-    return _TOKEN.findall(folded)
-
-
-def content_terms(text: str) -> list[str]:
-    """Tokens that carry the topic of a question (stop words and 1-letter tokens dropped)."""
-    seen: list[str] = []
-    for token in tokenize(text):
-        if token in STOPWORDS or (len(token) < 2 and not token.isdigit()) or token in seen:
-            continue
-        seen.append(token)
-    return seen
 
 
 class LexicalIndex:
