@@ -49,6 +49,7 @@ SUFFIX_BY_CONTENT_TYPE = {
     "text/plain": ".txt",
     "text/markdown": ".md",
     "text/x-markdown": ".md",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
 }
 _KNOWN_SUFFIXES = frozenset(SUFFIX_BY_CONTENT_TYPE.values()) | {".htm", ".markdown"}
 # Path stems that name a page's role, not its content: "/2024/index.html" is about "2024".

@@ -114,7 +114,7 @@ class StatementCommands:
 
         @tree.command(name="ingest", description="(Admins) Add or update statements from attached files or a URL.")
         @app_commands.describe(
-            file="A statement file (.txt, .md, .html, .pdf)",
+            file="A statement file (.txt, .md, .html, .pdf, .docx)",
             file2="Another statement file",
             file3="Another statement file",
             url="Fetch a statement from this address (when the host allows it)",
@@ -245,7 +245,7 @@ class StatementCommands:
             return
         reply = InteractionReply(interaction, ephemeral=True)
         if not files and not url:
-            await reply.fail("Attach at least one statement file (.txt, .md, .html or .pdf) to /ingest.")
+            await reply.fail("Attach at least one statement file (.txt, .md, .html, .pdf or .docx) to /ingest.")
             return
         if url and not self.settings.allow_url_ingest:
             await reply.fail(
