@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from prompts import ABSTAIN_PHRASE
+from qa.citations import content_of
+from qa.sanitise import is_instruction
 from qa.text import AnswerType, answer_type_of, content_terms, holds_type, stem, stems
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
@@ -287,7 +289,9 @@ class ExtractiveAnswerer:
         """The top paragraphs and their sentences, with features and fitted probabilities."""
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
         ranks = {h.paragraph.key: rank for rank, h in enumerate(hits)}
-        sentences = self.retriever.sentences_for(list(ranks), version=result.corpus_version)
+        sentences = [
+            s for s in self.retriever.sentences_for(list(ranks), version=result.corpus_version) if quotable(s.text)
+        ]
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])
@@ -407,6 +411,18 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def quotable(sentence: str) -> bool:
+    """Whether a paragraph's sentence may be quoted: the citation check (`qa.citations`) keeps it verbatim.
+
+    The check removes a sentence that states nothing it can verify (a list
+    marker the sentence splitter left on its own, "28.", or a lead-in, "This
+    includes:") and never counts a sentence that gives orders as evidence
+    (`is_instruction`). Such sentences are no candidates, so every sentence an
+    extractive answer quotes passes the check unchanged.
+    """
+    return not content_of(sentence).empty and not is_instruction(sentence)
 
 
 def apply_params(passages: list[Passage], params: AnswererParams) -> None:
