@@ -335,7 +335,7 @@ RUN_ON = Citation(
 )
 
 
-def _sentences(citation: Citation) -> list[str]:
+def _paragraph_sentences(citation: Citation) -> list[str]:
     from ingest.sentences import split_sentences
 
     return [citation.text[s.start : s.end] for s in split_sentences(citation.text)]
@@ -346,7 +346,7 @@ def test_every_quotable_sentence_passes_the_final_check_unchanged() -> None:
     from qa.extractive import quotable
 
     for citation in [RUN_ON, *SAMPLE_EVIDENCE, *OTHER_EVIDENCE]:
-        sentences = [s for s in _sentences(citation) if quotable(s)]
+        sentences = [s for s in _paragraph_sentences(citation) if quotable(s)]
         assert sentences, citation.label
         quotes = [[s] for s in sentences] + [sentences[i : i + 2] for i in range(len(sentences) - 1)]
         for quote in quotes:
@@ -360,8 +360,20 @@ def test_sentences_that_state_nothing_are_not_quotable() -> None:
     """A bare item marker or a list's lead-in is no quote: the check would remove it, so the answerer never uses it."""
     from qa.extractive import quotable
 
-    unquotable = [s for s in _sentences(RUN_ON) if not quotable(s)]
+    unquotable = [s for s in _paragraph_sentences(RUN_ON) if not quotable(s)]
     assert unquotable == ["28.", "29.", "This includes:"]
     for sentence in unquotable:
         answer = Answer("q", f"{sentence} [¶27]", (RUN_ON,), False)
         assert final_check(answer).checked.removed_sentences == 1
+
+
+def test_document_ids_with_and_in_them_are_read_whole() -> None:
+    """'and' inside a document id ("...-united-states-and-india ¶22") is part of the name, not a separator."""
+    doc = "2023-06-22-joint-statement-from-the-united-states-and-india"
+    assert markers_in(f"S. [{doc} ¶22]") == [Ref(doc, "22")]
+    assert markers_in("S. [¶3 and ¶4]") == [Ref(None, "3"), Ref(None, "4")]
+    citation = replace(OTHER_EVIDENCE[0], doc_id=doc)
+    text = f"{citation.text} {citation.marker(with_document=True)}"
+    checked = final_check(Answer("q", text, (citation, OTHER_EVIDENCE[1]), False))
+    assert checked.checked == CheckReport()
+    assert checked.text == text
