@@ -81,7 +81,9 @@ _REF = re.compile(
     r"|(?P<preamble>preamble))$",
     re.IGNORECASE,
 )
-_REF_SEPARATOR = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)
+# "and" separates references only as a word between spaces ("¶3 and ¶4"): inside a
+# document id ("joint-statement-from-the-united-states-and-india ¶22") it is part of the name.
+_REF_SEPARATOR = re.compile(r"\s*[,;&]\s*|\s+and\s+", re.IGNORECASE)
 # Paragraphs of numbering that restarts under headings are "¶II.3" / "¶2.1" (see ingest.parser).
 _BARE_REF = re.compile(rf"¶\s*({SECTION_LABEL_PATTERN}|\d{{1,4}})")
 _MAX_RANGE = 10

@@ -41,9 +41,12 @@ from typing import Any
 import numpy as np
 
 from prompts import ABSTAIN_PHRASE
+from qa.citations import content_of
+from qa.sanitise import is_instruction
+from qa.termvectors import TermVectors, bundled_term_vectors
 from qa.text import AnswerType, answer_type_of, content_terms, holds_type, stem, stems
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
-from vectorstore.retrieval import HybridRetriever, SearchFilter, SearchResult
+from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import StoredParagraph, StoredSentence
 
 EVIDENCE_PARAGRAPHS = 6
@@ -70,6 +73,11 @@ PASSAGE_FEATURES = (
     "margin",  # its best sentence cosine minus the best of the other paragraphs' sentences
     "typed",  # 1 when the question asks for a date, amount or person
     "log_chars",  # log of the paragraph's length
+    # Soft term matching (`qa.termvectors`): a term is backed by the closest
+    # word of the evidence, by the embedding model's static token vectors.
+    "soft_coverage",  # weighted mean over question terms of their best match in the paragraph
+    "soft_missing",  # the largest weight share times (1 - best match) of a term in the paragraph
+    "evidence_missing",  # the same over all retrieved paragraphs: the heaviest term no evidence backs
 )
 SENTENCE_FEATURES = (
     "cosine",  # cosine(question, sentence)
@@ -79,6 +87,7 @@ SENTENCE_FEATURES = (
     "holds_type",  # holds what a typed question asks for (0 for other questions)
     "first",  # 1 for the paragraph's first sentence
     "log_chars",  # log of the sentence's length
+    "soft_coverage",  # weighted mean over question terms of their best match in the sentence
 )
 
 _FOLLOW_UP = re.compile(r"^(?:and|also|what about|how about|and what about|what of|same for|then)\b", re.IGNORECASE)
@@ -212,6 +221,7 @@ class ExtractiveAnswerer:
         abstain_threshold: float | None = None,
         params: AnswererParams | None = None,
         support_threshold: float | None = None,
+        term_vectors: TermVectors | None = None,
     ) -> None:
         """`abstain_threshold` (setting `abstain_threshold`) overrides the fitted `abstain_below`.
 
@@ -221,6 +231,14 @@ class ExtractiveAnswerer:
         self.params = params or default_params()
         override = abstain_threshold if abstain_threshold is not None else support_threshold
         self.abstain_threshold = self.params.abstain_below if override is None else override
+        self._term_vectors = term_vectors
+
+    @property
+    def term_vectors(self) -> TermVectors:
+        """The embedding model's static token vectors, read on the first question (not at start-up)."""
+        if self._term_vectors is None:
+            self._term_vectors = bundled_term_vectors()
+        return self._term_vectors
 
     # Public -----------------------------------------------------------------
     def answer(
@@ -291,7 +309,9 @@ class ExtractiveAnswerer:
         """The top paragraphs and their sentences, with features and fitted probabilities."""
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
         ranks = {h.paragraph.key: rank for rank, h in enumerate(hits)}
-        sentences = self.retriever.sentences_for(list(ranks), version=result.corpus_version)
+        sentences = [
+            s for s in self.retriever.sentences_for(list(ranks), version=result.corpus_version) if quotable(s.text)
+        ]
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])
@@ -310,11 +330,16 @@ class ExtractiveAnswerer:
         top_fused = hits[0].score or 1.0
         top_lexical = max((h.lexical for h in hits), default=0.0) or 1.0
         best_overall = float(similarities.max())
+        term_list = list(weights)
+        shares = np.array([weights[t] / total for t in term_list])
+        soft_by_paragraph, evidence_missing = self._soft_evidence(hits, term_list, shares)
         passages = []
         for hit in hits:
             indexes = by_paragraph.get(hit.paragraph.key)
             if not indexes:
                 continue
+            columns, soft = soft_by_paragraph[hit.paragraph.key]
+            paragraph_best = _best_per_term(soft, list(columns.values()))
             in_paragraph = stems(hit.paragraph.text)
             lacking = [t for t in weights if term_stems[t] not in in_paragraph]
             best = max(float(similarities[i]) for i in indexes)
@@ -328,6 +353,7 @@ class ExtractiveAnswerer:
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds = holds_type(kind, sentence.text)
+                sentence_best = _best_per_term(soft, [columns[w] for w in content_terms(sentence.text) if w in columns])
                 features = np.array(
                     [
                         similarity,
@@ -337,6 +363,7 @@ class ExtractiveAnswerer:
                         1.0 if holds and typed else 0.0,
                         1.0 if sentence.index == 0 else 0.0,
                         math.log(max(len(sentence.text), 1)),
+                        float(shares @ sentence_best) if term_list else 1.0,
                     ]
                 )
                 candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
@@ -357,6 +384,9 @@ class ExtractiveAnswerer:
                     0.0,  # margin: set below, once every paragraph's best is known
                     typed,
                     math.log(max(len(hit.paragraph.text), 1)),
+                    float(shares @ paragraph_best) if term_list else 1.0,
+                    float(np.max(shares * (1.0 - paragraph_best), initial=0.0)),
+                    evidence_missing,
                 ]
             )
             passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
@@ -366,6 +396,27 @@ class ExtractiveAnswerer:
             passage.features[margin] = passage.features[0] - max(others, default=0.0)
         apply_params(passages, self.params)
         return passages
+
+    def _soft_evidence(
+        self, hits: list[Hit], terms: list[str], shares: np.ndarray
+    ) -> tuple[dict[str, tuple[dict[str, int], np.ndarray]], float]:
+        """Per paragraph, its words' columns and the terms x words soft similarities; and `evidence_missing`."""
+        soft: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+        evidence_best = np.zeros(len(terms))
+        for hit in hits:
+            words = content_terms(hit.paragraph.text)
+            similarities = self._soft_similarities(terms, words)
+            soft[hit.paragraph.key] = ({w: i for i, w in enumerate(words)}, similarities)
+            if similarities.size:
+                evidence_best = np.maximum(evidence_best, similarities.max(axis=1))
+        return soft, float(np.max(shares * (1.0 - evidence_best), initial=0.0))
+
+    def _soft_similarities(self, terms: list[str], words: list[str]) -> np.ndarray:
+        """terms x words cosines of the static token vectors (a word always matches itself with 1)."""
+        if not terms or not words:
+            return np.zeros((len(terms), len(words)))
+        vectors = self.term_vectors
+        return np.clip(vectors.matrix(terms) @ vectors.matrix(words).T, 0.0, 1.0)
 
     def _term_weights(
         self,
@@ -411,6 +462,25 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def _best_per_term(similarities: np.ndarray, columns: list[int]) -> np.ndarray:
+    """Each term's best soft match among the given words' columns (0 without words)."""
+    if not columns or not similarities.size:
+        return np.zeros(similarities.shape[0])
+    return similarities[:, columns].max(axis=1)
+
+
+def quotable(sentence: str) -> bool:
+    """Whether a paragraph's sentence may be quoted: the citation check (`qa.citations`) keeps it verbatim.
+
+    The check removes a sentence that states nothing it can verify (a list
+    marker the sentence splitter left on its own, "28.", or a lead-in, "This
+    includes:") and never counts a sentence that gives orders as evidence
+    (`is_instruction`). Such sentences are no candidates, so every sentence an
+    extractive answer quotes passes the check unchanged.
+    """
+    return not content_of(sentence).empty and not is_instruction(sentence)
 
 
 def apply_params(passages: list[Passage], params: AnswererParams) -> None:

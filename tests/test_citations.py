@@ -318,3 +318,62 @@ def test_extractive_layout_passes_unchanged(choice: list[tuple[str, set[int]]]) 
     answer = Answer("q", " ".join(parts), tuple(citations), False)
     assert check_answer(answer, SAMPLE_EVIDENCE) is answer
     assert final_check(answer) is answer
+
+
+# Extractive quotes pass the check unchanged -------------------------------------------
+# A paragraph as the loaders leave a statement whose numbering broke (the
+# real_dev India statement's ¶27 holds items 28 to 54): item markers become
+# "sentences" of their own, and a list's lead-in states nothing.
+RUN_ON = Citation(
+    "run-on",
+    "Run-on statement",
+    "27",
+    "The leaders welcomed progress on the Indo-Pacific Partnership for Maritime Domain Awareness. 28. The leaders "
+    "also welcomed the inaugural Indian Ocean Dialogue in 2023. 29. Both sides reiterated their commitment to "
+    "the UN Convention on the Law of the Sea. They agreed a new fund of $2 billion "
+    "for clean energy. The two sides reviewed their achievements. This includes:",
+)
+
+
+def _paragraph_sentences(citation: Citation) -> list[str]:
+    from ingest.sentences import split_sentences
+
+    return [citation.text[s.start : s.end] for s in split_sentences(citation.text)]
+
+
+def test_every_quotable_sentence_passes_the_final_check_unchanged() -> None:
+    """What the extractive answerer may quote (`quotable`), alone or two in a row, survives `final_check` verbatim."""
+    from qa.extractive import quotable
+
+    for citation in [RUN_ON, *SAMPLE_EVIDENCE, *OTHER_EVIDENCE]:
+        sentences = [s for s in _paragraph_sentences(citation) if quotable(s)]
+        assert sentences, citation.label
+        quotes = [[s] for s in sentences] + [sentences[i : i + 2] for i in range(len(sentences) - 1)]
+        for quote in quotes:
+            answer = Answer("q", f"{' '.join(quote)} {citation.marker(with_document=False)}", (citation,), False)
+            checked = final_check(answer)
+            assert checked.checked == CheckReport(), (citation.label, quote, checked.text)
+            assert checked.text == answer.text
+
+
+def test_sentences_that_state_nothing_are_not_quotable() -> None:
+    """A bare item marker or a list's lead-in is no quote: the check would remove it, so the answerer never uses it."""
+    from qa.extractive import quotable
+
+    unquotable = [s for s in _paragraph_sentences(RUN_ON) if not quotable(s)]
+    assert unquotable == ["28.", "29.", "This includes:"]
+    for sentence in unquotable:
+        answer = Answer("q", f"{sentence} [¶27]", (RUN_ON,), False)
+        assert final_check(answer).checked.removed_sentences == 1
+
+
+def test_document_ids_with_and_in_them_are_read_whole() -> None:
+    """'and' inside a document id ("...-united-states-and-india ¶22") is part of the name, not a separator."""
+    doc = "2023-06-22-joint-statement-from-the-united-states-and-india"
+    assert markers_in(f"S. [{doc} ¶22]") == [Ref(doc, "22")]
+    assert markers_in("S. [¶3 and ¶4]") == [Ref(None, "3"), Ref(None, "4")]
+    citation = replace(OTHER_EVIDENCE[0], doc_id=doc)
+    text = f"{citation.text} {citation.marker(with_document=True)}"
+    checked = final_check(Answer("q", text, (citation, OTHER_EVIDENCE[1]), False))
+    assert checked.checked == CheckReport()
+    assert checked.text == text

@@ -123,3 +123,27 @@ def test_office_words_file_is_read_without_comments_and_stemmed() -> None:
     words = office_words()
     assert {stem("minister"), stem("secretary"), stem("ambassador")} <= words
     assert all(word and " " not in word and "#" not in word for word in words)
+
+
+# Soft term matching (qa/termvectors.py) ---------------------------------------------
+@pytest.mark.parametrize(
+    ("term", "near", "far"),
+    [("warship", "destroyer", "penguin"), ("price", "cost", "hurricane"), ("weapons", "arms", "travel")],
+)
+def test_static_token_vectors_put_related_words_closer_than_unrelated_ones(term: str, near: str, far: str) -> None:
+    """The bundled MiniLM's word-piece table backs a term by a related word more than by an unrelated one."""
+    from qa.termvectors import bundled_term_vectors
+
+    vectors = bundled_term_vectors()
+    similarities = vectors.matrix([term]) @ vectors.matrix([term, near, far]).T
+    itself, related, unrelated = similarities[0]
+    assert itself == pytest.approx(1.0, abs=1e-5)
+    assert related > unrelated + 0.2
+    assert abs(unrelated) < 0.15
+
+
+def test_static_token_vectors_of_no_words_is_an_empty_matrix() -> None:
+    """Evidence without words gives an empty matrix, not an error."""
+    from qa.termvectors import bundled_term_vectors
+
+    assert bundled_term_vectors().matrix([]).shape[0] == 0
