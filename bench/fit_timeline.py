@@ -36,9 +36,14 @@ def build(archive: Path, statements: list[str]):
     from bot.settings import Settings
 
     service = build_service(Settings(data_dir=DATA_DIR))
+    documents = [load_statement(archive / relative) for relative in statements]
+    expected = {document.id for document in documents}
+    # A store kept from an earlier run may hold the same statements under ids an older loader gave
+    # them: those copies would count as statements that "do not address" the topic. Drop them.
+    for stale in {r.id for r in service.documents()} - expected:
+        service.remove(stale)
     stored = {r.id for r in service.documents()}
-    for relative in statements:
-        document = load_statement(archive / relative)
+    for document in documents:
         if document.id not in stored:
             started = time.perf_counter()
             service.indexer.ingest_document(document)

@@ -107,8 +107,7 @@ def test_time_frame_and_topic_come_from_the_question() -> None:
 def test_fitted_thresholds_are_stored_with_their_figures() -> None:
     data = json.loads((REPO / "qa" / "timeline_params.json").read_text())
     assert data["fitted_by"] == "bench/fit_timeline.py"
-    # What the refit on the merged tree reaches (0.78); the target of 1.0 is not met yet.
-    assert data["figures"]["check"]["precision"] >= 0.75
+    assert data["figures"]["check"]["precision"] >= 0.95
     params = TimelineParams.load()
     assert 0.0 <= params.similarity <= 1.0
 
