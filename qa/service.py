@@ -273,7 +273,7 @@ class StatementService:
         """
         cleaned = normalise_question(question, max_chars=self.max_question_chars)
         documents = self.retriever.documents()
-        doc_ids = (resolve_document(document, documents),) if document else None
+        doc_ids: tuple[str, ...] | None = (resolve_document(document, documents),) if document else None
         # What the question names applies only where the user set no filter of that kind.
         scope = QuestionScope() if document else question_scope(cleaned, documents, today=self.today())
         if date_from is None and date_to is None and scope.names_time:

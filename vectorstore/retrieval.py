@@ -402,12 +402,12 @@ class HybridRetriever:
                 similarities = matrix @ vector
                 mean = matrix.mean(axis=0)
                 paragraph = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
-                sentence = float(similarities.max())
+                best_sentence = float(similarities.max())
             else:  # sentences not readable (interrupted ingest): keep what the retrievers reported
-                paragraph = sentence = window_cosine.get(key, 0.0)
+                paragraph = best_sentence = window_cosine.get(key, 0.0)
             candidates[key] = Candidate(
                 paragraph=max(paragraph, window_cosine.get(key, -1.0)),
-                sentence=sentence,
+                sentence=best_sentence,
                 bm25=bm25.get(key, 0.0),
                 bm25_relative=bm25.get(key, 0.0) / best_bm25 if best_bm25 > 0 else 0.0,
             )
