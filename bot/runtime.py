@@ -41,7 +41,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
         store = ParagraphStore.open_embedded(settings.data_dir, embedder, prefix=settings.collection)
         lexical_path = settings.data_dir / f"lexical-{settings.collection}.sqlite3"
     retriever = HybridRetriever(store, LexicalIndex(store, lexical_path))
-    extractive = ExtractiveAnswerer(retriever, support_threshold=settings.abstain_threshold)
+    extractive = ExtractiveAnswerer(retriever, abstain_threshold=settings.abstain_threshold)
     answerer: AnswerBackend = extractive
     if settings.llm_provider != "none":
         from qa.llm import LLMConfig, build_llm_answerer

@@ -13,7 +13,7 @@ running header, a page number or a title apart from the text.
 Output protocol: exactly one JSON object on stdout, ASCII only.
 
 * ``{"ok": true, "pages": [{"height": float, "lines": [{"text": str, "top": float,
-  "bottom": float, "x0": float, "size": float}, ...]}, ...], "title": str | null}``
+  "bottom": float, "size": float}, ...]}, ...], "title": str | null}``
 * ``{"ok": false, "kind": "encrypted" | "invalid" | "memory", "detail": str}``
 
 Exit status is 0 whenever a JSON object was written, so a non-zero status
@@ -103,7 +103,6 @@ def _page(page: Page) -> dict[str, Any]:
                 "text": line["text"],
                 "top": round(float(line["top"]), 2),
                 "bottom": round(float(line["bottom"]), 2),
-                "x0": round(float(line["x0"]), 2),
                 # The median ignores a large drop capital or a small footnote mark.
                 "size": round(float(sizes[len(sizes) // 2]), 2),
             }

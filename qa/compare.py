@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from errors import AmbiguousDocument, UnknownDocument
-from vectorstore.lexical import tokenize
+from ingest.text import tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph
 
 PARAMS_PATH = Path(__file__).with_name("compare_params.json")

@@ -47,7 +47,7 @@ from qa.termvectors import TermVectors, bundled_term_vectors
 from qa.text import AnswerType, answer_type_of, content_terms, holds_type, stem, stems
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
-from vectorstore.store import StoredParagraph, StoredSentence
+from vectorstore.store import DocumentRecord, StoredParagraph, StoredSentence
 
 EVIDENCE_PARAGRAPHS = 6
 # The mean length answers must keep to (the target for factoid answers):
@@ -220,17 +220,12 @@ class ExtractiveAnswerer:
         *,
         abstain_threshold: float | None = None,
         params: AnswererParams | None = None,
-        support_threshold: float | None = None,
         term_vectors: TermVectors | None = None,
     ) -> None:
-        """`abstain_threshold` (setting `abstain_threshold`) overrides the fitted `abstain_below`.
-
-        `support_threshold` is its former name, still accepted from the composition root.
-        """
+        """`abstain_threshold` (setting `abstain_threshold`) overrides the fitted `abstain_below`."""
         self.retriever = retriever
         self.params = params or default_params()
-        override = abstain_threshold if abstain_threshold is not None else support_threshold
-        self.abstain_threshold = self.params.abstain_below if override is None else override
+        self.abstain_threshold = self.params.abstain_below if abstain_threshold is None else abstain_threshold
         self._term_vectors = term_vectors
 
     @property
@@ -249,16 +244,14 @@ class ExtractiveAnswerer:
         return self.answer_from(question, result, without_term=without_term)
 
     def search(
-        self, query: str, *, search_filter: SearchFilter | None = None
+        self, query: str, *, search_filter: SearchFilter | None = None, k: int = EVIDENCE_PARAGRAPHS + 2
     ) -> tuple[SearchResult, dict[str, np.ndarray]]:
         """Retrieve for `query`; also the query's vector without each of its terms (for the term weights)."""
         terms = content_terms(query)
         # The question and each "question without one term" go through the model
         # as one batch: one forward pass instead of two.
         vectors = self.retriever.store.embedder.encode([query, *(_without(query, term) for term in terms)])
-        result = self.retriever.search(
-            query, k=EVIDENCE_PARAGRAPHS + 2, search_filter=search_filter, query_vector=vectors[0]
-        )
+        result = self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vectors[0])
         return result, dict(zip(terms, vectors[1:], strict=True))
 
     def condense(self, question: str, conversation: Conversation | None) -> str:
@@ -552,7 +545,11 @@ def closest_passages(passages: list[Passage], result: SearchResult) -> tuple[Cit
 
 def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
     """A Citation for a retrieved paragraph, with its document's title and source."""
-    record = result.documents.get(paragraph.doc_id)
+    return citation_from(paragraph, result.documents.get(paragraph.doc_id), quote)
+
+
+def citation_from(paragraph: StoredParagraph, record: DocumentRecord | None, quote: str = "") -> Citation:
+    """A Citation for a stored paragraph of the document `record` (None: its record is not readable)."""
     return Citation(
         doc_id=paragraph.doc_id,
         title=record.title if record else paragraph.doc_id,

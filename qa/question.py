@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from errors import InvalidQuestion, UnknownDocument
-from ingest.text import MONTHS
+from ingest.text import MONTHS, STOPWORDS, tokenize
 from qa.sanitise import INVISIBLE
-from vectorstore.lexical import STOPWORDS, tokenize
 from vectorstore.store import DocumentRecord
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from errors import StatementbotError
 from qa.citations import final_check
+from qa.extractive import citation_from
 from qa.question import QuestionScope, normalise_question, question_scope, resolve_document
 from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
@@ -95,18 +96,12 @@ class StatementService:
     def source(self, doc_id: str, label: str) -> Citation:
         record = self.store.document(doc_id)
         paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
-        # The published address, when the statement gave one, is the link a reader can follow.
-        return Citation(
-            record.id, record.title, paragraph.label, paragraph.text, record.url or record.source, date=_date_of(record)
-        )
+        return citation_from(paragraph, record)
 
     def source_all(self, doc_id: str) -> list[Citation]:
         """Every paragraph of a document, in its order (UnknownDocument when there is no such document)."""
         record = self.store.document(doc_id)
-        return [
-            Citation(record.id, record.title, p.label, p.text, record.url or record.source, date=_date_of(record))
-            for p in self.store.paragraphs(doc_id)
-        ]
+        return [citation_from(p, record) for p in self.store.paragraphs(doc_id)]
 
     def paragraph_labels(self, doc_id: str) -> list[str]:
         return [p.label for p in self.store.paragraphs(doc_id)]
@@ -141,12 +136,11 @@ class StatementService:
 
         return resolve_document(reference, self.store.documents())
 
-    def predecessor(self, doc_id: str) -> DocumentRecord | None:
-        """The earlier statement of the same kind that `doc_id` most resembles, if any."""
+    def predecessor(self, doc_id: str) -> Comparison | None:
+        """`doc_id` compared with the earlier statement of the same kind it most resembles, if any."""
         from qa.compare import Comparer
 
-        comparison = Comparer(self.store).predecessor(doc_id)
-        return None if comparison is None else comparison.a
+        return Comparer(self.store).predecessor(doc_id)
 
     def _with_whats_new(self, report: IngestReport) -> IngestReport:
         """Name, for each newly ingested statement, the earlier one it follows and what changed.
@@ -199,17 +193,20 @@ class StatementService:
             answer = self._missing_reference(cleaned, search_filter)
             if answer is not None:
                 pass  # a paragraph number no statement has: say which paragraphs there are
-            elif timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+            elif self._wants_timeline(cleaned, timeline, conversation):
                 answer = self._timeline().answer(cleaned, search_filter=search_filter)
             else:
                 answer = self.answerer.answer(cleaned, conversation=conversation, search_filter=search_filter)
         return self._shown(question, cleaned, answer, started, conversation)
 
     @staticmethod
-    def _is_timeline(question: str) -> bool:
+    def _wants_timeline(question: str, timeline: bool | None, conversation: Conversation | None) -> bool:
+        """`timeline` forces it either way; by default a fresh question about change over time gets one."""
+        if timeline is not None:
+            return timeline
         from qa.timeline import is_timeline_question
 
-        return is_timeline_question(question)
+        return conversation is None and is_timeline_question(question)
 
     def _timeline(self) -> TimelineAnswerer:
         """The timeline answerer, built on first use over the extractive answerer's evidence scoring."""
@@ -242,7 +239,7 @@ class StatementService:
         """
         started = time.perf_counter()
         cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
-        if timeline or (timeline is None and conversation is None and self._is_timeline(cleaned)):
+        if self._wants_timeline(cleaned, timeline, conversation):
             answer = self._timeline().answer(cleaned, search_filter=search_filter)
             return iter([self._shown(question, cleaned, answer, started, conversation)])
         stream = getattr(self.answerer, "stream_answer", None)
@@ -320,11 +317,6 @@ class StatementService:
     def close(self) -> None:
         self.retriever.lexical.close()
         self.store.close()
-
-
-def _date_of(record: DocumentRecord) -> str:
-    """A document's date as citations carry it (ISO), or "" when it has none."""
-    return record.date.isoformat() if record.date else ""
 
 
 __all__ = ["AnswerBackend", "StatementService", "StatementbotError", "StreamingAnswerBackend"]

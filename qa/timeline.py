@@ -26,11 +26,11 @@ from pathlib import Path
 
 from prompts import ABSTAIN_PHRASE
 from qa.citations import final_check
-from qa.extractive import PASSAGE_FEATURES, Candidate, ExtractiveAnswerer, _without, citation_of
+from qa.extractive import PASSAGE_FEATURES, Candidate, ExtractiveAnswerer, citation_from
 from qa.text import content_terms
 from qa.types import Answer, CheckReport, Citation
-from vectorstore.retrieval import SearchFilter, SearchResult
-from vectorstore.store import StoredParagraph, StoredSentence
+from vectorstore.retrieval import SearchFilter
+from vectorstore.store import DocumentRecord, StoredParagraph, StoredSentence
 
 PARAMS_PATH = Path(__file__).with_name("timeline_params.json")
 # Paragraphs searched for candidate statements: a topic rarely takes more than a few
@@ -137,12 +137,7 @@ class TimelineAnswerer:
 
     def best_per_document(self, topic: str, search_filter: SearchFilter | None) -> list[TimelineEntry]:
         """Each candidate statement's best sentence for the topic, scored as the answerer scores evidence."""
-        terms = content_terms(topic)
-        vectors = self.retriever.store.embedder.encode([topic, *(_without(topic, t) for t in terms)])
-        without = dict(zip(terms, vectors[1:], strict=True))
-        result = self.retriever.search(
-            topic, k=CANDIDATE_PARAGRAPHS, search_filter=search_filter, query_vector=vectors[0]
-        )
+        result, without = self.extractive.search(topic, search_filter=search_filter, k=CANDIDATE_PARAGRAPHS)
         if result.exact:
             return []
         by_document: dict[str, list] = {}
@@ -219,6 +214,6 @@ class TimelineAnswerer:
         )
 
 
-def _citation(entry: TimelineEntry, documents: dict) -> Citation:
-    result = SearchResult(query="", query_vector=None, hits=[], documents=documents)  # type: ignore[arg-type]
-    return citation_of(entry.evidence.paragraph, result, entry.evidence.sentence.text)
+def _citation(entry: TimelineEntry, documents: dict[str, DocumentRecord]) -> Citation:
+    paragraph = entry.evidence.paragraph
+    return citation_from(paragraph, documents.get(paragraph.doc_id), entry.evidence.sentence.text)

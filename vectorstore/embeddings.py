@@ -19,7 +19,6 @@ import numpy as np
 from vectorstore.query_encoder import NumpyMiniLM
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
     from sentence_transformers import SentenceTransformer
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -37,7 +36,7 @@ def bundled_model_path() -> str:
 
 
 class Embedder:
-    """Normalised, batched MiniLM embeddings (`as_langchain()` for a LangChain `Embeddings`)."""
+    """Normalised, batched MiniLM embeddings."""
 
     def __init__(
         self,
@@ -107,22 +106,6 @@ class Embedder:
         )
         self.texts_embedded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
-
-    # LangChain interface -------------------------------------------------
-    def as_langchain(self) -> Embeddings:
-        """This embedder as a LangChain `Embeddings` (LangChain is imported only here)."""
-        from langchain_core.embeddings import Embeddings
-
-        embedder = self
-
-        class _LangChainEmbedder(Embeddings):
-            def embed_documents(self, texts: list[str]) -> list[list[float]]:
-                return embedder.embed_documents(texts)
-
-            def embed_query(self, text: str) -> list[float]:
-                return embedder.embed_query(text)
-
-        return _LangChainEmbedder()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()

@@ -391,7 +391,7 @@ class Indexer:
             doc_id = same_source[0]
         else:
             base = id_hint or slugify(document.title) or document.id
-            taken = run.state.doc_ids() | set(run.state.records) | run.seen_ids
+            taken = run.state.doc_ids() | run.seen_ids
             doc_id = base
             suffix = 2
             while doc_id in taken:

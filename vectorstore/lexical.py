@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.text import STOPWORDS, content_terms, tokenize  # noqa: F401 - re-exported
+from ingest.text import content_terms
 from vectorstore.store import ParagraphStore
 
 _SCHEMA_VERSION = "1"

@@ -45,23 +45,31 @@ class NumpyMiniLM:
         if st_config.exists():
             self.max_length = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", 256))
 
-    def _load(self) -> tuple[dict[str, np.ndarray], Any]:
+    def _load_tokenizer(self) -> Any:
+        """The tokenizer alone: counting a paragraph's tokens at ingest needs no weights."""
         with self._lock:
-            if self._weights is None:
-                from safetensors.numpy import load_file
-                from threadpoolctl import ThreadpoolController
+            if self._tokenizer is None:
                 from tokenizers import Tokenizer
 
-                raw = load_file(str(self.model_dir / "model.safetensors"))
-                # Checkpoints differ in whether names carry the "bert." prefix.
-                self._weights = {name.removeprefix("bert."): value.astype(np.float32) for name, value in raw.items()}
                 tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
                 # Untruncated, so count_tokens sees a long paragraph's full length; encode truncates.
                 tokenizer.no_truncation()
                 tokenizer.no_padding()
                 self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def _load(self) -> tuple[dict[str, np.ndarray], Any]:
+        tokenizer = self._load_tokenizer()
+        with self._lock:
+            if self._weights is None:
+                from safetensors.numpy import load_file
+                from threadpoolctl import ThreadpoolController
+
+                raw = load_file(str(self.model_dir / "model.safetensors"))
+                # Checkpoints differ in whether names carry the "bert." prefix.
+                self._weights = {name.removeprefix("bert."): value.astype(np.float32) for name, value in raw.items()}
                 self._threads = ThreadpoolController()
-            return self._weights, self._tokenizer
+            return self._weights, tokenizer
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (one padded batch, padding masked out)."""
@@ -92,8 +100,7 @@ class NumpyMiniLM:
         return ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
 
     def count_tokens(self, text: str) -> int:
-        _, tokenizer = self._load()
-        return len(tokenizer.encode(text).ids)
+        return len(self._load_tokenizer().encode(text).ids)
 
     def _embed(self, w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         batch, length = ids.shape

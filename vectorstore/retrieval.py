@@ -31,7 +31,8 @@ import numpy as np
 
 from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
-from vectorstore.lexical import LexicalIndex, content_terms, tokenize
+from ingest.text import content_terms, tokenize
+from vectorstore.lexical import LexicalIndex
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
 log = logging.getLogger(__name__)
@@ -476,8 +477,7 @@ class HybridRetriever:
         for key in keys:
             doc_id, label, _hash = key.split(":", 2)
             by_document.setdefault(doc_id, {})[label] = key
-        wanted = set(candidates)
-        chosen = next((d for d in candidates if d in by_document and d in wanted), None)
+        chosen = next((d for d in candidates if d in by_document), None)
         hits: list[Hit] = []
         if chosen is not None:
             found = by_document[chosen]
@@ -504,17 +504,6 @@ class HybridRetriever:
             return []
         best = max(s for s, _ in scored)
         return [d for s, d in scored if s == best]
-
-
-def _dedupe(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Keep each paragraph's best window or sentence, in rank order."""
-    seen: set[str] = set()
-    result = []
-    for key, score in ranked:
-        if key not in seen:
-            seen.add(key)
-            result.append((key, score))
-    return result
 
 
 def _expand_labels(text: str) -> list[str]:

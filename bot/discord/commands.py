@@ -203,9 +203,8 @@ class StatementCommands:
         """The comparison of A with B; without B, B is A and A the earlier statement it most resembles."""
         if b is not None:
             return self.service.compare(a, b)
-        later = self.service.resolve_document(a)
-        earlier = self.service.predecessor(later.id)
-        return None if earlier is None else self.service.compare(earlier.id, later.id)
+        # The predecessor is found by comparing: that comparison is the answer.
+        return self.service.predecessor(self.service.resolve_document(a).id)
 
     def _remember_comparison(self, a: str, b: str) -> str:
         """A short token for the "Show more" button (custom ids cannot hold two 64-character ids)."""

@@ -14,6 +14,7 @@ keep are added around it:
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections import Counter
 from datetime import date
@@ -226,6 +227,7 @@ def _main_text(tree: HtmlElement) -> tuple[str, date | None]:
     return "\n\n".join(paragraphs), published
 
 
+@functools.cache  # trafilatura reads its settings file for each config; ours never changes once made
 def _config() -> Any:
     from trafilatura.settings import use_config
 
