@@ -320,3 +320,14 @@ def test_second_process_cannot_write_the_same_data_dir(tmp_path: Path, embedder,
     store = ParagraphStore.open_embedded(data_dir, embedder)
     assert Indexer(store).ingest_paths([SEED]).added == 17
     store.close()
+
+
+def test_merged_reports_keep_what_loaders_left_out() -> None:
+    """Discord's /ingest of several files reports their left-out lines too, summed by kind."""
+    from vectorstore.indexing import IngestReport
+
+    first = IngestReport(added=2, left_out={"end markers": 1})
+    second = IngestReport(added=3, left_out={"end markers": 2, "header/footer lines": 6})
+    merged = IngestReport.merged([first, second])
+    assert merged.added == 5
+    assert merged.left_out == {"end markers": 3, "header/footer lines": 6}

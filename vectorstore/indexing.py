@@ -109,6 +109,24 @@ class IngestReport:
     left_out: dict[str, int] = field(default_factory=dict)
     whats_new: list[WhatsNew] = field(default_factory=list)  # new statements against their predecessors
 
+    @classmethod
+    def merged(cls, reports: Sequence[IngestReport]) -> IngestReport:
+        """One report for several runs (Discord's /ingest of several files and a URL)."""
+        merged = cls()
+        for report in reports:
+            merged.added += report.added
+            merged.updated += report.updated
+            merged.removed += report.removed
+            merged.unchanged += report.unchanged
+            merged.embedded += report.embedded
+            merged.changes += report.changes
+            merged.failed += report.failed
+            merged.skipped += report.skipped
+            merged.whats_new += report.whats_new
+            for kind, count in report.left_out.items():
+                merged.left_out[kind] = merged.left_out.get(kind, 0) + count
+        return merged
+
     def document_counts(self) -> dict[str, int]:
         counts = {"added": 0, "updated": 0, "removed": 0, "unchanged": 0}
         for change in self.changes:

@@ -43,21 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("statementbot.discord")
 
 
-def merge_reports(reports: list[IngestReport]) -> IngestReport:
-    merged = IngestReport()
-    for report in reports:
-        merged.added += report.added
-        merged.updated += report.updated
-        merged.removed += report.removed
-        merged.unchanged += report.unchanged
-        merged.embedded += report.embedded
-        merged.changes += report.changes
-        merged.failed += report.failed
-        merged.skipped += report.skipped
-        merged.whats_new += report.whats_new
-    return merged
-
-
 class StatementCommands:
     """Handlers for /ask, /source, /compare, /documents, /ingest, /remove and the buttons."""
 
@@ -274,7 +259,7 @@ class StatementCommands:
                         id_hint=fetched.doc_id,
                     )
                 )
-            report = merge_reports(reports)
+            report = IngestReport.merged(reports)
             self._documents = None
             log.info(
                 "/ingest by user %s: %s",
