@@ -230,10 +230,14 @@ class ExtractiveAnswerer:
 
     @property
     def term_vectors(self) -> TermVectors:
-        """The embedding model's static token vectors, read on the first question (not at start-up)."""
+        """The embedding model's static token vectors, read on first use (`warm`, or the first question)."""
         if self._term_vectors is None:
             self._term_vectors = bundled_term_vectors()
         return self._term_vectors
+
+    def warm(self) -> None:
+        """Read what answering needs beyond retrieval (the static token vectors) before the first question."""
+        _ = self.term_vectors
 
     # Public -----------------------------------------------------------------
     def answer(

@@ -306,6 +306,10 @@ class LLMAnswerer:
         self.timeout_s = timeout_s
         self.evidence_paragraphs = evidence_paragraphs
 
+    def warm(self) -> None:
+        """The extractive answerer is the fallback and the evidence: warm it as the service warms retrieval."""
+        self.extractive.warm()
+
     # Public -------------------------------------------------------------------------
     def answer(
         self, question: str, *, conversation: Conversation | None = None, search_filter: SearchFilter | None = None
