@@ -21,6 +21,7 @@ from bot.logs import configure_logging
 from bot.render import error_text
 from errors import StatementbotError
 from ingest.display import shown
+from qa.types import paragraph_mark
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -365,8 +366,6 @@ def _cmd_compare(service: StatementService, args: argparse.Namespace) -> int:
 
 def _colour(stream: TextIO) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    import os
-
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
@@ -382,9 +381,6 @@ def format_comparison(comparison: Comparison, *, colour: bool = False) -> str:
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
 
-    def label(value: str) -> str:
-        return "preamble" if value == "preamble" else f"¶{value}"
-
     a, b = comparison.a, comparison.b
     counts = comparison.counts()
     lines = [
@@ -396,10 +392,16 @@ def format_comparison(comparison: Comparison, *, colour: bool = False) -> str:
     ]
     for entry in comparison.entries():
         if entry.pair is not None and entry.kind == "unchanged":
-            lines.append(paint(_DIM, f"B {label(entry.pair.b.label)} = A {label(entry.pair.a.label)}  unchanged"))
+            lines.append(
+                paint(
+                    _DIM, f"B {paragraph_mark(entry.pair.b.label)} = A {paragraph_mark(entry.pair.a.label)}  unchanged"
+                )
+            )
         elif entry.pair is not None:
             pair = entry.pair
-            lines.append(f"B {label(pair.b.label)} ~ A {label(pair.a.label)}  changed ({pair.similarity:.2f})")
+            lines.append(
+                f"B {paragraph_mark(pair.b.label)} ~ A {paragraph_mark(pair.a.label)}  changed ({pair.similarity:.2f})"
+            )
             words = []
             for part in pair.diff:
                 if part.op == "delete":
@@ -410,10 +412,10 @@ def format_comparison(comparison: Comparison, *, colour: bool = False) -> str:
                     words.append(part.text)
             lines.append("    " + " ".join(words))
         elif entry.paragraph is not None and entry.kind == "added":
-            lines.append(paint(_GREEN, f"B {label(entry.paragraph.label)}  new"))
+            lines.append(paint(_GREEN, f"B {paragraph_mark(entry.paragraph.label)}  new"))
             lines.append("    " + entry.paragraph.text)
         elif entry.paragraph is not None:
-            lines.append(paint(_RED, f"A {label(entry.paragraph.label)}  dropped"))
+            lines.append(paint(_RED, f"A {paragraph_mark(entry.paragraph.label)}  dropped"))
             lines.append("    " + entry.paragraph.text)
     return "\n".join(lines)
 

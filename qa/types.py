@@ -10,6 +10,11 @@ from typing import Any
 CLOSEST_SHOWN = 3
 
 
+def paragraph_mark(label: str) -> str:
+    """How a paragraph is named to readers: "¶12", "¶II.3", or "preamble"."""
+    return "preamble" if label == "preamble" else f"¶{label}"
+
+
 @dataclass(frozen=True)
 class Citation:
     """A paragraph an answer relies on, verbatim, in the document's own numbering."""
@@ -24,7 +29,7 @@ class Citation:
 
     def marker(self, *, with_document: bool) -> str:
         """`[¶12]`, or `[doc-id ¶12]` when several documents are ingested."""
-        label = "preamble" if self.label == "preamble" else f"¶{self.label}"
+        label = paragraph_mark(self.label)
         return f"[{self.doc_id} {label}]" if with_document else f"[{label}]"
 
     def to_json(self) -> dict[str, str | None]:

@@ -16,14 +16,11 @@ import discord
 from bot.discord import limits
 from bot.discord.formatting import Outgoing, clean, truncate
 from qa.compare import Comparison, Entry
+from qa.types import paragraph_mark
 
 CHANGED_COLOUR = 0xE0A800
 ADDED_COLOUR = 0x2E9E44
 REMOVED_COLOUR = 0xC0392B
-
-
-def _label(value: str) -> str:
-    return "preamble" if value == "preamble" else f"¶{value}"
 
 
 def summary_text(comparison: Comparison) -> str:
@@ -52,16 +49,17 @@ def change_embed(entry: Entry, comparison: Comparison) -> discord.Embed:
     a, b = comparison.a.id, comparison.b.id
     if entry.pair is not None:
         pair = entry.pair
-        title = f"{_label(pair.b.label)} (was {_label(pair.a.label)}) · changed"
+        title = f"{paragraph_mark(pair.b.label)} (was {paragraph_mark(pair.a.label)}) · changed"
         body, colour = diff_markdown(entry), CHANGED_COLOUR
-        footer = f"{a} {_label(pair.a.label)} → {b} {_label(pair.b.label)} · similarity {pair.similarity:.2f}"
+        was, now = paragraph_mark(pair.a.label), paragraph_mark(pair.b.label)
+        footer = f"{a} {was} → {b} {now} · similarity {pair.similarity:.2f}"
     else:
         assert entry.paragraph is not None
         paragraph = entry.paragraph
         added = entry.kind == "added"
-        title = f"{_label(paragraph.label)} · {'new' if added else 'dropped'}"
+        title = f"{paragraph_mark(paragraph.label)} · {'new' if added else 'dropped'}"
         body, colour = "> " + clean(paragraph.text), ADDED_COLOUR if added else REMOVED_COLOUR
-        footer = f"{b if added else a} {_label(paragraph.label)}"
+        footer = f"{b if added else a} {paragraph_mark(paragraph.label)}"
     embed = discord.Embed(
         title=truncate(title, limits.MAX_EMBED_TITLE),
         description=_fit(body, limits.MAX_EMBED_DESCRIPTION),
