@@ -481,7 +481,9 @@ class HybridRetriever:
         hits: list[Hit] = []
         if chosen is not None:
             found = by_document[chosen]
-            paragraphs = self.store.paragraphs_by_key([found[label] for label in labels if label in found])
+            # Through the per-version cache: the service asks first (a missing number?), then the search.
+            wanted = [found[label] for label in labels if label in found]
+            paragraphs = self.paragraphs_by_key(wanted, version=self.corpus_version())
             hits = [
                 Hit(paragraph=paragraphs[found[label]], score=1.0, dense=1.0, exact=True)
                 for label in labels
