@@ -32,6 +32,7 @@ Stores: each set's documents are ingested once into `/tmp/statementbot-calibrate
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import pickle
@@ -59,6 +60,7 @@ from qa.extractive import (  # noqa: E402
     choose_quotes,
 )
 from qa.service import StatementService  # noqa: E402
+from vectorstore.embeddings import Embedder  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 PARAMS_PATH = ROOT / "qa" / PARAMS_FILE
@@ -116,11 +118,17 @@ class Collected:
         return frozenset().union(*self.gold_units) if self.gold_units else frozenset()
 
 
+@functools.cache
+def _embedder() -> Embedder:
+    """One model for every question set's store (each set has a store of its own)."""
+    return Embedder()
+
+
 def _service(data_dir: Path) -> StatementService:
     from bot.runtime import build_service
     from bot.settings import Settings
 
-    return build_service(Settings(data_dir=data_dir))
+    return build_service(Settings(data_dir=data_dir), embedder=_embedder())
 
 
 def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
