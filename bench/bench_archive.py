@@ -120,12 +120,43 @@ class ChromaServer:
 
 
 def open_service(mode: str, work: Path, name: str) -> tuple[StatementService, ChromaServer | None, Path]:
+    if mode == "served":
+        # The embedded store built above, served by a real `chroma run`: server-mode answering at
+        # archive scale without a second hour of embedding. The lexical index stays in the data dir.
+        server = ChromaServer(work / name / "chroma")
+        settings = load_settings(data_dir=work / name, chroma_url=server.url)
+        return build_service(settings), server, work / name
     if mode == "server":
         server = ChromaServer(work / f"{name}-server")
         settings = load_settings(data_dir=work / f"{name}-server-data", chroma_url=server.url)
         return build_service(settings), server, server.path
     data_dir = work / name
     return build_service(load_settings(data_dir=data_dir)), None, data_dir
+
+
+def bot_rss(mode: str, work: Path, name: str, server: ChromaServer | None) -> str:
+    """Peak RSS of a fresh process that opens the store as the bot does, warms up and answers real_dev."""
+    env = {**os.environ, "STATEMENTBOT_DATA_DIR": str(work / name)}
+    if server is not None:
+        env["STATEMENTBOT_CHROMA_URL"] = server.url
+    probe = subprocess.run(
+        [sys.executable, __file__, "--rss-probe"], env=env, capture_output=True, text=True, check=False
+    )
+    return probe.stdout.strip() or f"probe failed: {probe.stderr.strip()[-300:]}"
+
+
+def rss_probe() -> int:
+    """Run inside bot_rss's child: the bot's start-up (build, warm) and one pass over the questions."""
+    service = build_service(load_settings())
+    service.warm()
+    warm_mb = process_peak_rss_mb(os.getpid()) or 0
+    for question in load_questions(REAL_DEV / "questions.jsonl"):
+        service.ask(question.question)
+    print(
+        f"bot process: peak RSS {warm_mb:.0f} MB after warm-up, {process_peak_rss_mb(os.getpid()) or 0:.0f} MB"
+        " after answering real_dev"
+    )
+    return 0
 
 
 def model_throughput(service: StatementService, texts: list[str]) -> tuple[int, float, dict[int, float]]:
@@ -193,18 +224,68 @@ def evaluation(service: StatementService, path: Path) -> dict[str, float | None]
     }
 
 
-def main() -> int:  # noqa: PLR0912, PLR0915 - a benchmark reads top to bottom
+def measure_ingest(
+    service: StatementService, server: ChromaServer | None, path: Path, files: list[Path], throughput_texts: int
+) -> None:
+    """Ingest the slice and print its size, speed, memory and the model's own speed on the same texts."""
+    embedder = service.store.embedder
+    # More texts than QUERY_TEXTS, so the torch model (ingest's path) loads before timing.
+    embedder.encode(["load the model before timing"] * (QUERY_TEXTS + 1))
+    before = embedder.texts_embedded
+    started = time.perf_counter()
+    report = service.ingest_paths(files)
+    seconds = time.perf_counter() - started
+    paragraphs = service.store.count_paragraphs()
+    sentences = len(service.store.stored_vectors("sentences")[0])
+    print(
+        f"ingest: {len(service.documents())} documents, {paragraphs:,} paragraphs, {sentences:,} sentences; "
+        f"this run added {report.added:,} paragraphs, embedded {embedder.texts_embedded - before:,} texts "
+        f"in {seconds:.1f} s = {report.added / seconds if seconds else 0:.1f} paragraphs/s; "
+        f"{len(report.failed)} failed"
+    )
+    started = time.perf_counter()
+    again = service.ingest_paths(files)
+    print(f"no-op re-ingest: {time.perf_counter() - started:.1f} s, {again.embedded} texts embedded")
+    rss = f"peak RSS {peak_rss_mb():.0f} MB"
+    if server is not None:
+        rss += f", server {process_peak_rss_mb(server.process.pid) or 0:.0f} MB"
+    print(f"{rss}; store on disk {size_mb(path):.0f} MB")
+
+    # The pipeline embeds every sentence once (paragraph vectors are sentence means):
+    # the model's own rate on a sample of the same sentences is the ceiling.
+    sample_keys = [p.key for p in service.store.paragraphs()[:throughput_texts]]
+    texts = [s.text for s in service.store.sentences_for(sample_keys)][:throughput_texts]
+    if texts:
+        tokens, best, rates = model_throughput(service, texts)
+        by_batch = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
+        print(f"model alone on {len(texts)} of these sentences ({tokens:,} tokens): tokens/s by batch {by_batch}")
+        if report.embedded and seconds:
+            share = report.embedded / max(len(texts), 1) * tokens / seconds
+            print(
+                f"pipeline: ~{share:,.0f} tokens/s (texts embedded x mean tokens per sentence / ingest time)"
+                f" = {share / best:.0%} of the model's best"
+            )
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path, default=SHARED / "corpus/archive")
     parser.add_argument("--glob", default="*/*.md", help="statements to ingest, relative to --archive")
     parser.add_argument("--limit", type=int, default=0, help="at most this many statements (0: all)")
-    parser.add_argument("--modes", default="embedded,server")
+    parser.add_argument(
+        "--modes",
+        default="embedded,server",
+        help="embedded, server (ingests again into a fresh `chroma run`), served (the embedded store, served)",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/statementbot-bench-archive"))
     parser.add_argument("--fresh", action="store_true", help="delete the stores first (measure a first ingest)")
     parser.add_argument("--ef", default=f"10,50,100,{HNSW_SEARCH_EF}", help="HNSW ef_search values to measure")
     parser.add_argument("--throughput-texts", type=int, default=1000, help="texts for the raw model figure")
     parser.add_argument("--skip-eval", action="store_true")
+    parser.add_argument("--rss-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_probe:
+        return rss_probe()
 
     files = sorted(Path(p) for p in glob.glob(str(args.archive / args.glob)))
     if args.limit:
@@ -229,51 +310,15 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - a benchmark reads top to bottom
         print(f"\n== {mode} ==")
         service, server, path = open_service(mode, args.work, slice_name)
         try:
-            embedder = service.store.embedder
-            # More texts than QUERY_TEXTS, so the torch model (ingest's path) loads before timing.
-            embedder.encode(["load the model before timing"] * (QUERY_TEXTS + 1))
-            before = embedder.texts_embedded
-            started = time.perf_counter()
-            report = service.ingest_paths(files)
-            seconds = time.perf_counter() - started
-            paragraphs = service.store.count_paragraphs()
-            sentences = len(service.store.stored_vectors("sentences")[0])
-            print(
-                f"ingest: {len(service.documents())} documents, {paragraphs:,} paragraphs, {sentences:,} sentences; "
-                f"this run added {report.added:,} paragraphs, embedded {embedder.texts_embedded - before:,} texts "
-                f"in {seconds:.1f} s = {report.added / seconds if seconds else 0:.1f} paragraphs/s; "
-                f"{len(report.failed)} failed"
-            )
-            started = time.perf_counter()
-            again = service.ingest_paths(files)
-            print(f"no-op re-ingest: {time.perf_counter() - started:.1f} s, {again.embedded} texts embedded")
-            rss = f"peak RSS {peak_rss_mb():.0f} MB"
-            if server is not None:
-                rss += f", server {process_peak_rss_mb(server.process.pid) or 0:.0f} MB"
-            print(f"{rss}; store on disk {size_mb(path):.0f} MB")
-
-            # The pipeline embeds every sentence once (paragraph vectors are sentence means):
-            # the model's own rate on a sample of the same sentences is the ceiling.
-            sample_keys = [p.key for p in service.store.paragraphs()[: args.throughput_texts]]
-            texts = [s.text for s in service.store.sentences_for(sample_keys)][: args.throughput_texts]
-            if texts:
-                tokens, best, rates = model_throughput(service, texts)
-                by_batch = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
-                print(
-                    f"model alone on {len(texts)} of these sentences ({tokens:,} tokens): tokens/s by batch {by_batch}"
-                )
-                if report.embedded and seconds:
-                    share = report.embedded / max(len(texts), 1) * tokens / seconds
-                    print(
-                        f"pipeline: ~{share:,.0f} tokens/s (texts embedded x mean tokens per sentence / ingest time)"
-                        f" = {share / best:.0%} of the model's best"
-                    )
+            if mode != "served":  # served: the store was built by embedded mode
+                measure_ingest(service, server, path, files, args.throughput_texts)
             if questions:
                 print(f"dense recall vs exact cosine, {len(questions)} real_dev questions as queries:")
                 recall(service, questions, [int(e) for e in args.ef.split(",")])
             if eval_sets:
                 service.ingest_paths([docs for _, _, docs in eval_sets])
                 service.warm()
+            print(bot_rss(mode, args.work, slice_name if mode != "server" else f"{slice_name}-server-data", server))
             for name, questions_path, _docs in eval_sets:
                 with_slice = evaluation(service, questions_path)
                 print(f"{name}: {'':38} {'alone':>10} {'with slice':>12}")
