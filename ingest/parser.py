@@ -74,6 +74,45 @@ class _Block:
     lines: list[str]
 
 
+# A marker run into the end of the previous paragraph's last line ("...Blue Pacific.  28.  The
+# leaders..."): after a sentence's end and before a capital letter, so "in 2023. 28 of..." and
+# "Article 5. The" are not split.
+_INLINE_MARKER = r"(?<=[.!?;:\"”’)])\s+({number})\.\s+(?=[\"“‘(]?[A-Z])"
+
+
+def _split_inline_markers(lines: list[str]) -> list[str]:
+    """Put a paragraph number that was run into the line above back at the start of a line.
+
+    Only the one number missing from a run of line-start markers is looked for
+    ("27." ... "29." with no "28." at a line start), between its neighbours,
+    and only when it occurs there once: the numbering itself says where to look.
+    """
+    starts: dict[int, int] = {}
+    for index, line in enumerate(lines):
+        match = _NUMBER_MARKER.match(line)
+        if match and match[2] and match[0].strip().endswith(".") and int(match[2]) not in starts:
+            starts[int(match[2])] = index
+    splits: dict[int, int] = {}  # line index -> character offset of the missing marker
+    for number, index in starts.items():
+        before = starts.get(number - 2)
+        if number - 1 in starts or before is None or before >= index:
+            continue
+        pattern = re.compile(_INLINE_MARKER.format(number=number - 1))
+        found = [(i, m) for i in range(before, index) for m in pattern.finditer(lines[i])]
+        if len(found) == 1:
+            line_index, match = found[0]
+            splits[line_index] = match.start(1)
+    if not splits:
+        return lines
+    result: list[str] = []
+    for index, line in enumerate(lines):
+        if index in splits:
+            result.extend([line[: splits[index]].rstrip(), line[splits[index] :]])
+        else:
+            result.append(line)
+    return result
+
+
 def _marker_style(match: re.Match[str]) -> str:
     """'(n)', 'n)' or 'n.': paragraphs are numbered in one style throughout."""
     return "(n)" if match[1] else "n" + match[0].strip()[-1]
@@ -361,7 +400,7 @@ def parse_statement(
     else:
         title, body_start = _header(lines, title_hint)
     body_start = _skip_date_line(lines, body_start)
-    body = lines[body_start:]
+    body = _split_inline_markers(lines[body_start:])
     markers = numbered_sequence(body)
     numbered = bool(markers)
     if numbered:

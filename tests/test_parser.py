@@ -604,3 +604,34 @@ def test_markers_that_never_start_at_one_are_text(text):
     """'0)' or '0.' starts no numbering (a style seen with no run at all once crashed the parser)."""
     document = parse_statement(text, source="zero.txt")
     assert not document.numbered
+
+
+def test_a_number_run_into_the_line_above_starts_its_paragraph():
+    """A published page put "28." after ¶27's last sentence on the same line; the numbering says it starts ¶28."""
+    text = (
+        "Joint Statement\n\n"
+        "1. The leaders met in Washington.\n\n"
+        "2. They welcomed the Blue Pacific partnership.\u00a0\u00a028.\u00a0\u00a0 This is not a paragraph number.\n\n"
+        "3. They agreed on a dialogue in 2023.\u00a0\u00a04.\u00a0\u00a0\u00a0 The leaders also welcomed the talks.\n\n"
+        "5. They reaffirmed Article 5. 6 allies joined.\n\n"
+        "6. Closing.\n"
+    )
+    document = parse_statement(text, source="t.txt")
+    assert [p.label for p in document.paragraphs] == ["1", "2", "3", "4", "5", "6"]
+    assert document.paragraph("3").text == "They agreed on a dialogue in 2023."
+    assert document.paragraph("4").text == "The leaders also welcomed the talks."
+    assert document.paragraph("2").text.endswith("28. This is not a paragraph number.")  # not the missing number
+    assert document.paragraph("5").text == "They reaffirmed Article 5. 6 allies joined."
+
+
+def test_real_statement_with_a_number_run_into_the_line_above():
+    """The 2023 U.S.-India statement (a real archive file) has 58 paragraphs, not a 23,000-character ¶27."""
+    path = Path(__file__).resolve().parents[2] / "shared/eval/real_dev/docs"
+    path = path / "2023-06-22-joint-statement-from-the-united-states-and-india.md"
+    if not path.exists():
+        pytest.skip("the shared real_dev set is not beside this checkout")
+    loaded = load_path(path)
+    document = parse_statement(loaded.text, source=loaded.source, title=loaded.title, published=loaded.date)
+    assert [p.label for p in document.paragraphs if p.label != PREAMBLE_LABEL] == [str(n) for n in range(1, 59)]
+    assert document.paragraph("27").text.endswith("Partners in the Blue Pacific.")
+    assert document.paragraph("28").text.startswith("The leaders also welcomed the depth and pace")
