@@ -295,3 +295,18 @@ def test_a_file_is_not_replaced_by_a_url_nor_a_url_by_a_file(
     assert change.id.startswith("statement-")
     assert embedded_store.document("statement").source == server.url("/statement.txt")
     assert embedded_store.document(change.id).source == str(local.resolve())
+
+
+def test_a_fetched_page_counts_what_its_loader_left_out(server: _Server, embedded_store: ParagraphStore) -> None:
+    """A fetched statement's end marker is reported as left out, as it is for a file."""
+    server.routes["/fisheries.txt"] = (200, {"Content-Type": "text/plain"}, (STATEMENT + "\n###\n").encode())
+    fetched = _fetch(server.url("/fisheries.txt"), policy=_only_127_0_0_1)
+    report = Indexer(embedded_store).ingest_bytes(
+        fetched.data,
+        name=fetched.name,  # type: ignore[attr-defined]
+        source=fetched.url,  # type: ignore[attr-defined]
+        id_hint=fetched.doc_id,  # type: ignore[attr-defined]
+    )
+    assert report.ok, [f.user_message() for f in report.failed]
+    assert report.left_out == {"end markers": 1}
+    assert report.changes[0].left_out == {"end markers": 1}

@@ -233,6 +233,15 @@ def _labels(ids: Iterable[str]) -> dict[str, set[str]]:
     return found
 
 
+def _count_left_out(loaded: LoadedText, doc_id: str, run: _Run) -> None:
+    """Record what the loader left out of a document's text (page furniture, end markers) in the report."""
+    if not loaded.removed:
+        return
+    run.left_out[doc_id] = dict(loaded.removed)
+    for kind, count in loaded.removed.items():
+        run.report.left_out[kind] = run.report.left_out.get(kind, 0) + count
+
+
 class Indexer:
     """Loads, parses and syncs statements into a ParagraphStore."""
 
@@ -354,10 +363,7 @@ class Indexer:
                 # Another file of this run has the id its name gives ("a b.txt" and "a-b.txt"):
                 # this one gets a longer id of its own rather than being refused.
                 document = _with_id(document, distinct_id(document.id, document.source))
-        if loaded.removed:
-            run.left_out[document.id] = dict(loaded.removed)
-            for kind, count in loaded.removed.items():
-                run.report.left_out[kind] = run.report.left_out.get(kind, 0) + count
+        _count_left_out(loaded, document.id, run)
         if document.id in run.seen_ids:
             raise DocumentIdConflict(
                 loaded.source, f"has the same document id {document.id!r} as another file in this run"
@@ -416,6 +422,7 @@ class Indexer:
                 doc_id = f"{base[: MAX_SLUG_LENGTH - 4].rstrip('-')}-{suffix}"
                 suffix += 1
         run.seen_ids.add(doc_id)
+        _count_left_out(loaded, doc_id, run)
         return document if document.id == doc_id else _with_id(document, doc_id)
 
     @staticmethod
