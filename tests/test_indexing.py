@@ -11,6 +11,7 @@ import pytest
 from errors import UnknownDocument
 from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
+from vectorstore import indexing
 from vectorstore.indexing import Indexer
 from vectorstore.store import ParagraphStore, StoreLocked
 
@@ -55,6 +56,61 @@ def test_reingesting_unchanged_files_embeds_and_writes_nothing(store: ParagraphS
     assert store.embedder.texts_embedded == embedded_before
     assert store.corpus_version() == version
     assert again.document_counts() == {"added": 0, "updated": 0, "removed": 0, "unchanged": 2}
+
+
+def test_unchanged_files_are_not_read_again(
+    embedded_store: ParagraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A file whose bytes (and the code reading them) are unchanged is counted from its record, unparsed.
+
+    Its report is the same as a full read's, what the loader left out included; a
+    file whose bytes changed is read again.
+    """
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", statement("Statement A", PARAGRAPHS) + "\n###\n")
+    changed = write(corpus / "b.txt", statement("Statement B", PARAGRAPHS[:2]))
+    indexer = Indexer(embedded_store)
+    first = indexer.ingest_paths([corpus])
+    assert first.ok
+    assert first.left_out == {"end markers": 1}
+    read: list[str] = []
+    real_load = indexing.load_path
+    monkeypatch.setattr(indexing, "load_path", lambda path, **kw: read.append(Path(path).name) or real_load(path, **kw))
+
+    again = indexer.ingest_paths([corpus])
+    assert read == []
+    assert (again.unchanged, again.embedded, again.left_out) == (5, 0, {"end markers": 1})
+    assert {c.id: (c.status, c.paragraphs, c.left_out) for c in again.changes} == {
+        "a": ("unchanged", 3, {"end markers": 1}),
+        "b": ("unchanged", 2, {}),
+    }
+
+    write(changed, statement("Statement B", [PARAGRAPHS[0], "They agreed to deliver GCAP by 2036."]))
+    third = indexer.ingest_paths([corpus])
+    assert read == ["b.txt"]
+    assert (third.updated, third.unchanged) == (1, 4)
+    assert stored_texts(embedded_store, "b")["2"] == "They agreed to deliver GCAP by 2036."
+
+
+def test_new_reading_code_reads_every_file_again(
+    embedded_store: ParagraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The fingerprint covers the loaders, parser and chunking: rows made by older code are not trusted."""
+    corpus = tmp_path / "corpus"
+    write(corpus / "a.txt", statement("Statement A", PARAGRAPHS))
+    indexer = Indexer(embedded_store)
+    indexer.ingest_paths([corpus])
+    monkeypatch.setattr(indexing, "_reader_version", lambda: "a newer parser")
+    read: list[str] = []
+    real_load = indexing.load_path
+    monkeypatch.setattr(indexing, "load_path", lambda path, **kw: read.append(Path(path).name) or real_load(path, **kw))
+
+    again = indexer.ingest_paths([corpus])
+    assert read == ["a.txt"]
+    assert (again.unchanged, again.embedded) == (3, 0)  # read again, but its paragraphs are still stored
+    read.clear()
+    assert indexer.ingest_paths([corpus]).unchanged == 3
+    assert read == []  # the record now carries the new fingerprint
 
 
 def test_changed_paragraph_is_reembedded_and_its_old_version_removed(store: ParagraphStore, tmp_path: Path):

@@ -17,6 +17,9 @@ paragraphs without a record (orphans of an interrupted run) are invisible to
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -201,6 +204,7 @@ class _Run:
     seen_ids: set[str] = field(default_factory=set)
     replaced: set[str] = field(default_factory=set)  # ids superseded by an explicit --id for the same file
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # doc id -> what its loader left out
+    fingerprints: dict[str, str] = field(default_factory=dict)  # doc id -> its file's fingerprint
     pending: list[_Staged] = field(default_factory=list)
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
@@ -291,9 +295,14 @@ class Indexer:
         for done, path in enumerate(found.files):
             if progress:
                 progress(done, len(found.files), str(path))
+            fingerprint = self._fingerprint(path)
+            if doc_id is None and self._unchanged_file(path, fingerprint, run):
+                continue
             try:
                 loaded = load_path(path, max_bytes=self.max_bytes)
-                self._stage(self._prepare(loaded, run, doc_id=doc_id), run)
+                document = self._prepare(loaded, run, doc_id=doc_id)
+                run.fingerprints[document.id] = fingerprint
+                self._stage(document, run)
             except UnreadableDocument as error:
                 report.failed.append(error)
         self._flush(run, last=True)
@@ -376,6 +385,52 @@ class Indexer:
             )
         return document
 
+    def _fingerprint(self, path: Path) -> str:
+        """sha256 of the file's bytes and of everything that turns them into stored rows; "" if unreadable.
+
+        Equal fingerprints mean an equal plan: same bytes, read by the same loader,
+        parser and chunking code, into windows of the same size for the same model.
+        """
+        try:
+            if path.stat().st_size > self.max_bytes:
+                return ""  # load_path refuses it, with the reason
+            data = path.read_bytes()
+        except OSError:
+            return ""  # load_path says why
+        digest = hashlib.sha256(data)
+        digest.update(f"{_reader_version()}:{self.max_tokens}:{self.store.embedder.name}".encode())
+        return digest.hexdigest()
+
+    def _unchanged_file(self, path: Path, fingerprint: str, run: _Run) -> bool:
+        """Whether the file is stored whole as it is now; if so, count it as unchanged without reading it.
+
+        A record is written last, after its paragraphs and sentences, so a record
+        with this file's fingerprint means everything of it is stored: a no-op
+        re-ingest of the archive costs a hash per file, not a parse.
+        """
+        if not fingerprint:
+            return False
+        source = str(path)
+        record = next(
+            (
+                r
+                for r in run.state.records.values()
+                if r.source == source and r.file_fingerprint == fingerprint and r.id not in run.seen_ids
+            ),
+            None,
+        )
+        if record is None:
+            return False
+        left_out: dict[str, int] = json.loads(record.left_out) if record.left_out else {}
+        run.seen_ids.add(record.id)
+        run.report.unchanged += record.paragraphs
+        for kind, count in left_out.items():
+            run.report.left_out[kind] = run.report.left_out.get(kind, 0) + count
+        run.report.changes.append(
+            DocumentChange(record.id, record.title, record.source, "unchanged", record.paragraphs, left_out)
+        )
+        return True
+
     def _parse(self, loaded: LoadedText, *, doc_id: str | None) -> Document:
         """Parse within the file's limits; a file past one fails whole, naming the limit (nothing is cut)."""
         started = time.monotonic()
@@ -456,7 +511,9 @@ class Indexer:
         )
         return _with_id(document, twins[0]) if twins else document
 
-    def _plan(self, document: Document, state: IndexState) -> _Staged:
+    def _plan(
+        self, document: Document, state: IndexState, *, fingerprint: str = "", left_out: dict[str, int] | None = None
+    ) -> _Staged:
         existing_chunks = state.chunk_ids.get(document.id, set())
         existing_sentences = state.sentence_ids.get(document.id, set())
         chunks_to_add: list[Chunk] = []
@@ -511,6 +568,8 @@ class Indexer:
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             numbered=document.numbered,
             url=document.url or "",
+            file_fingerprint=fingerprint,
+            left_out=json.dumps(dict(sorted(left_out.items()))) if left_out else "",
         )
         current = state.records.get(document.id)
         write_record = current is None or not _same_record(current, record)
@@ -556,7 +615,12 @@ class Indexer:
 
     # Writing ------------------------------------------------------------------
     def _stage(self, document: Document, run: _Run) -> None:
-        staged = self._plan(document, run.state)
+        staged = self._plan(
+            document,
+            run.state,
+            fingerprint=run.fingerprints.get(document.id, ""),
+            left_out=run.left_out.get(document.id, {}),
+        )
         run.pending.append(staged)
         run.pending_texts += len(staged.texts())
         busy = sum(1 for s in run.pending if s.has_writes)
@@ -694,6 +758,22 @@ class Indexer:
                 self._remove(doc_id, state, run.report)
 
 
+@functools.cache
+def _reader_version() -> str:
+    """A digest of the code that turns a file into stored rows: the ingest package and this module.
+
+    Part of every file fingerprint, so a change to any loader, the parser or the
+    chunking makes the next ingest read every file again instead of trusting
+    rows that the old code made.
+    """
+    import ingest
+
+    digest = hashlib.sha256()
+    for source in [*sorted(Path(ingest.__file__).parent.rglob("*.py")), Path(__file__)]:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
@@ -709,7 +789,17 @@ def _with_id(document: Document, doc_id: str) -> Document:
 
 
 def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:
-    fields = ("title", "date", "source", "content_hash", "paragraphs", "numbered", "url")
+    fields = (
+        "title",
+        "date",
+        "source",
+        "content_hash",
+        "paragraphs",
+        "numbered",
+        "url",
+        "file_fingerprint",
+        "left_out",
+    )
     return all(getattr(a, f) == getattr(b, f) for f in fields)
 
 

@@ -90,6 +90,10 @@ class DocumentRecord:
     ingested_at: str  # ISO 8601, UTC
     numbered: bool
     url: str = ""  # where the statement is published (front matter `source_url`), when known
+    # sha256 of the file's bytes and of the code that read it (`vectorstore.indexing.file_fingerprint`):
+    # a file with the same fingerprint is unchanged without being loaded or parsed again.
+    file_fingerprint: str = ""
+    left_out: str = ""  # what the loader left out of the text, as JSON {"kind": count}, reported again when unchanged
 
 
 @dataclass(frozen=True)
@@ -811,6 +815,8 @@ def _record_metadata(record: DocumentRecord) -> Any:
         "ingested_at": record.ingested_at,
         "numbered": record.numbered,
         "url": record.url,
+        "file_fingerprint": record.file_fingerprint,
+        "left_out": record.left_out,
     }
 
 
@@ -831,6 +837,8 @@ def _record(doc_id: str, meta: Any) -> DocumentRecord:
         ingested_at=str(meta.get("ingested_at", "")),
         numbered=bool(meta.get("numbered", True)),
         url=str(meta.get("url") or ""),
+        file_fingerprint=str(meta.get("file_fingerprint") or ""),
+        left_out=str(meta.get("left_out") or ""),
     )
 
 
