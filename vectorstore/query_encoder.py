@@ -76,7 +76,7 @@ class NumpyMiniLM:
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
         weights, tokenizer = self._load()
-        encoded = [self._truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
+        encoded = [self.truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
         # Texts of similar length share a batch, so little work goes into padding.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         vectors = np.zeros((len(encoded), self.hidden), dtype=np.float32)
@@ -94,7 +94,7 @@ class NumpyMiniLM:
                 vectors[rows] = self._embed(weights, ids, mask)
         return vectors
 
-    def _truncated(self, ids: Sequence[int]) -> list[int]:
+    def truncated(self, ids: Sequence[int]) -> list[int]:
         """At most max_length tokens, ending with [SEP] as the Hugging Face tokenizer truncates."""
         ids = list(ids)
         return ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
