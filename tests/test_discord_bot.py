@@ -319,12 +319,15 @@ async def test_source_of_an_unknown_paragraph_says_what_to_do(harness: Harness) 
 
 
 async def test_documents_lists_what_is_ingested(harness: Harness) -> None:
-    """/documents gives title, date and paragraph count, privately."""
+    """/documents gives title, date and paragraph count, privately; one page needs no page buttons."""
     interaction = await harness.slash("documents")
     [listing] = await harness.followups(interaction)
-    assert "UK-Japan Defence Ministerial Meeting 2025" in listing["content"]
-    assert "2025-08-28" in listing["content"]
-    assert "17 paragraphs" in listing["content"]
+    [embed] = listing["embeds"]
+    assert "UK-Japan Defence Ministerial Meeting 2025" in embed["description"]
+    assert "2025-08-28" in embed["description"]
+    assert "17 paragraphs" in embed["description"]
+    assert "page 1 of 1 (1 statement)" in listing["content"]
+    assert not listing.get("components")
     assert harness.fake.original_message(interaction)["flags"] & EPHEMERAL  # type: ignore[index]
 
 
