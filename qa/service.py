@@ -73,6 +73,7 @@ class StatementService:
         self.today = today  # "last year" in a question is relative to it
         self._write_lock = threading.Lock()  # one ingest at a time within this process
         self._timeline_answerer: TimelineAnswerer | None = None
+        self.warmed_s: float | None = None  # what the last `warm` took; None until warmed (front ends check it)
 
     def with_answerer(self, answerer: AnswerBackend) -> Self:
         """The same store, indexing and retrieval answered by another backend (a variant shares the store).
@@ -315,7 +316,8 @@ class StatementService:
             warm_answerer()
         if self.retriever.documents():
             self.retriever.search("What did the statements say?")
-        return time.perf_counter() - started
+        self.warmed_s = time.perf_counter() - started
+        return self.warmed_s
 
     def close(self) -> None:
         self.retriever.lexical.close()

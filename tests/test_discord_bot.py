@@ -482,6 +482,25 @@ async def test_bot_runs_without_message_content_when_the_portal_has_not_enabled_
     assert "Message Content intent is not enabled" in caplog.text
 
 
+async def test_the_bot_is_warm_before_it_connects(embedder: Embedder, tmp_path: Path) -> None:
+    """By the time the bot identifies to Discord its model and caches are loaded (first answer as fast as the rest)."""
+    fresh = build_service(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+    try:
+        assert fresh.warmed_s is None
+        async with FakeDiscord() as fake, fake.patch_client_endpoints():
+            settings = Settings(data_dir=tmp_path, discord_guild_id=fake.guild.id)
+            running = asyncio.create_task(serve(settings, fresh, None, fake.token, guild_ready_timeout=0.05))
+            try:
+                await fake.wait_for_identify(timeout=60)
+                assert fresh.warmed_s is not None
+            finally:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+    finally:
+        fresh.close()
+
+
 def test_log_filter_redacts_the_token_from_messages_and_tracebacks() -> None:
     """Even a record that quotes the token, or a traceback that contains it, is logged redacted."""
     secret = "MTIz.very-secret.token"
