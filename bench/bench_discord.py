@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.fake_discord import FakeDiscord, FakeDiscordTimeoutError  # noqa: E402
 
-DATA_DIR = Path("/tmp/h-docs-bench-discord")
+DATA_DIR = Path("/tmp/statementbot-bench-discord")  # kept between runs, like the other benches
 QUESTIONS = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
 SAMPLES = REPO / "bot" / "samples"
 READY_TIMEOUT_S = 300.0  # the model load on a loaded 2-core machine
