@@ -75,7 +75,8 @@ class StatementService:
         self.today = today  # "last year" in a question is relative to it
         self._write_lock = threading.Lock()  # one ingest at a time within this process
         self._timeline_answerer: TimelineAnswerer | None = None
-        self.warmed_s: float | None = None  # what the last `warm` took; None until warmed (front ends check it)
+        # What the last `warm` took; None until warmed, so a front end's start-up can be checked for it.
+        self.warmed_s: float | None = None
 
     def with_answerer(self, answerer: AnswerBackend) -> Self:
         """The same store, indexing and retrieval answered by another backend (a variant shares the store).
@@ -306,7 +307,8 @@ class StatementService:
         return result
 
     def warm(self) -> float:
-        """Load the query encoder and fill the per-corpus caches (documents, BM25 index); returns seconds.
+        """Load the query encoder, fill the per-corpus caches (documents, BM25 index) and answer one
+        question along the whole path; returns seconds.
 
         A long-running front end calls it before it says it is ready, so the
         first question costs what the next ones do.
