@@ -175,3 +175,14 @@ async def test_a_page_past_the_end_shows_the_last_page(harness: Harness) -> None
     turned = await press(fake, stale, "Next ▶")
     assert page_line(turned) == (3, 3, STATEMENTS)
     assert listed_ids(turned) == newest_first()[40:]
+
+
+async def test_documents_opens_at_the_page_asked_for(harness: Harness) -> None:
+    """`/documents page:2` opens at page 2; a page past the end opens at the last page."""
+    for asked, shown in ((2, 2), (99, 3)):
+        interaction = await harness.slash("documents", {"page": asked})
+        await harness.followups(interaction)
+        message = harness.fake.original_message(interaction)
+        assert message is not None
+        assert page_line(message) == (shown, 3, STATEMENTS)
+        assert listed_ids(message) == newest_first()[(shown - 1) * 20 : shown * 20]

@@ -94,8 +94,11 @@ class StatementCommands:
             await self.compare(interaction, a, b)
 
         @tree.command(name="documents", description="List the statements the bot can answer from.")
-        async def documents(interaction: discord.Interaction) -> None:
-            await self.documents(interaction)
+        @app_commands.describe(page=f"Open at this page ({limits.DOCUMENTS_PER_PAGE} statements a page, newest first)")
+        async def documents(
+            interaction: discord.Interaction, page: app_commands.Range[int, 1, None] | None = None
+        ) -> None:
+            await self.documents(interaction, page or 1)
 
         @tree.command(name="ingest", description="(Admins) Add or update statements from attached files or a URL.")
         @app_commands.describe(
@@ -162,12 +165,13 @@ class StatementCommands:
             citation = await asyncio.to_thread(self.service.source, document.strip(), paragraph)
             await reply.send(paragraph_messages(citation))
 
-    async def documents(self, interaction: discord.Interaction) -> None:
+    async def documents(self, interaction: discord.Interaction, page: int = 1) -> None:
+        """/documents: one page of the list (a page past the end shows the last), with its pager."""
         reply = InteractionReply(interaction, ephemeral=True)
         async with reporting_failures(reply, action="listing the statements"):
             # Read afresh (a CLI ingest may have just run); page turns then reuse this list briefly.
             records = await self._document_records(deadline_s=None, fresh=True)
-            await reply.send([documents_page(records, 1)])
+            await reply.send([documents_page(records, page)])
 
     async def documents_page(self, interaction: discord.Interaction, page: int) -> None:
         """The "Previous" / "Next" buttons under /documents: the same message shows page `page` instead."""
