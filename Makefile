@@ -53,6 +53,7 @@ eval: setup-dev
 bench: setup-dev
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_answer.py
+	$(BIN)/python bench/bench_discord.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

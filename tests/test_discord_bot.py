@@ -319,12 +319,15 @@ async def test_source_of_an_unknown_paragraph_says_what_to_do(harness: Harness) 
 
 
 async def test_documents_lists_what_is_ingested(harness: Harness) -> None:
-    """/documents gives title, date and paragraph count, privately."""
+    """/documents gives title, date and paragraph count, privately; one page needs no page buttons."""
     interaction = await harness.slash("documents")
     [listing] = await harness.followups(interaction)
-    assert "UK-Japan Defence Ministerial Meeting 2025" in listing["content"]
-    assert "2025-08-28" in listing["content"]
-    assert "17 paragraphs" in listing["content"]
+    [embed] = listing["embeds"]
+    assert "UK-Japan Defence Ministerial Meeting 2025" in embed["description"]
+    assert "2025-08-28" in embed["description"]
+    assert "17 paragraphs" in embed["description"]
+    assert "page 1 of 1 (1 statement)" in listing["content"]
+    assert not listing.get("components")
     assert harness.fake.original_message(interaction)["flags"] & EPHEMERAL  # type: ignore[index]
 
 
@@ -477,6 +480,25 @@ async def test_bot_runs_without_message_content_when_the_portal_has_not_enabled_
             with contextlib.suppress(asyncio.CancelledError):
                 await running
     assert "Message Content intent is not enabled" in caplog.text
+
+
+async def test_the_bot_is_warm_before_it_connects(embedder: Embedder, tmp_path: Path) -> None:
+    """By the time the bot identifies to Discord its model and caches are loaded (first answer as fast as the rest)."""
+    fresh = build_service(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+    try:
+        assert fresh.warmed_s is None
+        async with FakeDiscord() as fake, fake.patch_client_endpoints():
+            settings = Settings(data_dir=tmp_path, discord_guild_id=fake.guild.id)
+            running = asyncio.create_task(serve(settings, fresh, None, fake.token, guild_ready_timeout=0.05))
+            try:
+                await fake.wait_for_identify(timeout=60)
+                assert fresh.warmed_s is not None
+            finally:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+    finally:
+        fresh.close()
 
 
 def test_log_filter_redacts_the_token_from_messages_and_tracebacks() -> None:

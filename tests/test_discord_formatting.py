@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from bot.discord import limits
-from bot.discord.components import view_for
+from bot.discord.components import DocumentsPageButton, view_for
 from bot.discord.formatting import (
     CUT_NOTICE,
     FALLBACK_MARK,
@@ -15,6 +16,7 @@ from bot.discord.formatting import (
     Outgoing,
     answer_messages,
     citation_embed,
+    documents_page,
     neutralise,
     paragraph_messages,
     question_text,
@@ -23,6 +25,7 @@ from bot.discord.formatting import (
 )
 from prompts import ABSTAIN_PHRASE, CLOSEST_HEADING
 from qa.types import Answer, CheckReport, Citation
+from vectorstore.store import DocumentRecord
 
 MARKER = re.compile(r"\[[^\]]*¶[^\]]*\]")
 
@@ -208,3 +211,44 @@ def test_thread_name_and_mention_stripping() -> None:
     assert len(thread_name("why " * 100)) <= limits.MAX_THREAD_NAME
     assert question_text("<@42> What about <@!42> space?") == "What about space?"
     assert question_text("<@42> @everyone @here <@7> <@&8> cyber?") == "cyber?"
+
+
+def record(doc_id: str, title: str) -> DocumentRecord:
+    return DocumentRecord(doc_id, title, date(2025, 8, 28), "", "hash", 17, "2025-08-28T00:00:00+00:00", True)
+
+
+def test_documents_page_fits_one_embed_with_the_longest_titles_and_ids() -> None:
+    """20 titles of 101 markdown characters (each doubled by escaping) and 64-character ids fit one embed."""
+    records = [record(f"{n:02d}-" + "x" * 61, "*_`|~>" * 17) for n in range(45)]
+    page = documents_page(records, 2)
+    assert_valid([page])
+    description = page.embeds[0].description or ""
+    assert [f"{n:02d}-" + "x" * 61 for n in range(20, 40)] == re.findall(r"\(`([0-9x-]+)`\)", description)
+    assert page.pager == (2, 3)
+    assert "page 2 of 3 (45 statements)" in page.content
+
+
+def test_documents_page_escapes_control_bidi_and_mentions() -> None:
+    """A title with a newline, a right-to-left override and @everyone stays one visible, harmless line."""
+    page = documents_page([record("evil", "Statement\n• forged line \u202eexe.txt @everyone")], 1)
+    description = page.embeds[0].description or ""
+    assert description.count("\n") == 0
+    assert "\\u202e" in description
+    assert "\u202e" not in description
+    assert "@everyone" not in description
+    assert page.pager is None  # one page: no buttons
+    assert view_for(page) is None
+
+
+def test_documents_page_buttons_carry_the_page_they_show() -> None:
+    """Previous names the page before, Next the page after; each is disabled at its end."""
+    records = [record(f"doc-{n}", f"Statement {n}") for n in range(45)]
+    for page, (previous_disabled, next_disabled) in {1: (True, False), 2: (False, False), 3: (False, True)}.items():
+        view = view_for(documents_page(records, page))
+        assert view is not None
+        pager = [b.item for b in view.children if isinstance(b, DocumentsPageButton)]
+        buttons = [(b.label, b.custom_id, b.disabled) for b in pager]
+        assert buttons == [
+            ("◀ Previous", f"sb:d:{page - 1}", previous_disabled),
+            ("Next ▶", f"sb:d:{page + 1}", next_disabled),
+        ]

@@ -232,6 +232,15 @@ def test_runtime_builds_the_configured_openai_answerer(service: StatementService
     assert answerer.timeout_s == LLM_TIMEOUT_S
 
 
+def test_warming_up_never_calls_the_model(service: StatementService, server: ScriptedOpenAI) -> None:
+    """The start-up warm-up answers its question extractively: no request reaches the LLM server."""
+    service.warm()
+    assert service.warmed_s is not None
+    assert server.requests == []
+    service.ask("Which aircraft made a first landing on JS KAGA?")
+    assert len(server.requests) == 1  # the same server does answer questions
+
+
 def test_invented_paragraph_marker_never_reaches_the_user(service: StatementService) -> None:
     """[¶99] is removed and the sentence is cited to the paragraph that says it."""
     model = GenericFakeChatModel(

@@ -21,13 +21,13 @@ from bot.discord import limits
 from bot.discord.compare import compare_pages
 from bot.discord.components import more_custom_id
 from bot.discord.formatting import (
-    documents_text,
+    documents_page,
     paragraph_messages,
     report_text,
     text_messages,
 )
 from bot.discord.guards import Cooldown, is_admin
-from bot.discord.replies import InteractionReply, reporting_failures
+from bot.discord.replies import InteractionReply, PageTurn, reporting_failures
 from ingest.fetch import fetch_url
 from qa.question import search_titles
 from vectorstore.indexing import IngestReport
@@ -94,8 +94,11 @@ class StatementCommands:
             await self.compare(interaction, a, b)
 
         @tree.command(name="documents", description="List the statements the bot can answer from.")
-        async def documents(interaction: discord.Interaction) -> None:
-            await self.documents(interaction)
+        @app_commands.describe(page=f"Open at this page ({limits.DOCUMENTS_PER_PAGE} statements a page, newest first)")
+        async def documents(
+            interaction: discord.Interaction, page: app_commands.Range[int, 1, None] | None = None
+        ) -> None:
+            await self.documents(interaction, page or 1)
 
         @tree.command(name="ingest", description="(Admins) Add or update statements from attached files or a URL.")
         @app_commands.describe(
@@ -162,11 +165,20 @@ class StatementCommands:
             citation = await asyncio.to_thread(self.service.source, document.strip(), paragraph)
             await reply.send(paragraph_messages(citation))
 
-    async def documents(self, interaction: discord.Interaction) -> None:
+    async def documents(self, interaction: discord.Interaction, page: int = 1) -> None:
+        """/documents: one page of the list (a page past the end shows the last), with its pager."""
         reply = InteractionReply(interaction, ephemeral=True)
         async with reporting_failures(reply, action="listing the statements"):
-            records = await asyncio.to_thread(self.service.documents)
-            await reply.send(text_messages(documents_text(records)))
+            # Read afresh (a CLI ingest may have just run); page turns then reuse this list briefly.
+            records = await self._document_records(deadline_s=None, fresh=True)
+            await reply.send([documents_page(records, page)])
+
+    async def documents_page(self, interaction: discord.Interaction, page: int) -> None:
+        """The "Previous" / "Next" buttons under /documents: the same message shows page `page` instead."""
+        reply = PageTurn(interaction)
+        async with reporting_failures(reply, action="turning the page"):
+            records = await self._document_records(deadline_s=None)
+            await reply.send([documents_page(records, page)])
 
     # Comparing --------------------------------------------------------------------------------
     async def compare(self, interaction: discord.Interaction, a: str, b: str | None) -> None:
@@ -279,13 +291,19 @@ class StatementCommands:
             await reply.send(text_messages(report_text(report)))
 
     # Autocomplete -----------------------------------------------------------------------------
-    async def _document_records(self) -> list[DocumentRecord]:
-        """The document list, cached briefly: autocomplete fires on every keystroke."""
+    async def _document_records(
+        self, *, deadline_s: float | None = limits.ACK_DEADLINE_S / 2, fresh: bool = False
+    ) -> list[DocumentRecord]:
+        """The document list, cached briefly: autocomplete fires on every keystroke, and paging
+        through /documents reads the same list click after click.
+
+        Autocomplete must answer within the 3 s window even when the worker threads are busy
+        answering, hence its deadline; /documents has deferred first and can wait (None).
+        """
         now = time.monotonic()
-        if self._documents is not None and now - self._documents[0] < limits.AUTOCOMPLETE_CACHE_S:
+        if not fresh and self._documents is not None and now - self._documents[0] < limits.AUTOCOMPLETE_CACHE_S:
             return self._documents[1]
-        # Answer within the 3 s window even when the worker threads are busy answering.
-        records = await asyncio.wait_for(asyncio.to_thread(self.service.documents), limits.ACK_DEADLINE_S / 2)
+        records = await asyncio.wait_for(asyncio.to_thread(self.service.documents), deadline_s)
         self._documents = (now, records)
         return records
 

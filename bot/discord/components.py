@@ -1,4 +1,4 @@
-"""Buttons on answers: "Show paragraph" and 👍 / 👎.
+"""Buttons: "Show paragraph" and 👍 / 👎 on answers, "Show more" on /compare, "Previous" / "Next" on /documents.
 
 They are `DynamicItem`s: everything a click needs is in its `custom_id`, so buttons keep
 working after the bot restarts and no per-message view is held in memory. A click is routed
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 _PARAGRAPH_ID = re.compile(r"sb:p:(?P<doc>[a-z0-9][a-z0-9-]*):(?P<label>[^:\s]+)")
 _VOTE_ID = re.compile(r"sb:v:(?P<vote>up|down):(?P<answer>[0-9a-f]{16})")
 _MORE_ID = re.compile(r"sb:m:(?P<token>[0-9a-f]{12}):(?P<page>\d{1,3})")
+# The page to show (from 1): the list itself is read again on each click, so nothing else is needed.
+_DOCUMENTS_PAGE_ID = re.compile(r"sb:d:(?P<page>\d{1,6})")
 
 
 class ComponentActions(Protocol):
@@ -30,6 +32,8 @@ class ComponentActions(Protocol):
     async def vote(self, interaction: discord.Interaction, answer_id: str, vote: Vote) -> None: ...
 
     async def compare_page(self, interaction: discord.Interaction, token: str, page: int) -> None: ...
+
+    async def documents_page(self, interaction: discord.Interaction, page: int) -> None: ...
 
 
 class _HasActions(Protocol):
@@ -108,6 +112,34 @@ class ShowMoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_M
         await _actions(interaction).compare_page(interaction, self.token, self.page)
 
 
+class DocumentsPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_DOCUMENTS_PAGE_ID):
+    """The "Previous" or "Next" button under a /documents page: a click replaces the message with page `page`."""
+
+    def __init__(self, page: int, *, caption: str = "Next ▶", disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=caption,
+                style=discord.ButtonStyle.secondary,
+                custom_id=documents_page_custom_id(page),
+                disabled=disabled,
+            )
+        )
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DocumentsPageButton:
+        return cls(int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _actions(interaction).documents_page(interaction, self.page)
+
+
+def documents_page_custom_id(page: int) -> str:
+    return f"sb:d:{page}"
+
+
 def more_custom_id(token: str, page: int) -> str:
     return f"sb:m:{token}:{page}"
 
@@ -136,10 +168,15 @@ def view_for(message: Outgoing) -> discord.ui.View | None:
         view.add_item(ShowParagraphButton(doc_id, label, caption=caption))
     if message.more is not None and (match := _MORE_ID.fullmatch(message.more[0])):
         view.add_item(ShowMoreButton(match["token"], int(match["page"]), caption=message.more[1]))
+    if message.pager is not None:
+        page, pages = message.pager
+        # page - 1 and page + 1 always differ, so the two custom ids are distinct even when disabled.
+        view.add_item(DocumentsPageButton(page - 1, caption="◀ Previous", disabled=page <= 1))
+        view.add_item(DocumentsPageButton(page + 1, caption="Next ▶", disabled=page >= pages))
     if message.feedback_id:
         view.add_item(VoteButton(message.feedback_id, "up"))
         view.add_item(VoteButton(message.feedback_id, "down"))
     return view if view.children else None
 
 
-DYNAMIC_ITEMS = (ShowParagraphButton, VoteButton, ShowMoreButton)
+DYNAMIC_ITEMS = (ShowParagraphButton, VoteButton, ShowMoreButton, DocumentsPageButton)

@@ -47,6 +47,7 @@ class Outgoing:
     paragraphs: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, label): "Show paragraph"
     feedback_id: str | None = None  # set on an answer's last message: 👍 / 👎 buttons
     more: tuple[str, str] | None = None  # (custom id, caption) of a "Show more" button
+    pager: tuple[int, int] | None = None  # (page, pages) of a /documents page: "Previous" / "Next" buttons
 
     def embed_chars(self) -> int:
         return sum(len(e) for e in self.embeds)
@@ -238,17 +239,38 @@ def text_messages(text: str) -> list[Outgoing]:
     return [Outgoing(content=chunk) for chunk in split_text(neutralise(text))] or [Outgoing(content="…")]
 
 
-def documents_text(records: Sequence[DocumentRecord]) -> str:
+def page_count(total: int, per_page: int = limits.DOCUMENTS_PER_PAGE) -> int:
+    return max(1, -(-total // per_page))
+
+
+def _document_line(record: DocumentRecord, room: int) -> str:
+    """One statement on one line of at most `room` characters: only the title is shortened."""
+    when = record.date.isoformat() if record.date else "undated"
+    facts = f" (`{record.id}`) · {when} · {record.paragraphs} paragraphs"
+    # Titles are escaped (controls, bidi overrides, markdown, mentions) before they are measured.
+    title = truncate(clean(shown(record.title)), max(room - len("• ") - len(facts), 20))
+    return f"• {title}{facts}"
+
+
+def documents_page(records: Sequence[DocumentRecord], page: int, per_page: int = limits.DOCUMENTS_PER_PAGE) -> Outgoing:
+    """Page `page` (from 1; clamped) of the statement list, in the order given, with its pager.
+
+    The list is an embed: 20 lines of a 100-character title and a 64-character id need
+    about 4,000 characters, twice what message content allows.
+    """
     if not records:
-        return "No statements are ingested yet. An admin can add some with `/ingest`."
-    lines = [f"**{len(records)} statement{'s' if len(records) != 1 else ''} ingested:**"]
-    for record in records:
-        when = record.date.isoformat() if record.date else "undated"
-        lines.append(
-            f"• {discord.utils.escape_markdown(shown(record.title))} (`{record.id}`) · {when} · "
-            f"{record.paragraphs} paragraphs"
-        )
-    return "\n".join(lines)
+        return Outgoing(content="No statements are ingested yet. An admin can add some with `/ingest`.")
+    pages = page_count(len(records), per_page)
+    page = min(max(page, 1), pages)  # a page past the end (statements removed since) shows the last
+    shown_records = records[(page - 1) * per_page : page * per_page]
+    room = limits.MAX_EMBED_DESCRIPTION // per_page - 1  # each line and its newline
+    embed = discord.Embed(description="\n".join(_document_line(r, room) for r in shown_records))
+    count = f"{len(records)} statement{'s' if len(records) != 1 else ''}"
+    return Outgoing(
+        content=f"**Statements, newest first** · page {page} of {pages} ({count})",
+        embeds=[embed],
+        pager=(page, pages) if pages > 1 else None,
+    )
 
 
 # The shared layout (`bot/render.py`) in Discord markdown; file paths show only their name.

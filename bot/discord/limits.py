@@ -40,3 +40,4 @@ THREAD_CONVERSATIONS: Final = 500  # threads whose turns are kept in memory (lea
 THREAD_HISTORY_MESSAGES: Final = 50  # messages read back to rebuild a thread's turns after a restart
 AUTOCOMPLETE_CACHE_S: Final = 10.0  # how long autocomplete reuses the document list
 REMEMBERED_COMPARISONS: Final = 200  # /compare results whose "Show more" buttons still work
+DOCUMENTS_PER_PAGE: Final = 20  # /documents lines per page: 20 full-length lines fit one embed description

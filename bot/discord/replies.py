@@ -150,6 +150,26 @@ class InteractionReply(_Previewed):
         await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
+class PageTurn(InteractionReply):
+    """A button that replaces the message it is on with another page of it (/documents).
+
+    Deferred as an update, so no "thinking…" message appears and the page stays as it is until
+    the edit replaces its content, embeds and buttons; failures still go to the clicker alone.
+    """
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        super().__init__(interaction, ephemeral=True)
+
+    async def defer(self) -> None:
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer()  # on a component: DEFERRED_UPDATE_MESSAGE
+
+    async def send(self, messages: Sequence[Outgoing]) -> None:
+        first, *rest = messages
+        self.sent.append(await self.interaction.edit_original_response(**_edit_kwargs(first)))
+        await super().send(rest)
+
+
 class ChannelReply(_Previewed):
     """Messages in a channel or thread (mentions); the first may reply to the question."""
 
