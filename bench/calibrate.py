@@ -127,6 +127,17 @@ def _embedder() -> Embedder:
 def _service(data_dir: Path) -> StatementService:
     from bot.runtime import build_service
     from bot.settings import Settings
+    from qa import extractive
+
+    try:
+        extractive.default_params()
+    except ValueError:
+        # The features changed since the shipped fit: collect them under neutral weights (the
+        # features do not depend on the weights) and fit anew.
+        neutral = AnswererParams(
+            Combiner((0.0,) * len(PASSAGE_FEATURES), 0.0), Combiner((0.0,) * len(SENTENCE_FEATURES), 0.0), 0.5, 0.5, 0.5
+        )
+        extractive.default_params = lambda: neutral  # type: ignore[assignment]
 
     return build_service(Settings(data_dir=data_dir), embedder=_embedder())
 
