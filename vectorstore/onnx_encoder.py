@@ -151,18 +151,8 @@ class OnnxMiniLM:
         if not texts:
             return np.zeros((0, self.tokens.hidden), dtype=np.float32)
         self.load()
-        tokenizer = self.tokens._load_tokenizer()
-        encoded = [self.tokens.truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        vectors = np.zeros((len(encoded), self.tokens.hidden), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            length = max(len(encoded[i]) for i in rows)
-            ids = np.zeros((len(rows), length), dtype=np.int64)
-            mask = np.zeros((len(rows), length), dtype=np.int64)
-            for row, index in enumerate(rows):
-                ids[row, : len(encoded[index])] = encoded[index]
-                mask[row, : len(encoded[index])] = 1
+        vectors = np.zeros((len(texts), self.tokens.hidden), dtype=np.float32)
+        for rows, ids, mask in self.tokens.padded_batches(texts, batch_size):
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             hidden = self._session.run(None, feeds)[0]
             weights = mask[:, :, None].astype(np.float32)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,24 +75,34 @@ class NumpyMiniLM:
         """Unit-length float32 vectors, one row per text (one padded batch, padding masked out)."""
         if not texts:
             return np.zeros((0, self.hidden), dtype=np.float32)
-        weights, tokenizer = self._load()
-        encoded = [self.truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
-        # Texts of similar length share a batch, so little work goes into padding.
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        vectors = np.zeros((len(encoded), self.hidden), dtype=np.float32)
-        for start in range(0, len(order), _BATCH):
-            rows = order[start : start + _BATCH]
-            length = max(len(encoded[i]) for i in rows)
-            ids = np.zeros((len(rows), length), dtype=np.int64)
-            mask = np.zeros((len(rows), length), dtype=np.float32)
-            for row, index in enumerate(rows):
-                ids[row, : len(encoded[index])] = encoded[index]
-                mask[row, : len(encoded[index])] = 1.0
+        weights, _tokenizer = self._load()
+        vectors = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        for rows, ids, mask in self.padded_batches(texts, _BATCH):
             # One BLAS thread: a question's matrices are small, and on a busy machine
             # OpenBLAS's thread hand-offs made a batch of 8 questions 5-10x slower (measured).
             with self._threads.limit(limits=1, user_api="blas"):
-                vectors[rows] = self._embed(weights, ids, mask)
+                vectors[rows] = self._embed(weights, ids, mask.astype(np.float32))
         return vectors
+
+    def padded_batches(
+        self, texts: Sequence[str], batch_size: int
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(rows of `texts`, token ids, attention mask) per batch, each text cut at `max_length` tokens.
+
+        Texts of similar length share a batch, so little work goes into padding.
+        """
+        tokenizer = self._load_tokenizer()
+        encoded = [self.truncated(e.ids) for e in tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            length = max(len(encoded[i]) for i in rows)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.int64)
+            for row, index in enumerate(rows):
+                ids[row, : len(encoded[index])] = encoded[index]
+                mask[row, : len(encoded[index])] = 1
+            yield rows, ids, mask
 
     def truncated(self, ids: Sequence[int]) -> list[int]:
         """At most max_length tokens, ending with [SEP] as the Hugging Face tokenizer truncates."""
