@@ -509,9 +509,9 @@ class Indexer:
                 chunks_to_add.extend(missing)
                 chunks_complete = not missing
             grouped[key] = len(p.text) > GROUP_SENTENCES_OVER_CHARS
-            missing = _plan_sentences(p, grouped[key], existing_sentences, desired_sentences, sentences_to_add)
-            sentence_parts += missing
-            if chunks_complete and not missing:
+            unstored = _plan_sentences(p, grouped[key], existing_sentences, desired_sentences, sentences_to_add)
+            sentence_parts += unstored
+            if chunks_complete and not unstored:
                 complete.add(p.label)
 
         old = _labels(existing_chunks)

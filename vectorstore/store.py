@@ -764,30 +764,27 @@ class ParagraphStore:
                 ids=[sentence_id(key, i) for key in keys for i in range(_SENTENCE_GUESS)], include=include
             )
             found = set(page["ids"])
-            first = {key for key in keys if sentence_id(key, 0) in found}
-            refetch = [key for key in keys if key not in first or sentence_id(key, _SENTENCE_GUESS - 1) in found]
+            refetch = {
+                key
+                for key in keys
+                if sentence_id(key, 0) not in found or sentence_id(key, _SENTENCE_GUESS - 1) in found
+            }
+            rows = [row for row in _sentence_rows(page) if row[1]["para_key"] not in refetch]
             if refetch:
-                more = self._sentences.get(where=_where({"para_key": {"$in": list(refetch)}}), include=include)
-                keep = [i for i, meta in enumerate(page["metadatas"] or []) if meta["para_key"] not in refetch]
-                page = {
-                    "documents": [(page["documents"] or [])[i] for i in keep] + list(more["documents"] or []),
-                    "metadatas": [(page["metadatas"] or [])[i] for i in keep] + list(more["metadatas"] or []),
-                    "embeddings": [page["embeddings"][i] for i in keep] + list(more["embeddings"]),  # type: ignore[index]
-                }
-        metadatas = list(page["metadatas"] or [])
-        documents = list(page["documents"] or [None] * len(metadatas))
+                rows += _sentence_rows(
+                    self._sentences.get(where=_where({"para_key": {"$in": sorted(refetch)}}), include=include)
+                )
         # Sentences written since the layout without documents: cut from their paragraph's text.
-        untexted = sorted({str(meta["para_key"]) for text, meta in zip(documents, metadatas, strict=True) if not text})
+        untexted = sorted({str(meta["para_key"]) for text, meta, _vector in rows if not text})
         known = dict(paragraphs or {})
         unread = [key for key in untexted if key not in known]
         if unread:
             known.update(self.paragraphs_by_key(unread))
-        vectors = page["embeddings"]
         sentences = []
-        for i, (stored_text, meta) in enumerate(zip(documents, metadatas, strict=True)):
+        for stored_text, meta, vector in rows:
             key = str(meta["para_key"])
             text = stored_text
-            span = Span(int(meta["start"]), int(meta["end"]))  # type: ignore[arg-type]
+            span = Span(int(meta["start"]), int(meta["end"]))
             if not text:
                 paragraph = known.get(key)
                 if paragraph is None:
@@ -796,13 +793,20 @@ class ParagraphStore:
             sentences.append(
                 StoredSentence(
                     paragraph_key=key,
-                    index=int(meta["index"]),  # type: ignore[arg-type]
+                    index=int(meta["index"]),
                     span=span,
                     text=text,
-                    vector=np.asarray(vectors[i], dtype=np.float32),  # type: ignore[index]
+                    vector=np.asarray(vector, dtype=np.float32),
                 )
             )
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _sentence_rows(page: Any) -> list[tuple[str | None, Any, Any]]:
+    """(document or None, metadata, vector) of each record of a sentence read."""
+    metadatas = list(page["metadatas"] or [])
+    documents = list(page["documents"] or [None] * len(metadatas))
+    return list(zip(documents, metadatas, page["embeddings"], strict=True))
 
 
 def _heartbeat(base: str, url: str, timeout_s: float, unreachable: str) -> None:
