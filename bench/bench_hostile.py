@@ -96,10 +96,10 @@ def many_paragraphs_file(folder: Path, count: int = MAX_PARAGRAPHS_PER_FILE) -> 
     return path
 
 
-def growth(embedder: Embedder, files: list[Path]) -> None:
+def growth(embedder: Embedder, files: list[Path], *, sample: bool = True) -> None:
     """Each file ingested into a store that holds the sample already, so Chroma's fixed cost of a
     new store is not counted (the first line shows it, for the sample itself into an empty store)."""
-    for path in [SAMPLE, *files]:
+    for path in [SAMPLE, *files] if sample else files:
         with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
             data_dir = Path(tmp) / "data"
             store = ParagraphStore.open_embedded(data_dir, embedder)
@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=5, help="paragraphs per synthetic document")
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--skip-lookup", action="store_true")
+    parser.add_argument("--only", default="", metavar="TEXT", help="growth cases whose file name holds TEXT")
     parser.add_argument("--archive", type=int, default=0, metavar="N", help="also measure N archive statements")
     args = parser.parse_args()
     if args.archive:
@@ -226,7 +227,7 @@ def main() -> None:
             folder = Path(tmp)
             cases = [long_paragraph_file(folder, MAX_PARAGRAPH_CHARS // 2), long_paragraph_file(folder)]
             cases += [short_sentences_file(folder), many_paragraphs_file(folder)]
-            growth(embedder, cases)
+            growth(embedder, [path for path in cases if args.only in path.name], sample=args.only in SAMPLE.name)
     if not args.skip_lookup:
         lookup(embedder, args.documents, args.paragraphs)
 
