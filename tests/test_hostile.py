@@ -143,8 +143,18 @@ def test_a_store_written_with_documents_stays_readable_and_is_regrouped_on_re_in
             for i, s in enumerate(parsed.sentences)
         ],
     )
-    old = embedded_store.sentences_for([paragraph.key])
-    assert [s.text for s in old] == sentences
+    # And a one-window paragraph as the earlier layout wrote it: its text as the window's document only.
+    short = embedded_store.paragraph("long-paragraph", "2")
+    window = embedded_store._chunks.get(ids=[f"{short.key}:0"], include=["metadatas", "embeddings"])
+    meta = {k: v for k, v in window["metadatas"][0].items() if k != "paragraph_text"}
+    embedded_store._chunks.delete(ids=[f"{short.key}:0"])
+    embedded_store._chunks.add(
+        ids=[f"{short.key}:0"], embeddings=window["embeddings"], documents=[short.text], metadatas=[meta]
+    )
+    assert "paragraph_text" not in embedded_store._chunks.get(ids=[f"{short.key}:0"])["metadatas"][0]
+    old = embedded_store.sentences_for([paragraph.key, short.key])
+    assert [s.text for s in old] == [*sentences, "A short one."]
+    assert embedded_store.paragraph("long-paragraph", "2").text == "A short one."
     report = Indexer(embedded_store).ingest_paths([corpus["long_paragraph"]])
     assert report.ok
     assert (report.updated, report.unchanged) == (1, 1)  # ¶1 rewritten, ¶2 untouched
