@@ -5,7 +5,10 @@ Three collections share one prefix:
 * ``<prefix>_chunks``: one record per paragraph window, embedded; the
   paragraph's text, label and position travel in its metadata.
 * ``<prefix>_sentences``: every sentence of every paragraph, embedded at ingest
-  so the answerer can pick evidence sentences without embedding them per query.
+  so the answerer can pick evidence sentences without embedding them per query
+  (in a paragraph over 8,000 characters, spans of sentences: see
+  vectorstore.indexing.GROUP_SENTENCES_OVER_CHARS). Only their spans are stored:
+  the text is cut from the paragraph's.
 * ``<prefix>_documents``: one record per document (title embedded), written
   last during ingestion so that a document record means "fully ingested".
 
