@@ -397,7 +397,9 @@ class Comparer:
     def _load(self, doc_id: str) -> tuple[list[StoredParagraph], list[AlignInput]]:
         paragraphs = self.store.paragraphs(doc_id)
         by_key: dict[str, list[np.ndarray]] = {}
-        for sentence in self.store.sentences_for([p.key for p in paragraphs]):
+        for sentence in self.store.sentences_for(
+            [p.key for p in paragraphs], paragraphs={p.key: p for p in paragraphs}
+        ):
             by_key.setdefault(sentence.paragraph_key, []).append(sentence.vector)
         # A paragraph always has sentences once ingested; end marks like "###" are layout.
         kept = [p for p in paragraphs if by_key.get(p.key) and not is_furniture(p.text)]

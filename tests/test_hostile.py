@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bot.cli import main
@@ -25,6 +26,8 @@ from bot.discord.formatting import FALLBACK_MARK, answer_messages
 from bot.discord.replies import STORE_NOT_RESPONDING, failure_text
 from errors import UnknownDocument, UnknownParagraph
 from ingest.display import shown
+from ingest.loaders import load_path
+from ingest.parser import parse_statement
 from prompts import ABSTAIN_PHRASE
 from qa.sanitise import is_instruction
 from qa.service import StatementService
@@ -32,7 +35,7 @@ from qa.types import Answer, CheckReport
 from tests.conftest import CHROMA, Cli, _free_port, _heartbeat
 from tests.hostile.make_corpus import QUESTION_LINES, ROLE_MENTION, TOO_MANY_PARAGRAPHS, write_corpus
 from vectorstore.embeddings import Embedder
-from vectorstore.indexing import MAX_PARAGRAPH_CHARS, Indexer
+from vectorstore.indexing import LONG_PARAGRAPH_SPAN_CHARS, MAX_PARAGRAPH_CHARS, Indexer
 from vectorstore.store import ParagraphStore, StoreNotResponding
 
 pytestmark = pytest.mark.timeout(180)
@@ -82,10 +85,135 @@ def test_a_long_paragraph_is_stored_once_not_once_per_window(
     assert len(metas) > 5  # several windows
     copies = [m for m in metas if "paragraph_text" in m]
     assert [m["window"] for m in copies] == [0]
-    stored = sum(len(str(m.get("paragraph_text", ""))) for m in metas) + sum(map(len, page["documents"] or []))
+    stored = sum(len(str(m.get("paragraph_text", ""))) for m in metas) + sum(
+        len(d or "") for d in page["documents"] or []
+    )
     paragraph = embedded_store.paragraph("long-paragraph", "1")
     assert paragraph.text.startswith("The parties agreed on a quota of 0 tonnes")
     assert stored < 3 * len(paragraph.text)  # windows overlap by a sentence; no per-window copies
+
+
+def test_a_long_paragraph_keeps_one_evidence_vector_per_span_of_sentences(
+    corpus: dict[str, Path], embedded_store: ParagraphStore
+) -> None:
+    """Its sentences are grouped into spans of bounded count, read back as its exact text; none is a Chroma document."""
+    assert Indexer(embedded_store).ingest_paths([corpus["long_paragraph"]]).ok
+    paragraph = embedded_store.paragraph("long-paragraph", "1")
+    spans = embedded_store.sentences_for([paragraph.key])
+    assert len(spans) <= len(paragraph.text) // LONG_PARAGRAPH_SPAN_CHARS + 1
+    assert all(s.span.end - s.span.start >= LONG_PARAGRAPH_SPAN_CHARS for s in spans[:-1])
+    assert [s.index for s in spans] == list(range(len(spans)))
+    assert "".join(paragraph.text[s.span.start : s.span.end] for s in spans).replace(" ", "") == paragraph.text.replace(
+        " ", ""
+    )
+    assert all(s.text == paragraph.text[s.span.start : s.span.end] for s in spans)
+    assert all(np.linalg.norm(s.vector) == pytest.approx(1.0, abs=1e-4) for s in spans)
+    # A short paragraph of the same file keeps its one sentence.
+    (short,) = embedded_store.sentences_for([embedded_store.paragraph("long-paragraph", "2").key])
+    assert short.text == "A short one."
+    for collection in (embedded_store._chunks, embedded_store._sentences):
+        assert not any(collection.get(include=["documents"])["documents"] or [])
+
+
+def test_a_store_written_with_documents_stays_readable_and_is_regrouped_on_re_ingest(
+    corpus: dict[str, Path], embedded_store: ParagraphStore, embedder: Embedder
+) -> None:
+    """Records of the earlier layout (text as Chroma documents, a record per sentence) read back; re-ingest regroups."""
+    assert Indexer(embedded_store).ingest_paths([corpus["long_paragraph"]]).ok
+    loaded = load_path(corpus["long_paragraph"])
+    parsed = parse_statement(loaded.text, source=loaded.source).paragraphs[0]
+    paragraph = embedded_store.paragraph("long-paragraph", "1")
+    assert parsed.text == paragraph.text
+    sentences = parsed.sentence_texts()
+    # What the earlier layout wrote: one record per sentence, its text as the Chroma document.
+    embedded_store._sentences.delete(where={"para_key": paragraph.key})
+    embedded_store._sentences.add(
+        ids=[f"{paragraph.key}:s{i}" for i in range(len(sentences))],
+        embeddings=embedder.encode(sentences),
+        documents=sentences,
+        metadatas=[
+            {
+                "doc_id": "long-paragraph",
+                "label": "1",
+                "para_key": paragraph.key,
+                "index": i,
+                "start": s.start,
+                "end": s.end,
+            }
+            for i, s in enumerate(parsed.sentences)
+        ],
+    )
+    # And a one-window paragraph as the earlier layout wrote it: its text as the window's document only.
+    short = embedded_store.paragraph("long-paragraph", "2")
+    window = embedded_store._chunks.get(ids=[f"{short.key}:0"], include=["metadatas", "embeddings"])
+    meta = {k: v for k, v in window["metadatas"][0].items() if k != "paragraph_text"}
+    embedded_store._chunks.delete(ids=[f"{short.key}:0"])
+    embedded_store._chunks.add(
+        ids=[f"{short.key}:0"], embeddings=window["embeddings"], documents=[short.text], metadatas=[meta]
+    )
+    assert "paragraph_text" not in embedded_store._chunks.get(ids=[f"{short.key}:0"])["metadatas"][0]
+    old = embedded_store.sentences_for([paragraph.key, short.key])
+    assert [s.text for s in old] == [*sentences, "A short one."]
+    assert embedded_store.paragraph("long-paragraph", "2").text == "A short one."
+    report = Indexer(embedded_store).ingest_paths([corpus["long_paragraph"]])
+    assert report.ok
+    assert (report.updated, report.unchanged) == (1, 1)  # ¶1 rewritten, ¶2 untouched
+    ids = embedded_store.sentence_ids("long-paragraph")
+    assert not any(i.startswith(f"{paragraph.key}:s") for i in ids)
+    spans = embedded_store.sentences_for([paragraph.key])
+    assert len(spans) < len(sentences)
+    assert all(s.text == paragraph.text[s.span.start : s.span.end] for s in spans)
+
+
+def _long_statement(path: Path, paragraphs: int, sentences: int) -> Path:
+    blocks = "\n\n".join(
+        f"{p}. "
+        + " ".join(f"In round {p} the parties agreed that item {n} would be reviewed." for n in range(sentences))
+        for p in range(1, paragraphs + 1)
+    )
+    path.write_text(f"Long Statement\n\n{blocks}\n", encoding="utf-8")
+    return path
+
+
+def test_a_file_past_its_embedding_time_budget_fails_whole_and_the_run_carries_on(
+    tmp_path: Path, embedded_store: ParagraphStore
+) -> None:
+    """A file whose embedding outlasts its budget fails naming itself; its earlier version stays whole; others go in.
+
+    The budget is one second whatever the size: 2,000 sentences take longer than that to
+    embed on any CPU. The small file's texts share the first model call with the long one's
+    (files go in name order), so it is charged a small share of that call's time.
+    """
+    folder = tmp_path / "in"
+    folder.mkdir()
+    statement = folder / "long.txt"
+    statement.write_text("Long Statement\n\n1. The first version.\n\n2. A short one.\n", encoding="utf-8")
+    assert Indexer(embedded_store).ingest_paths([statement]).ok
+    before = (embedded_store.paragraphs(), embedded_store.index_state(), embedded_store.documents())
+
+    _long_statement(statement, 20, 100)
+    other = folder / "harbour.txt"
+    other.write_text(
+        "Harbour Statement\n\n1. Pilots are required in the harbour.\n\n2. The speed limit is 5 knots.\n",
+        encoding="utf-8",
+    )
+    indexer = Indexer(embedded_store)
+    indexer.embed_time_base_s = 1.0
+    indexer.embed_time_per_1000_chars_s = 0.0
+    report = indexer.ingest_paths([statement, other])
+
+    assert len(report.failed) == 1, [f.user_message() for f in report.failed]
+    (failure,) = report.failed
+    assert failure.path == str(statement)
+    assert "to embed" in failure.reason
+    assert "the limit is 1 s + 0 s per 1,000 characters" in failure.reason
+    assert [(c.id, c.status) for c in report.changes] == [("harbour", "added")]
+    after = embedded_store.index_state()
+    assert embedded_store.paragraphs("long") == before[0]
+    assert after.chunk_ids["long"] == before[1].chunk_ids["long"]
+    assert after.sentence_ids["long"] == before[1].sentence_ids["long"]
+    assert embedded_store.document("long") == before[2][0]
+    assert [p.label for p in embedded_store.paragraphs("harbour")] == ["1", "2"]
 
 
 # The ask batch -------------------------------------------------------------------------------------

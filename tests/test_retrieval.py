@@ -277,9 +277,9 @@ def test_paragraph_and_sentence_reads_are_cached_until_the_corpus_changes(
         reads["paragraphs"] += 1
         return paragraphs_by_key(keys)
 
-    def counting_sentences(keys):  # type: ignore[no-untyped-def]
+    def counting_sentences(keys, **kwargs):  # type: ignore[no-untyped-def]
         reads["sentences"] += 1
-        return sentences_for(keys)
+        return sentences_for(keys, **kwargs)
 
     monkeypatch.setattr(small.store, "paragraphs_by_key", counting_paragraphs)
     monkeypatch.setattr(small.store, "sentences_for", counting_sentences)

@@ -32,9 +32,9 @@ import numpy as np
 
 from errors import DocumentIdConflict, UnknownDocument, UnreadableDocument
 from ingest.loaders import DEFAULT_MAX_BYTES, LoadedText, discover, load_bytes, load_path
-from ingest.models import MAX_SLUG_LENGTH, Chunk, Document, Span, distinct_id, slugify
+from ingest.models import MAX_SLUG_LENGTH, Chunk, Document, Paragraph, Span, distinct_id, slugify
 from ingest.parser import chunk_paragraph, parse_loaded
-from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id
+from vectorstore.store import DocumentRecord, IndexState, ParagraphStore, paragraph_key, sentence_id, span_id
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
 SentenceRow = tuple[str, str, str, int, Span, str]  # (doc_id, label, para_hash, index, span, text)
@@ -58,6 +58,31 @@ MAX_PARAGRAPHS_PER_FILE = 5_000
 # Parsing and planning (sentence splitting, tokenizing windows) of one file; embedding is
 # bounded by the limits above (at most MAX_PARAGRAPHS_PER_FILE paragraphs of bounded length).
 FILE_TIME_LIMIT_S = 60.0
+# Embedding of one file, checked after each call of EMBED_CHECK_TEXTS texts (so a check comes
+# at least every few seconds): a base for loading the model and the first batch, plus a share
+# per 1,000 characters of paragraph text, so a long legitimate statement gets time in
+# proportion. On the shared 2-core machine embedding takes about 0.45 s per 1,000 characters
+# of ordinary sentences (`bench/bench_hostile.py` prints the seconds per case) and loading the
+# model up to 15 s: the allowance is ten times that, so only a file that embeds far slower
+# than statements do (or a machine in trouble) is stopped. A 100,000-character paragraph
+# gets 60 + 500 s.
+EMBED_TIME_BASE_S = 60.0
+EMBED_TIME_PER_1000_CHARS_S = 5.0
+EMBED_CHECK_TEXTS = 128
+# A paragraph longer than the longest paragraph of 99% of real statements keeps one evidence
+# vector per span of consecutive sentences at least LONG_PARAGRAPH_SPAN_CHARS long, not one
+# per sentence, so its store growth per input byte is bounded whatever its sentences' length.
+# Each stored vector costs about 4.3 kB (HNSW graph 1.9 kB, Chroma's SQLite rows and log the
+# rest; `bench/bench_hostile.py` prints it): spans of >= 1,000 characters cost <= 4.3 bytes
+# per input byte, which with the windows' vectors and the paragraph's text keeps a paragraph
+# at the length limit under the 10x growth target (spans of 800 left a paragraph of very
+# short sentences at 9.9x: it has more windows per character than ordinary prose).
+# Shorter paragraphs keep a vector per sentence: grouping every paragraph of more than one
+# window (30 of the 112 paragraphs of the real development set) cost one question and 0.04
+# in facts found there. In 600 archive statements the longest paragraph is at most 6,647
+# characters in 99% of them (`bench/bench_hostile.py --archive 600`).
+GROUP_SENTENCES_OVER_CHARS = 8_000
+LONG_PARAGRAPH_SPAN_CHARS = 1_000
 
 
 @dataclass
@@ -166,6 +191,8 @@ class _Staged:
     desired_chunks: set[str]
     chunk_ids_to_delete: set[str]
     sentences_to_add: list[SentenceRow]
+    sentence_parts: list[tuple[str, ...]]  # per row of sentences_to_add: the sentences its vector is the mean of
+    grouped: dict[str, bool]  # paragraph key -> its sentences are grouped into spans (span ids)
     desired_sentences: set[str]
     sentence_ids_to_delete: set[str]
     positions: dict[str, int]  # chunk id -> position, for stored windows whose paragraph moved
@@ -181,7 +208,7 @@ class _Staged:
     def texts(self) -> list[str]:
         titles = [self.record.title] if self.embed_title else []
         window_sentences = [text for c in self.chunks_to_add for text in window_sentence_texts(c)]
-        return window_sentences + [row[5] for row in self.sentences_to_add] + titles
+        return window_sentences + [text for parts in self.sentence_parts for text in parts] + titles
 
     @property
     def has_writes(self) -> bool:
@@ -267,6 +294,8 @@ class Indexer:
         self.max_windows = MAX_WINDOWS_PER_PARAGRAPH
         self.max_paragraphs = MAX_PARAGRAPHS_PER_FILE
         self.file_time_limit_s = FILE_TIME_LIMIT_S
+        self.embed_time_base_s = EMBED_TIME_BASE_S
+        self.embed_time_per_1000_chars_s = EMBED_TIME_PER_1000_CHARS_S
         self._deadline: tuple[str, float] | None = None  # (source, start) of the file being planned
 
     # Entry points -----------------------------------------------------------
@@ -521,6 +550,8 @@ class Indexer:
         desired_chunks: set[str] = set()
         positions: dict[str, int] = {}
         sentences_to_add: list[SentenceRow] = []
+        sentence_parts: list[tuple[str, ...]] = []
+        grouped: dict[str, bool] = {}
         desired_sentences: set[str] = set()
         complete: set[str] = set()  # labels whose windows and sentences are all stored already
         for p in document.paragraphs:
@@ -541,14 +572,10 @@ class Indexer:
                 missing = [c for c in chunks if c.id not in existing_chunks]
                 chunks_to_add.extend(missing)
                 chunks_complete = not missing
-            sentences_complete = True
-            for index, span in enumerate(p.sentences or (Span(0, len(p.text)),)):
-                sid = sentence_id(key, index)
-                desired_sentences.add(sid)
-                if sid not in existing_sentences:
-                    sentences_complete = False
-                    sentences_to_add.append((p.doc_id, p.label, p.hash, index, span, p.text[span.start : span.end]))
-            if chunks_complete and sentences_complete:
+            grouped[key] = len(p.text) > GROUP_SENTENCES_OVER_CHARS
+            unstored = _plan_sentences(p, grouped[key], existing_sentences, desired_sentences, sentences_to_add)
+            sentence_parts += unstored
+            if chunks_complete and not unstored:
                 complete.add(p.label)
 
         old = _labels(existing_chunks)
@@ -558,19 +585,7 @@ class Indexer:
         unchanged = sum(1 for label, h in new.items() if old.get(label) == {h} and label in complete)
         updated = len(new) - added - unchanged
 
-        record = DocumentRecord(
-            id=document.id,
-            title=document.title,
-            date=document.date,
-            source=document.source,
-            content_hash=document.content_hash,
-            paragraphs=len(document.paragraphs),
-            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            numbered=document.numbered,
-            url=document.url or "",
-            file_fingerprint=fingerprint,
-            left_out=json.dumps(dict(sorted(left_out.items()))) if left_out else "",
-        )
+        record = _new_record(document, fingerprint=fingerprint, left_out=left_out or {})
         current = state.records.get(document.id)
         write_record = current is None or not _same_record(current, record)
         if current is not None and not write_record:
@@ -582,6 +597,8 @@ class Indexer:
             desired_chunks=desired_chunks,
             chunk_ids_to_delete=existing_chunks - desired_chunks,
             sentences_to_add=sentences_to_add,
+            sentence_parts=sentence_parts,
+            grouped=grouped,
             desired_sentences=desired_sentences,
             sentence_ids_to_delete=existing_sentences - desired_sentences,
             positions=positions,
@@ -646,17 +663,10 @@ class Indexer:
 
     def _embed_and_write(self, run: _Run) -> None:
         group, run.pending, run.pending_texts = run.pending, [], 0
+        group = self._embed(run, group)
         if not group:
             return
         embedder = self.store.embedder
-        # Identical texts (a one-sentence paragraph is also its own sentence) are embedded once.
-        wanted = dict.fromkeys(text for staged in group for text in staged.texts())
-        unique = [text for text in wanted if text not in run.vectors]
-        if len(run.vectors) + len(unique) > VECTOR_CACHE_TEXTS:
-            run.vectors = {t: run.vectors[t] for t in wanted if t in run.vectors}
-        if unique:
-            run.vectors.update(zip(unique, embedder.encode(unique), strict=True))
-        run.report.embedded += len(unique)
 
         def vectors_for(texts: Sequence[str]) -> np.ndarray:
             if not texts:
@@ -664,12 +674,24 @@ class Indexer:
             return np.stack([run.vectors[t] for t in texts])
 
         sentences = [r for staged in group for r in staged.sentences_to_add]
+        sentence_parts = [parts for staged in group for parts in staged.sentence_parts]
+        grouped = {k: v for staged in group for k, v in staged.grouped.items()}
         chunks = [c for staged in group for c in staged.chunks_to_add]
         windows = {k: v for staged in group for k, v in staged.windows.items()}
         titled = [staged.record for staged in group if staged.write_record and staged.embed_title]
         moved = [staged.record for staged in group if staged.write_record and not staged.embed_title]
         # Everything the writes need is computed here, so the writer thread shares no mutable state.
-        sentence_vectors = vectors_for([r[5] for r in sentences])
+        # A span of several sentences gets the normalised mean of theirs, like a window (no second model call).
+        sentence_vectors = (
+            np.stack(
+                [
+                    _mean_vector(vectors_for(parts)) if len(parts) > 1 else run.vectors[parts[0]]
+                    for parts in sentence_parts
+                ]
+            )
+            if sentences
+            else vectors_for([])
+        )
         chunk_vectors = (
             np.stack([_mean_vector(vectors_for(window_sentence_texts(c))) for c in chunks]) if chunks else None
         )
@@ -680,7 +702,7 @@ class Indexer:
 
         def write() -> None:
             if sentences:
-                self.store.add_sentences(sentences, sentence_vectors)
+                self.store.add_sentences(sentences, sentence_vectors, grouped=grouped)
             if chunks and chunk_vectors is not None:
                 self.store.add_chunks(chunks, chunk_vectors, windows=windows)
             self.store.delete_chunks(chunk_deletes)
@@ -694,6 +716,66 @@ class Indexer:
             run.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-write")
         run.writing = run.writer.submit(write)
         self._record(run, group)
+
+    def _embed(self, run: _Run, group: list[_Staged]) -> list[_Staged]:
+        """Embed the group's new texts; the documents that stayed within their time budget.
+
+        Texts go to the model in document order, EMBED_CHECK_TEXTS at a time; each call's
+        time is shared among the documents whose texts it held. A document past its budget
+        fails (reported in `failed`) before anything of it is written: its old version, if
+        any, stays whole, and the rest of the group goes on.
+        """
+        # Identical texts (a one-sentence paragraph is also its own sentence) are embedded once.
+        wanted = dict.fromkeys(text for staged in group for text in staged.texts())
+        if len(run.vectors) + len(wanted) > VECTOR_CACHE_TEXTS:
+            run.vectors = {t: run.vectors[t] for t in wanted if t in run.vectors}
+        failed: set[int] = set()
+        spent = [0.0] * len(group)
+
+        def queue() -> list[tuple[int, str]]:
+            # Each text once, under the first document that still needs it (after a failure too).
+            owners: dict[str, int] = {}
+            for number, staged in enumerate(group):
+                if number not in failed:
+                    for text in staged.texts():
+                        if text not in run.vectors:
+                            owners.setdefault(text, number)
+            return [(number, text) for text, number in owners.items()]
+
+        pending = queue()
+        while pending:
+            batch, pending = pending[:EMBED_CHECK_TEXTS], pending[EMBED_CHECK_TEXTS:]
+            started = time.monotonic()
+            vectors = self.store.embedder.encode([text for _, text in batch])
+            elapsed = time.monotonic() - started
+            run.vectors.update(zip((text for _, text in batch), vectors, strict=True))
+            run.report.embedded += len(batch)
+            counts: dict[int, int] = {}
+            for number, _ in batch:
+                counts[number] = counts.get(number, 0) + 1
+            over = False
+            for number, count in counts.items():
+                spent[number] += elapsed * count / len(batch)
+                limit = self._embed_limit_s(group[number].document)
+                if spent[number] > limit:
+                    failed.add(number)
+                    over = True
+                    run.report.failed.append(
+                        UnreadableDocument(
+                            group[number].document.source,
+                            f"took more than {limit:g} s to embed ({spent[number]:.1f} s so far); the limit is "
+                            f"{self.embed_time_base_s:g} s + {self.embed_time_per_1000_chars_s:g} s per 1,000 "
+                            "characters; nothing of it was stored",
+                            hint="Check that the file is a statement, or split it into smaller files.",
+                        )
+                    )
+            if over:
+                pending = queue()
+        return [staged for number, staged in enumerate(group) if number not in failed]
+
+    def _embed_limit_s(self, document: Document) -> float:
+        characters = sum(len(p.text) for p in document.paragraphs)
+        return self.embed_time_base_s + self.embed_time_per_1000_chars_s * characters / 1000
 
     @staticmethod
     def _record(run: _Run, group: Sequence[_Staged]) -> None:
@@ -788,6 +870,37 @@ def _with_id(document: Document, doc_id: str) -> Document:
     return dataclasses.replace(document, id=doc_id, paragraphs=paragraphs)
 
 
+def _plan_sentences(
+    p: Paragraph, grouped: bool, existing: set[str], desired: set[str], to_add: list[SentenceRow]
+) -> list[tuple[str, ...]]:
+    """Add a paragraph's evidence ids to `desired` and its unstored spans to `to_add`; their sentence texts."""
+    key = paragraph_key(p.doc_id, p.label, p.hash)
+    missing: list[tuple[str, ...]] = []
+    for index, (span, parts) in enumerate(evidence_spans(p, grouped=grouped)):
+        sid = span_id(key, index) if grouped else sentence_id(key, index)
+        desired.add(sid)
+        if sid not in existing:
+            to_add.append((p.doc_id, p.label, p.hash, index, span, p.text[span.start : span.end]))
+            missing.append(parts)
+    return missing
+
+
+def _new_record(document: Document, *, fingerprint: str = "", left_out: dict[str, int] | None = None) -> DocumentRecord:
+    return DocumentRecord(
+        id=document.id,
+        title=document.title,
+        date=document.date,
+        source=document.source,
+        content_hash=document.content_hash,
+        paragraphs=len(document.paragraphs),
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        numbered=document.numbered,
+        url=document.url or "",
+        file_fingerprint=fingerprint,
+        left_out=json.dumps(dict(sorted(left_out.items()))) if left_out else "",
+    )
+
+
 def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:
     fields = (
         "title",
@@ -801,6 +914,32 @@ def _same_record(a: DocumentRecord, b: DocumentRecord) -> bool:
         "left_out",
     )
     return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+def evidence_spans(paragraph: Paragraph, *, grouped: bool) -> list[tuple[Span, tuple[str, ...]]]:
+    """The spans a paragraph's evidence vectors cover, each with the sentence texts it is made of.
+
+    One per sentence; in a `grouped` paragraph (longer than GROUP_SENTENCES_OVER_CHARS),
+    consecutive sentences are joined until a span reaches LONG_PARAGRAPH_SPAN_CHARS (the
+    last span takes what is left).
+    """
+    sentences = paragraph.sentences or (Span(0, len(paragraph.text)),)
+    if not grouped:
+        return [(span, (paragraph.text[span.start : span.end],)) for span in sentences]
+    spans: list[tuple[Span, tuple[str, ...]]] = []
+    members: list[Span] = []
+    for span in sentences:
+        members.append(span)
+        if span.end - members[0].start >= LONG_PARAGRAPH_SPAN_CHARS:
+            spans.append(_joined(paragraph.text, members))
+            members = []
+    if members:
+        spans.append(_joined(paragraph.text, members))
+    return spans
+
+
+def _joined(text: str, members: Sequence[Span]) -> tuple[Span, tuple[str, ...]]:
+    return Span(members[0].start, members[-1].end), tuple(text[m.start : m.end] for m in members)
 
 
 def window_sentence_texts(chunk: Chunk) -> list[str]:

@@ -227,7 +227,9 @@ class HybridRetriever:
 
         def load(missing: list[str]) -> dict[str, list[StoredSentence]]:
             grouped: dict[str, list[StoredSentence]] = {key: [] for key in missing}
-            for sentence in self.store.sentences_for(missing):
+            # Their text is cut from their paragraphs', read through the paragraph cache (usually a hit).
+            paragraphs = self.paragraphs_by_key(missing, version=version)
+            for sentence in self.store.sentences_for(missing, paragraphs=paragraphs):
                 grouped.setdefault(sentence.paragraph_key, []).append(sentence)
             return grouped
 

@@ -5,7 +5,10 @@ Three collections share one prefix:
 * ``<prefix>_chunks``: one record per paragraph window, embedded; the
   paragraph's text, label and position travel in its metadata.
 * ``<prefix>_sentences``: every sentence of every paragraph, embedded at ingest
-  so the answerer can pick evidence sentences without embedding them per query.
+  so the answerer can pick evidence sentences without embedding them per query
+  (in a paragraph over 8,000 characters, spans of sentences: see
+  vectorstore.indexing.GROUP_SENTENCES_OVER_CHARS). Only their spans are stored:
+  the text is cut from the paragraph's.
 * ``<prefix>_documents``: one record per document (title embedded), written
   last during ingestion so that a document record means "fully ingested".
 
@@ -20,7 +23,7 @@ import contextlib
 import fcntl
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -156,6 +159,15 @@ def paragraph_key(doc_id: str, label: str, para_hash: str) -> str:
 
 def sentence_id(key: str, index: int) -> str:
     return f"{key}:s{index}"
+
+
+def span_id(key: str, index: int) -> str:
+    """The id of a span of several sentences (a long paragraph's evidence unit).
+
+    Apart from `sentence_id`s, so that a store written when the paragraph had one
+    record per sentence is rewritten on re-ingest instead of keeping stale spans.
+    """
+    return f"{key}:g{index}"
 
 
 def _chroma_settings() -> Any:
@@ -397,7 +409,6 @@ class ParagraphStore:
             return
         self.acquire_writer()
         ids: list[str] = []
-        documents: list[str] = []
         metadatas: list[Any] = []
         for chunk in chunks:
             p = chunk.paragraph
@@ -411,38 +422,43 @@ class ParagraphStore:
                 "window": chunk.window,
                 "windows": windows[key],
             }
-            if windows[key] > 1 and chunk.window == 0:
-                # Stored once, on window 0 (which every paragraph read uses), not once per
-                # window: a long paragraph's windows would otherwise grow the store with the
-                # square of its length. Stores written before kept it on every window; those
-                # copies are simply never read.
+            if chunk.window == 0:
+                # The paragraph's text is stored once, as window 0's metadata (which every
+                # paragraph read uses), and no window keeps a Chroma document: Chroma copies a
+                # document into its metadata table, a string index and a trigram full-text
+                # index (about 7.5 bytes per character, `bench/bench_hostile.py`), and nothing
+                # here searches Chroma's full text (BM25 is our own index, vectorstore/lexical.py).
+                # Stores written before keep their documents; reads take either.
                 meta["paragraph_text"] = p.text
             ids.append(chunk.id)
-            documents.append(chunk.text)
             metadatas.append(meta)
         with self._translate_errors():
             for start in range(0, len(ids), _WRITE_BATCH):
                 end = start + _WRITE_BATCH
-                self._chunks.upsert(
-                    ids=ids[start:end],
-                    embeddings=vectors[start:end],
-                    documents=documents[start:end],
-                    metadatas=metadatas[start:end],
-                )
+                self._chunks.upsert(ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end])
             self._bump_version()
 
-    def add_sentences(self, rows: Sequence[tuple[str, str, str, int, Span, str]], vectors: np.ndarray) -> None:
-        """Upsert sentences: rows of (doc_id, label, para_hash, index, span, text)."""
+    def add_sentences(
+        self,
+        rows: Sequence[tuple[str, str, str, int, Span, str]],
+        vectors: np.ndarray,
+        *,
+        grouped: dict[str, bool] | None = None,
+    ) -> None:
+        """Upsert sentences: rows of (doc_id, label, para_hash, index, span, text).
+
+        A paragraph key marked in `grouped` has spans of several sentences (see
+        vectorstore.indexing.evidence_spans), stored under `span_id`s.
+        """
+        grouped = grouped or {}
         if not rows:
             return
         self.acquire_writer()
         ids: list[str] = []
-        documents: list[str] = []
         metadatas: list[Any] = []
-        for doc_id, label, para_hash, index, span, text in rows:
+        for doc_id, label, para_hash, index, span, _text in rows:
             key = paragraph_key(doc_id, label, para_hash)
-            ids.append(sentence_id(key, index))
-            documents.append(text)
+            ids.append(span_id(key, index) if grouped.get(key) else sentence_id(key, index))
             metadatas.append(
                 {
                     "doc_id": doc_id,
@@ -456,11 +472,10 @@ class ParagraphStore:
         with self._translate_errors():
             for start in range(0, len(ids), _WRITE_BATCH):
                 end = start + _WRITE_BATCH
+                # No document: the text is its paragraph's text between `start` and `end`
+                # (see add_chunks for what a Chroma document costs); sentences_for cuts it out.
                 self._sentences.upsert(
-                    ids=ids[start:end],
-                    embeddings=vectors[start:end],
-                    documents=documents[start:end],
-                    metadatas=metadatas[start:end],
+                    ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end]
                 )
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
@@ -599,6 +614,11 @@ class ParagraphStore:
             page = self._documents.get(where={"content_hash": content_hash}, include=["metadatas"])
         return [_record(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
 
+    def record_count(self) -> int:
+        """Records (each with a vector) in the three collections: what store growth is counted in."""
+        with self._translate_errors():
+            return sum(c.count() for c in (self._chunks, self._sentences, self._documents))
+
     def count_paragraphs(self) -> int:
         with self._translate_errors():
             return len(self._ids(self._chunks, {"window": 0}))
@@ -726,37 +746,74 @@ class ParagraphStore:
             raise ValueError(f"kind must be one of {sorted(collections)}, not {kind!r}")
         return collections[kind]
 
-    def sentences_for(self, keys: Sequence[str]) -> list[StoredSentence]:
+    def sentences_for(
+        self, keys: Sequence[str], *, paragraphs: Mapping[str, StoredParagraph] | None = None
+    ) -> list[StoredSentence]:
+        """The sentences (evidence spans) of the paragraphs `keys`, in paragraph and sentence order.
+
+        Their text is cut from their paragraph's: a caller that has read the paragraphs
+        passes them (`paragraphs`, by key) and saves a read.
+        """
         if not keys:
             return []
         if len(keys) > _SENTENCE_KEYS_PER_READ:
             # Each key asks for _SENTENCE_GUESS ids; SQLite caps a statement's variables.
             sentences: list[StoredSentence] = []
             for start in range(0, len(keys), _SENTENCE_KEYS_PER_READ):
-                sentences += self.sentences_for(keys[start : start + _SENTENCE_KEYS_PER_READ])
+                sentences += self.sentences_for(keys[start : start + _SENTENCE_KEYS_PER_READ], paragraphs=paragraphs)
             return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
         # By id, like paragraphs_by_key: ids are `key:s0`, `key:s1`, ... Guess a
-        # generous count; a paragraph that fills the guess is fetched by filter.
+        # generous count; a paragraph that fills the guess, or has none of them (its
+        # sentences are grouped into spans, `key:g0`, ...), is fetched by filter.
         include: Any = ["documents", "metadatas", "embeddings"]
         with self._translate_errors():
             page = self._sentences.get(
                 ids=[sentence_id(key, i) for key in keys for i in range(_SENTENCE_GUESS)], include=include
             )
-            full = {key for key in keys if sentence_id(key, _SENTENCE_GUESS - 1) in set(page["ids"])}
-            if full:
-                page = self._sentences.get(where=_where({"para_key": {"$in": list(keys)}}), include=include)
-        vectors = page["embeddings"]
-        sentences = [
-            StoredSentence(
-                paragraph_key=str(meta["para_key"]),
-                index=int(meta["index"]),  # type: ignore[arg-type]
-                span=Span(int(meta["start"]), int(meta["end"])),  # type: ignore[arg-type]
-                text=text,
-                vector=np.asarray(vectors[i], dtype=np.float32),  # type: ignore[index]
+            found = set(page["ids"])
+            refetch = {
+                key
+                for key in keys
+                if sentence_id(key, 0) not in found or sentence_id(key, _SENTENCE_GUESS - 1) in found
+            }
+            rows = [row for row in _sentence_rows(page) if row[1]["para_key"] not in refetch]
+            if refetch:
+                rows += _sentence_rows(
+                    self._sentences.get(where=_where({"para_key": {"$in": sorted(refetch)}}), include=include)
+                )
+        # Sentences written since the layout without documents: cut from their paragraph's text.
+        untexted = sorted({str(meta["para_key"]) for text, meta, _vector in rows if not text})
+        known = dict(paragraphs or {})
+        unread = [key for key in untexted if key not in known]
+        if unread:
+            known.update(self.paragraphs_by_key(unread))
+        sentences = []
+        for stored_text, meta, vector in rows:
+            key = str(meta["para_key"])
+            text = stored_text
+            span = Span(int(meta["start"]), int(meta["end"]))
+            if not text:
+                paragraph = known.get(key)
+                if paragraph is None:
+                    continue  # its paragraph is gone (a removal between the two reads)
+                text = paragraph.text[span.start : span.end]
+            sentences.append(
+                StoredSentence(
+                    paragraph_key=key,
+                    index=int(meta["index"]),
+                    span=span,
+                    text=text,
+                    vector=np.asarray(vector, dtype=np.float32),
+                )
             )
-            for i, (text, meta) in enumerate(zip(page["documents"] or [], page["metadatas"] or [], strict=True))
-        ]
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _sentence_rows(page: Any) -> list[tuple[str | None, Any, Any]]:
+    """(document or None, metadata, vector) of each record of a sentence read."""
+    metadatas = list(page["metadatas"] or [])
+    documents = list(page["documents"] or [None] * len(metadatas))
+    return list(zip(documents, metadatas, page["embeddings"], strict=True))
 
 
 def _heartbeat(base: str, url: str, timeout_s: float, unreachable: str) -> None:
