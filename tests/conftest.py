@@ -180,7 +180,7 @@ class Cli:
                 patch.setenv(name, value)
             if self.embedder is not None:
                 shared = self.embedder
-                patch.setattr(embeddings, "Embedder", lambda: shared)
+                patch.setattr(embeddings, "Embedder", lambda **_settings: shared)
             patch.setattr(sys, "stdin", io.StringIO(stdin))
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:

@@ -35,7 +35,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     """One real service over the bundled sample statement, shared by the module (and the session's MiniLM)."""
     data_dir = tmp_path_factory.mktemp("answering-data")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embeddings, "Embedder", lambda: embedder)
+        patch.setattr(embeddings, "Embedder", lambda **_settings: embedder)
         built = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
     built.ensure_corpus()
     yield built
@@ -415,7 +415,7 @@ def test_each_answer_sentence_is_backed_on_its_own_across_statements(
     extra = tmp_path_factory.mktemp("extra") / "aus-japan-2024.txt"
     extra.write_text(AUSTRALIA, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embeddings, "Embedder", lambda: embedder)
+        patch.setattr(embeddings, "Embedder", lambda **_settings: embedder)
         service = build_service(load_settings(data_dir=data_dir, llm_provider="none"))
     try:
         assert service.ingest_paths([SEED, extra]).ok

@@ -48,7 +48,7 @@ def ingested(
     if not (folder / "questions.jsonl").exists():
         pytest.skip(f"{folder} is not here")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embeddings, "Embedder", lambda: embedder)
+        patch.setattr(embeddings, "Embedder", lambda **_settings: embedder)
         service = build_service(load_settings(data_dir=tmp_path_factory.mktemp(name), llm_provider="none"))
     try:
         assert service.ingest_paths([folder / "docs"]).ok

@@ -8,6 +8,7 @@ feedback privacy in test_feedback_privacy.py.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -155,6 +156,9 @@ def test_a_store_written_with_documents_stays_readable_and_is_regrouped_on_re_in
     old = embedded_store.sentences_for([paragraph.key, short.key])
     assert [s.text for s in old] == [*sentences, "A short one."]
     assert embedded_store.paragraph("long-paragraph", "2").text == "A short one."
+    # The earlier layout's record had no file fingerprint, so a re-ingest reads the file again.
+    (record,) = [r for r in embedded_store.documents() if r.id == "long-paragraph"]
+    embedded_store.put_documents([dataclasses.replace(record, file_fingerprint="")])
     report = Indexer(embedded_store).ingest_paths([corpus["long_paragraph"]])
     assert report.ok
     assert (report.updated, report.unchanged) == (1, 1)  # ¶1 rewritten, ¶2 untouched
