@@ -78,39 +78,45 @@ class _Block:
 # leaders..."): after a sentence's end and before a capital letter, so "in 2023. 28 of..." and
 # "Article 5. The" are not split.
 _INLINE_MARKER = r"(?<=[.!?;:\"”’)])\s+({number})\.\s+(?=[\"“‘(]?[A-Z])"
+# A marker mistyped at the start of a line: "11, We are" or "24.We welcome" (a published G7 communiqué).
+_LOOSE_MARKER = r"^\s*({number})[.,;:]?\s*(?=[\"“‘(]?[A-Z])"
 
 
-def _split_inline_markers(lines: list[str]) -> list[str]:
-    """Put a paragraph number that was run into the line above back at the start of a line.
+def _repair_missing_markers(lines: list[str]) -> list[str]:
+    """Restore a paragraph number the publisher mistyped or ran into the line above.
 
     Only the one number missing from a run of line-start markers is looked for
-    ("27." ... "29." with no "28." at a line start), between its neighbours,
-    and only when it occurs there once: the numbering itself says where to look.
+    ("10." ... "12." with no "11." at a line start), between its neighbours,
+    and only when it occurs there once: the numbering itself says where to
+    look. At a line start in a loose form ("11, We", "24.We") the marker is
+    written out properly; run into a line after a sentence's end, the line is
+    split before it.
     """
     starts: dict[int, int] = {}
     for index, line in enumerate(lines):
         match = _NUMBER_MARKER.match(line)
         if match and match[2] and match[0].strip().endswith(".") and int(match[2]) not in starts:
             starts[int(match[2])] = index
-    splits: dict[int, int] = {}  # line index -> character offset of the missing marker
+    repaired: dict[int, list[str]] = {}  # line index -> the lines it becomes
     for number, index in starts.items():
         before = starts.get(number - 2)
         if number - 1 in starts or before is None or before >= index:
             continue
-        pattern = re.compile(_INLINE_MARKER.format(number=number - 1))
-        found = [(i, m) for i in range(before, index) for m in pattern.finditer(lines[i])]
+        loose = re.compile(_LOOSE_MARKER.format(number=number - 1))
+        at_start = [(i, m) for i in range(before + 1, index) if (m := loose.match(lines[i]))]
+        if len(at_start) == 1:
+            line_index, match = at_start[0]
+            repaired[line_index] = [f"{number - 1}. {lines[line_index][match.end() :]}"]
+            continue
+        inline = re.compile(_INLINE_MARKER.format(number=number - 1))
+        found = [(i, m) for i in range(before, index) for m in inline.finditer(lines[i])]
         if len(found) == 1:
             line_index, match = found[0]
-            splits[line_index] = match.start(1)
-    if not splits:
+            line = lines[line_index]
+            repaired[line_index] = [line[: match.start(1)].rstrip(), line[match.start(1) :]]
+    if not repaired:
         return lines
-    result: list[str] = []
-    for index, line in enumerate(lines):
-        if index in splits:
-            result.extend([line[: splits[index]].rstrip(), line[splits[index] :]])
-        else:
-            result.append(line)
-    return result
+    return [part for index, line in enumerate(lines) for part in repaired.get(index, [line])]
 
 
 def _marker_style(match: re.Match[str]) -> str:
@@ -259,6 +265,19 @@ def _groups(lines: list[str]) -> list[list[str]]:
     return [group for group in groups if group]
 
 
+def _list_inside_prose(lines: list[str], markers: dict[int, str]) -> bool:
+    """Whether the numbering found is a list inside unnumbered prose, not the paragraphs' numbering.
+
+    A statement's numbering runs to its end: what follows the last numbered
+    paragraph is that paragraph, perhaps with a few closing lines. When more
+    blank-line paragraphs follow it than the numbering has items (a five-item
+    list near the top of a 100,000-character page of quotes), the numbers
+    belong to a list, and the statement is read by its blank lines instead.
+    """
+    after_last = [group for group in _groups(lines[max(markers) + 1 :]) if not _is_heading(group)]
+    return len(after_last) > len(markers)
+
+
 def _heading_line(line: str) -> bool:
     """Short, capitalised, without sentence punctuation: "Indo-Pacific", "ENDS"; never a list item."""
     stripped = line.strip()
@@ -400,8 +419,10 @@ def parse_statement(
     else:
         title, body_start = _header(lines, title_hint)
     body_start = _skip_date_line(lines, body_start)
-    body = _split_inline_markers(lines[body_start:])
+    body = _repair_missing_markers(lines[body_start:])
     markers = numbered_sequence(body)
+    if markers and _list_inside_prose(body, markers):
+        markers = {}
     numbered = bool(markers)
     if numbered:
         blocks = _blocks_numbered(body, markers)

@@ -635,3 +635,45 @@ def test_real_statement_with_a_number_run_into_the_line_above():
     assert [p.label for p in document.paragraphs if p.label != PREAMBLE_LABEL] == [str(n) for n in range(1, 59)]
     assert document.paragraph("27").text.endswith("Partners in the Blue Pacific.")
     assert document.paragraph("28").text.startswith("The leaders also welcomed the depth and pace")
+
+
+def test_a_mistyped_number_at_a_line_start_starts_its_paragraph():
+    """A published G7 communiqué printed "11, We are" and "24.We welcome": the numbering says they are ¶11 and ¶24."""
+    text = (
+        "Joint Statement\n\n"
+        "1. The leaders met in Hiroshima.\n\n"
+        "2, We are determined to take on a leading role.\n\n"
+        "3. We remain concerned about debt.\n\n"
+        "4.We welcome the adoption of the framework.\n\n"
+        "5. We close.\n"
+    )
+    document = parse_statement(text, source="t.txt")
+    assert [p.label for p in document.paragraphs] == ["1", "2", "3", "4", "5"]
+    assert document.paragraph("2").text == "We are determined to take on a leading role."
+    assert document.paragraph("4").text == "We welcome the adoption of the framework."
+
+
+def test_a_short_numbered_list_inside_prose_is_not_the_paragraph_numbering():
+    """Five numbered items near the top of a long unnumbered page are a list: the page is read by its blank lines."""
+    prose = [f"Leader {n} said the speech was a turning point for the country." for n in range(1, 9)]
+    text = "Statement of Support\n\nThe President set out five goals:\n\n" + "\n".join(
+        f"{n}. Goal number {n} of the agenda." for n in range(1, 6)
+    )
+    text += "\n\n" + "\n\n".join(prose) + "\n"
+    document = parse_statement(text, source="t.txt")
+    assert not document.numbered
+    assert [p.text for p in document.paragraphs[-8:]] == prose
+    assert max(len(p.text) for p in document.paragraphs) < 200
+
+
+_G7_2023 = Path(__file__).resolve().parents[2] / "shared/corpus/archive/2023-05"
+_G7_2023 = _G7_2023 / "2023-05-20-g7-hiroshima-leaders-communique.md"
+
+
+@pytest.mark.skipif(not _G7_2023.exists(), reason="the shared archive is not beside this checkout")
+def test_real_communique_with_mistyped_numbers_has_all_66_paragraphs():
+    loaded = load_path(_G7_2023)
+    document = parse_statement(loaded.text, source=loaded.source, title=loaded.title, published=loaded.date)
+    assert [p.label for p in document.paragraphs if p.label != PREAMBLE_LABEL] == [str(n) for n in range(1, 67)]
+    assert document.paragraph("11").text.startswith("We are determined to take on a leading role in reversing")
+    assert document.paragraph("24").text.startswith("We welcome the adoption of the historic Kunming-Montreal")
