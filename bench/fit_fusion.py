@@ -149,6 +149,11 @@ def main() -> int:  # noqa: PLR0915 - a benchmark reads top to bottom
         "rrf_tune": summary(tune, rrf),
         "rrf_check": summary(check, rrf),
     }
+    # The weights shipped now, on the same pools: what writing the new ones changes.
+    shipped = FusionWeights(**json.loads(FUSION_WEIGHTS_PATH.read_text(encoding="utf-8"))["weights"])
+    current = (shipped.paragraph, shipped.sentence, shipped.lexical)
+    figures["shipped_tune"] = summary(tune, lambda p: fused(p, current))
+    figures["shipped_check"] = summary(check, lambda p: fused(p, current))
     result = {
         "weights": dict(zip(("paragraph", "sentence", "lexical"), (round(x, 4) for x in weights), strict=True)),
         "fitted_by": "bench/fit_fusion.py",
