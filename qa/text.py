@@ -122,9 +122,6 @@ _WHEN = re.compile(
 )
 _HOW_MUCH = re.compile(r"\bhow (?:much|many)\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
-# "Which minister represented Japan?", "what official signed it?": a which/what question about
-# an office asks for a person as much as "who" does. The office is read from `office_words`.
-_WHICH_NOUN = re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:which|what)\s+(\w+)\b", re.IGNORECASE)
 
 
 def answer_type_of(question: str) -> AnswerType:
@@ -134,9 +131,6 @@ def answer_type_of(question: str) -> AnswerType:
     if _WHEN.search(question):
         return AnswerType.DATE
     if _WHO.search(question):
-        return AnswerType.PERSON
-    which = _WHICH_NOUN.search(question)
-    if which and stem(which[1].lower()) in office_words():
         return AnswerType.PERSON
     return AnswerType.ANY
 
