@@ -26,7 +26,7 @@ def test_onnx_vectors_are_those_of_sentence_transformers(embedder: Embedder) -> 
     """Every sentence of the sample statement agrees to cosine >= 0.9999, and so do token counts."""
     texts = _texts()
     assert len(texts) > QUERY_TEXTS
-    onnx = Embedder(backend="onnx")
+    onnx = Embedder(backend="onnx", onnx_after_texts=0)
     vectors = onnx.encode(texts)
     assert onnx.backend == "onnx"  # no fallback happened
     reference = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
@@ -37,7 +37,7 @@ def test_onnx_vectors_are_those_of_sentence_transformers(embedder: Embedder) -> 
 
 def test_the_export_is_made_once_per_cache_folder(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second encoder on the same cache folder opens the exported file; it does not export again."""
-    first = Embedder(backend="onnx")
+    first = Embedder(backend="onnx", onnx_after_texts=0)
     first.encode(_texts())
     cache = first._onnx_encoder()._model_file()
     assert cache.exists()
@@ -46,9 +46,10 @@ def test_the_export_is_made_once_per_cache_folder(embedder: Embedder, monkeypatc
         raise AssertionError("exported again")
 
     monkeypatch.setattr(OnnxMiniLM, "_export", no_export)
-    second = Embedder(backend="onnx")
+    second = Embedder(backend="onnx")  # the default threshold: the export in the cache is used at once
     second.encode(_texts())
     assert second.backend == "onnx"
+    assert second._model is None  # torch was never loaded
 
 
 def test_ingest_falls_back_to_torch_when_onnx_cannot_run(
@@ -61,13 +62,33 @@ def test_ingest_falls_back_to_torch_when_onnx_cannot_run(
 
     monkeypatch.setattr(onnx_encoder, "default_cache_dir", lambda: tmp_path / "empty-cache")
     monkeypatch.setattr(OnnxMiniLM, "_export", failed_export)
-    fallback = Embedder(backend="onnx")
+    fallback = Embedder(backend="onnx", onnx_after_texts=0)
     with caplog.at_level(logging.WARNING, logger="vectorstore.embeddings"):
         vectors = fallback.encode(_texts())
     assert fallback.backend == "torch"
     assert "embedding with torch instead of ONNX Runtime: exporting the model needs onnx" in caplog.text
     reference = Embedder(backend="torch").encode(_texts())
     assert float((vectors * reference).sum(axis=1).min()) >= 0.9999
+
+
+def test_a_small_ingest_does_not_pay_for_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no export in the cache, texts up to `onnx_after_texts` go through torch; past it, the export is made."""
+    exports: list[Path] = []
+
+    def counted_export(self: OnnxMiniLM, path: Path) -> None:
+        exports.append(path)
+        raise OnnxUnavailable("not exported in this test")
+
+    monkeypatch.setattr(onnx_encoder, "default_cache_dir", lambda: tmp_path / "empty-cache")
+    monkeypatch.setattr(OnnxMiniLM, "_export", counted_export)
+    texts = _texts()
+    small = Embedder(backend="onnx", onnx_after_texts=2 * len(texts))
+    small.encode(texts)
+    assert exports == []
+    assert small.backend == "onnx"  # still to be tried once the ingest grows
+    small.encode([*texts, "one more"])  # past the threshold
+    assert len(exports) == 1
+    assert small.backend == "torch"
 
 
 def test_an_unknown_backend_is_refused() -> None:

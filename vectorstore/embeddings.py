@@ -33,6 +33,10 @@ DEFAULT_BATCH_SIZE = 16  # measured faster than 64 on 2 CPU cores: less padding 
 # a question with its "without term X" variants. Loading torch costs seconds, these ms.
 QUERY_TEXTS = 32
 BACKENDS = ("onnx", "torch")  # what embeds many texts (ingest); both give the same vectors
+# The one-time ONNX export (with its check) costs about 30 s here and saves about 3 ms a text, so it
+# pays off after some 10,000 texts: smaller ingests (the quick start's 17 paragraphs) stay on torch
+# until then, unless an export is in the cache already.
+ONNX_AFTER_TEXTS = 10_000
 log = logging.getLogger(__name__)
 
 
@@ -52,11 +56,14 @@ class Embedder:
         name: str = MODEL_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
         backend: str = "onnx",
+        onnx_after_texts: int = ONNX_AFTER_TEXTS,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.name = name
         self.backend = backend
+        self.onnx_after_texts = onnx_after_texts
+        self._torch_texts = 0  # texts embedded through torch while no ONNX export was there
         self.dimension = MODEL_DIMENSION
         self.batch_size = batch_size
         self._model_path = model_path
@@ -115,7 +122,9 @@ class Embedder:
             vectors = self._light_encoder().encode(texts)
             self.texts_embedded += len(texts)
             return vectors
-        if self.backend == "onnx":
+        if self.backend == "onnx" and (
+            self._torch_texts + len(texts) > self.onnx_after_texts or self._onnx_encoder().exported()
+        ):
             try:
                 vectors = self._onnx_encoder().encode(texts, self.batch_size)
                 self.texts_embedded += len(texts)
@@ -124,6 +133,7 @@ class Embedder:
                 log.warning("embedding with torch instead of ONNX Runtime: %s", error)
                 self.backend = "torch"
         model = self._load()
+        self._torch_texts += len(texts)
         vectors = model.encode(
             list(texts),
             batch_size=self.batch_size,

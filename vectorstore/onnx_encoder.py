@@ -73,13 +73,23 @@ class OnnxMiniLM:
 
     def _model_file(self) -> Path:
         """The export's path, named by everything that shapes it: weights, torch and ONNX Runtime versions."""
-        import onnxruntime
-        import torch
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            versions = f"{version('torch')}:{version('onnxruntime')}"  # without importing either (seconds)
+        except PackageNotFoundError as error:
+            raise OnnxUnavailable(f"{error.name} is not installed") from error
         weights = self.tokens.model_dir / "model.safetensors"
         info = weights.stat()
-        key = f"{weights.resolve()}:{info.st_size}:{info.st_mtime_ns}:{torch.__version__}:{onnxruntime.__version__}"
+        key = f"{weights.resolve()}:{info.st_size}:{info.st_mtime_ns}:{versions}"
         return self.cache_dir / f"minilm-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+    def exported(self) -> bool:
+        """Whether the export is in the cache already (so using it costs no export)."""
+        try:
+            return self._model_file().exists()
+        except OnnxUnavailable:
+            return False
 
     def load(self) -> None:
         """Open the session, exporting and checking the model first if needed; raises OnnxUnavailable."""
