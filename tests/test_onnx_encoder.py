@@ -94,3 +94,17 @@ def test_a_small_ingest_does_not_pay_for_the_export(tmp_path: Path, monkeypatch:
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown embedding backend 'gpu'"):
         Embedder(backend="gpu")
+
+
+def test_a_warmed_process_embeds_questions_through_onnx(embedder: Embedder) -> None:
+    """After warm() with an export cached, a question and its variants go through ONNX, with the same vectors."""
+    Embedder(backend="onnx", onnx_after_texts=0).encode(_texts())  # makes sure the export is cached
+    questions = ["When is GCAP meant to be delivered?", "When is meant to be delivered?", "who?"]
+    warmed = Embedder(backend="onnx")
+    warmed.warm()
+    vectors = warmed.encode(questions)
+    assert warmed._onnx is not None
+    assert warmed._onnx.loaded
+    assert warmed._light is None or warmed._light._weights is None  # the NumPy weights were never read
+    reference = Embedder(backend="torch").encode(questions)  # a few texts, no warm-up: the NumPy encoder
+    assert float((vectors * reference).sum(axis=1).min()) >= 0.9999

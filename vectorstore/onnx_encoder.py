@@ -84,6 +84,10 @@ class OnnxMiniLM:
         key = f"{weights.resolve()}:{info.st_size}:{info.st_mtime_ns}:{versions}"
         return self.cache_dir / f"minilm-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
 
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
     def exported(self) -> bool:
         """Whether the export is in the cache already (so using it costs no export)."""
         try:
