@@ -8,6 +8,7 @@ blank-line paragraphs, labelled by position.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -270,12 +271,28 @@ def _list_inside_prose(lines: list[str], markers: dict[int, str]) -> bool:
 
     A statement's numbering runs to its end: what follows the last numbered
     paragraph is that paragraph, perhaps with a few closing lines. When more
-    blank-line paragraphs follow it than the numbering has items (a five-item
+    paragraphs of their own follow it than the numbering has items (a five-item
     list near the top of a 100,000-character page of quotes), the numbers
-    belong to a list, and the statement is read by its blank lines instead.
+    belong to a list, and the statement is read by its blank lines instead. A
+    block of text after a blank line is a paragraph of its own only when the
+    block before it ended a sentence (or was a heading) and it starts with a
+    capital (or is a list item): a page break in the middle of a sentence
+    does not start one.
     """
-    after_last = [group for group in _groups(lines[max(markers) + 1 :]) if not _is_heading(group)]
-    return len(after_last) > len(markers)
+    blocks = _groups(lines[max(markers) :])  # the first is the last numbered paragraph's start
+    own = 0
+    for previous, block in itertools.pairwise(blocks):
+        if _is_heading(block):
+            continue
+        if _BULLET_MARKER.match(block[0]):
+            own += 1  # a list item is a paragraph of its own when read by blank lines
+            continue
+        ended = _is_heading(previous) or previous[-1].rstrip().endswith(_SENTENCE_ENDS)
+        own += ended and block[0].lstrip(' *_"“‘(')[:1].isupper()
+    return own > len(markers)
+
+
+_SENTENCE_ENDS = (".", "!", "?", ":", ";", '"', "”", "’", ")")
 
 
 def _heading_line(line: str) -> bool:
