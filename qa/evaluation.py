@@ -330,7 +330,12 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 # Running -------------------------------------------------------------------
 def run_evaluation(service: StatementService, questions: Sequence[EvalQuestion]) -> EvalSummary:
-    """Ask every question (each in a fresh conversation) and score the answers."""
+    """Ask every question (each in a fresh conversation) and score the answers.
+
+    The service is warmed first, as the Discord bot is before it says it is ready,
+    so the latency figures are those of answering, not of loading.
+    """
+    service.warm()
     paragraphs = service.store.paragraphs()
     warnings: list[str] = []
     results = []
