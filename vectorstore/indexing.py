@@ -232,6 +232,7 @@ class _Run:
     replaced: set[str] = field(default_factory=set)  # ids superseded by an explicit --id for the same file
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)  # doc id -> what its loader left out
     fingerprints: dict[str, str] = field(default_factory=dict)  # doc id -> its file's fingerprint
+    _fingerprinted: dict[tuple[str, str], DocumentRecord] | None = None
     pending: list[_Staged] = field(default_factory=list)
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
@@ -239,6 +240,16 @@ class _Run:
     # The previous group's writes, running while the next group is embedded (one at a time, in order).
     writing: Future[None] | None = None
     writer: ThreadPoolExecutor | None = None
+
+    def fingerprinted(self) -> dict[tuple[str, str], DocumentRecord]:
+        """(source, file fingerprint) -> record, as stored when the run began (built once: a scan of
+        every record per file was quadratic in the archive). Records the run rewrites belong to
+        documents it has seen, which the fast path skips anyway."""
+        if self._fingerprinted is None:
+            self._fingerprinted = {
+                (r.source, r.file_fingerprint): r for r in self.state.records.values() if r.file_fingerprint
+            }
+        return self._fingerprinted
 
     def wait_for_writes(self) -> None:
         """Block until the previous group is written; re-raises its error (e.g. StoreUnavailable)."""
@@ -439,16 +450,8 @@ class Indexer:
         """
         if not fingerprint:
             return False
-        source = str(path)
-        record = next(
-            (
-                r
-                for r in run.state.records.values()
-                if r.source == source and r.file_fingerprint == fingerprint and r.id not in run.seen_ids
-            ),
-            None,
-        )
-        if record is None:
+        record = run.fingerprinted().get((str(path), fingerprint))
+        if record is None or record.id in run.seen_ids:
             return False
         left_out: dict[str, int] = json.loads(record.left_out) if record.left_out else {}
         run.seen_ids.add(record.id)

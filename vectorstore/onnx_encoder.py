@@ -18,6 +18,7 @@ tokens and unit length follow sentence-transformers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -71,6 +72,10 @@ class OnnxMiniLM:
         self._session: Any = None
         self._lock = threading.Lock()
 
+    @functools.cached_property
+    def _path(self) -> Path:
+        return self._model_file()
+
     def _model_file(self) -> Path:
         """The export's path, named by everything that shapes it: weights, torch and ONNX Runtime versions."""
         from importlib.metadata import PackageNotFoundError, version
@@ -91,7 +96,7 @@ class OnnxMiniLM:
     def exported(self) -> bool:
         """Whether the export is in the cache already (so using it costs no export)."""
         try:
-            return self._model_file().exists()
+            return self._path.exists()  # asked before every ingest batch: the path is worked out once
         except OnnxUnavailable:
             return False
 
@@ -104,7 +109,7 @@ class OnnxMiniLM:
                 import onnxruntime
             except ImportError as error:
                 raise OnnxUnavailable("onnxruntime is not installed") from error
-            path = self._model_file()
+            path = self._path
             fresh = not path.exists()
             if fresh:
                 self._export(path)
