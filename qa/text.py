@@ -69,6 +69,22 @@ _AMOUNT = re.compile(
     rf"|\b(?:{_NUMBER_WORD})\b",
     re.IGNORECASE,
 )
+# "How much" asks for a quantity of something, not a count of things: money, a share, a
+# magnitude ("15 billion cubic metres", "trillions", "80,000"), or a figure with its unit
+# ("15 bcm", "200 tonnes"). "Three submarines" counts submarines; it is no price.
+_MAGNITUDE = r"thousands?|millions?|billions?|trillions?|hundreds|bn|mn"
+_QUANTITY = re.compile(
+    r"[£$€¥₹]\s?\d"
+    r"|\b\d[\d,.]*\s?(?:%|per ?cent|percent)"
+    rf"|\b(?:{_MAGNITUDE})\b"
+    r"|\b\d{1,3}(?:,\d{3})+\b"
+    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d.]*\s?(?-i:[a-z]{2,})\b",
+    re.IGNORECASE,
+)
+# A share or a sum of money: what "how many" (a count of things) is not answered by.
+_SHARE_OR_MONEY = re.compile(
+    rf"[£$€¥₹]\s?\d[\d,.]*(?:\s?(?:{_MAGNITUDE}))?|\b\d[\d,.]*\s?(?:%|per ?cent|percent)", re.IGNORECASE
+)
 # An honorific ("Mr Healey", "H.E."), or a capitalised word followed by more
 # ("Coordinator Kurt Campbell", "Minister of Defense of Japan"): a person when
 # one of those words names an office (`office_words`), not an organisation
@@ -98,6 +114,16 @@ def has_amount(text: str) -> bool:
     return any(not _YEAR.match(match.group(0)) for match in _AMOUNT.finditer(text))
 
 
+def has_quantity(text: str) -> bool:
+    """Money, a share, a magnitude or a figure with its unit: what answers "how much"."""
+    return bool(_QUANTITY.search(text))
+
+
+def has_count(text: str) -> bool:
+    """A number of things, in digits or words (a year, a share or a sum of money is none): what answers "how many"."""
+    return has_amount(_SHARE_OR_MONEY.sub(" ", text))
+
+
 def has_person(text: str) -> bool:
     """A person by honorific ("Mr Healey") or by office and name ("Coordinator Kurt Campbell", "President Biden")."""
     if _HONORIFIC.search(text):
@@ -111,7 +137,8 @@ class AnswerType(Enum):
 
     ANY = "any"
     DATE = "date"
-    AMOUNT = "amount"
+    AMOUNT = "amount"  # "how much": a quantity (money, a share, a magnitude)
+    COUNT = "count"  # "how many": a number of things
     PERSON = "person"
 
 
@@ -120,12 +147,16 @@ _WHEN = re.compile(
     r"|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b|^\W*what (?:date|day|year|month)\b",
     re.IGNORECASE,
 )
-_HOW_MUCH = re.compile(r"\bhow (?:much|many)\b", re.IGNORECASE)
+_HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
+_HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
 
 
 def answer_type_of(question: str) -> AnswerType:
-    """The hard condition on an answer: "when" needs a date, "how much/many" an amount, "who" a person or office."""
+    """The hard condition on an answer: "when" needs a date, "how much" a quantity, "how many" a count,
+    "who" a person or office."""
+    if _HOW_MANY.search(question):
+        return AnswerType.COUNT
     if _HOW_MUCH.search(question):
         return AnswerType.AMOUNT
     if _WHEN.search(question):
@@ -140,7 +171,9 @@ def holds_type(kind: AnswerType, text: str) -> bool:
     if kind is AnswerType.DATE:
         return has_date(text)
     if kind is AnswerType.AMOUNT:
-        return has_amount(text)
+        return has_quantity(text)
+    if kind is AnswerType.COUNT:
+        return has_count(text)
     if kind is AnswerType.PERSON:
         return has_person(text)
     return True

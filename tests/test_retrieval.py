@@ -89,6 +89,8 @@ def test_dense_finds_a_paraphrase_without_shared_words(retriever: HybridRetrieve
         ("¶3", ["3"]),
         ("para 12 of the 2025 statement", ["12"]),
         ("paragraphs 9-11", ["9", "10", "11"]),
+        ("What does point 2 of the 2025 statement say?", ["2"]),
+        ("items 4 and 5", ["4", "5"]),
     ],
 )
 def test_exact_references_bypass_search(retriever: HybridRetriever, query: str, expected: list[str]) -> None:
@@ -97,6 +99,13 @@ def test_exact_references_bypass_search(retriever: HybridRetriever, query: str, 
     assert result.exact
     assert [h.paragraph.label for h in result.hits] == expected
     assert all(h.exact and h.score == 1.0 for h in result.hits)
+
+
+def test_point_without_a_number_is_an_ordinary_search(retriever: HybridRetriever) -> None:
+    """'point' or 'item' is a reference only before a number: 'at what point is GCAP delivered' is searched."""
+    result = retriever.search("At what point is GCAP delivered?")
+    assert not result.exact
+    assert result.hits[0].paragraph.label == "12"
 
 
 def test_reference_to_a_missing_paragraph_finds_nothing(retriever: HybridRetriever) -> None:

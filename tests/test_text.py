@@ -9,8 +9,10 @@ from qa.text import (
     answer_type_of,
     content_terms,
     has_amount,
+    has_count,
     has_date,
     has_person,
+    has_quantity,
     holds_type,
     office_words,
     stem,
@@ -58,6 +60,34 @@ def test_money_counts_and_shares_are_amounts(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["$825 million", "15 bcm of gas", "trillions of dollars", "80,000 seized guns", "nearly 20 percent", "€3bn"],
+)
+def test_money_shares_magnitudes_and_units_answer_how_much(text: str) -> None:
+    assert has_quantity(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["three Virginia class submarines, with up to two more", "starting in the early 2030s", "in 2027", "five systems"],
+)
+def test_a_count_of_things_is_no_quantity(text: str) -> None:
+    """ "How much is Australia paying?" is not answered by "three submarines" (a real_dev near-miss)."""
+    assert not has_quantity(text)
+
+
+@pytest.mark.parametrize("text", ["five systems", "31 MQ-9B drones", "200 Boeing aircraft", "80,000 guns"])
+def test_numbers_of_things_are_counts(text: str) -> None:
+    assert has_count(text)
+
+
+@pytest.mark.parametrize("text", ["an increase of nearly 20 percent", "$825 million", "by 2025", "the partnership"])
+def test_shares_money_and_years_are_no_counts(text: str) -> None:
+    """ "How many students?" is not answered by "an increase of 20 percent"."""
+    assert not has_count(text)
+
+
+@pytest.mark.parametrize(
     "text", ["in 2027", "the partnership will deepen", "by 2035 and in 2040", "one of the first steps"]
 )
 def test_a_year_alone_is_not_an_amount(text: str) -> None:
@@ -96,7 +126,7 @@ def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
         ("By when will the data be shared?", AnswerType.DATE),
         ("Where and when will they meet next?", AnswerType.DATE),
         ("On what date was it signed?", AnswerType.DATE),
-        ("How many planes is Air India buying?", AnswerType.AMOUNT),
+        ("How many planes is Air India buying?", AnswerType.COUNT),
         ("how much have partners pledged?", AnswerType.AMOUNT),
         ("Who headed the American delegation?", AnswerType.PERSON),
         ("whose design is the submarine based on?", AnswerType.ANY),
@@ -108,11 +138,13 @@ def test_question_type_comes_from_its_wh_words(question: str, kind: AnswerType) 
 
 
 def test_holds_type_is_the_hard_condition_of_each_type() -> None:
-    """A date answers "when", an amount "how many", a person "who"; any text answers other questions."""
+    """A date answers "when", a count "how many", a quantity "how much", a person "who"; any text the rest."""
     assert holds_type(AnswerType.DATE, "in 2026")
     assert not holds_type(AnswerType.DATE, "in Germany")
-    assert holds_type(AnswerType.AMOUNT, "five systems")
-    assert not holds_type(AnswerType.AMOUNT, "in 2026")
+    assert holds_type(AnswerType.COUNT, "five systems")
+    assert not holds_type(AnswerType.COUNT, "in 2026")
+    assert holds_type(AnswerType.AMOUNT, "$1 billion")
+    assert not holds_type(AnswerType.AMOUNT, "five systems")
     assert holds_type(AnswerType.PERSON, "Prime Minister Albanese")
     assert not holds_type(AnswerType.PERSON, "soon.")
     assert holds_type(AnswerType.ANY, "")

@@ -48,8 +48,10 @@ _GENERIC_TITLE_WORDS = frozenset(
 EXACT_SEARCH_PARAGRAPHS = 150
 CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
+# "point 2" and "item 3" are how people name a numbered paragraph or a bullet too; "article" is
+# not here: "Article IV" of a treaty a statement mentions is no paragraph of the statement.
 _REFERENCE = re.compile(
-    r"(?:\bparagraphs?|\bparas?\.?|\bpar\.|¶|§)\s*"
+    r"(?:\bparagraphs?|\bparas?\.?|\bpar\.|\bpoints?|\bitems?|¶|§)\s*"
     rf"(?P<labels>(?:{SECTION_LABEL_PATTERN}|\d{{1,4}}(?!\d)|preamble)"
     rf"(?:\s*(?:,|and|&|-|–|to)\s*(?:{SECTION_LABEL_PATTERN}|\d{{1,4}}(?!\d)))*)"
     r"(?:\s+(?:of|in|from)\s+(?:the\s+)?(?P<doc>[^?.!,;]{2,80}))?",
