@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.documents import Document as LCDocument
 
@@ -408,3 +409,48 @@ def test_fusion_weights_are_fitted_data() -> None:
     assert data["fitted_by"] == "bench/fit_fusion.py"
     assert sum(data["weights"].values()) == pytest.approx(1.0)
     assert {"tune", "check"} <= set(data["figures"])
+
+
+# Searching within some documents -------------------------------------------------------
+class _RecordingSearch:
+    """A nearest-neighbour list over keys "d<doc>:<n>", nearest first, that records how it was asked."""
+
+    def __init__(self, ranked: list[str]) -> None:
+        self.ranked = ranked
+        self.calls: list[tuple[int, tuple[str, ...] | None]] = []
+
+    def __call__(self, vector: object, k: int, *, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        self.calls.append((k, None if doc_ids is None else tuple(doc_ids)))
+        found = [(key, 1.0 - i / 1000) for i, key in enumerate(self.ranked)]
+        return [(key, score) for key, score in found if doc_ids is None or key.split(":", 1)[0] in doc_ids][:k]
+
+
+def test_a_large_share_of_the_corpus_is_searched_unfiltered_and_filtered_here() -> None:
+    """Half the corpus allowed: one unfiltered query, deep enough, gives what the filtered query would."""
+    from vectorstore.retrieval import CANDIDATES, _nearest_within
+
+    ranked = [f"d{i % 2}:{i}" for i in range(400)]
+    search = _RecordingSearch(ranked)
+    found = _nearest_within(search, np.zeros(3), ["d0"], 0.5)
+    assert search.calls == [(90, None)]
+    assert found == search(np.zeros(3), CANDIDATES, doc_ids=["d0"])
+
+
+def test_too_few_allowed_neighbours_fall_back_to_the_filtered_query() -> None:
+    """When the deep unfiltered list holds too few of the allowed documents, Chroma's filter is asked."""
+    from vectorstore.retrieval import CANDIDATES, _nearest_within
+
+    ranked = [f"d1:{i}" for i in range(300)] + [f"d0:{i}" for i in range(40)]
+    search = _RecordingSearch(ranked)
+    found = _nearest_within(search, np.zeros(3), ["d0"], 0.5)
+    assert search.calls == [(90, None), (CANDIDATES, ("d0",))]
+    assert [key for key, _ in found] == [f"d0:{i}" for i in range(CANDIDATES)]
+
+
+def test_a_small_share_goes_straight_to_the_filtered_query() -> None:
+    """A month of the archive (2 % of it) would need a query hundreds deep: the filter is cheaper."""
+    from vectorstore.retrieval import CANDIDATES, _nearest_within
+
+    search = _RecordingSearch([f"d0:{i}" for i in range(50)])
+    _nearest_within(search, np.zeros(3), ["d0"], 0.02)
+    assert search.calls == [(CANDIDATES, ("d0",))]

@@ -123,6 +123,22 @@ def test_unknown_document_and_paragraph_raise_domain_errors(store: ParagraphStor
     assert "own numbers" in caught.value.user_message()  # a neutral hint: front ends add their own command
 
 
+def test_paragraph_keys_by_label_in_few_documents_in_many_and_anywhere(store: ParagraphStore, monkeypatch):
+    """`keys_labelled` answers the same whether it reads the named documents' ids or filters on the label."""
+    from vectorstore import store as store_module
+
+    _ingest(store)
+    _ingest(store, STATEMENT.replace("Maritime", "Harbour"), source="harbour.txt")
+    few = store.keys_labelled(["2", "3"], ["maritime"])
+    anywhere = store.keys_labelled(["2"])
+    assert sorted(key.split(":")[:2] for key in few) == [["maritime", "2"], ["maritime", "3"]]
+    assert sorted(key.split(":")[0] for key in anywhere) == ["harbour", "maritime"]
+    assert store.keys_labelled(["9"], ["maritime"]) == []
+    monkeypatch.setattr(store_module, "_LABEL_SCAN_DOCUMENTS", 0)  # as if many documents were named
+    assert sorted(store.keys_labelled(["2", "3"], ["maritime"])) == sorted(few)
+    assert store.keys_labelled(["2"], ["harbour", "nope"]) == [k for k in anywhere if k.startswith("harbour:")]
+
+
 def test_long_paragraph_is_stored_as_windows_but_read_whole(store: ParagraphStore, embedder):
     """A paragraph split into windows still reads back as one paragraph with its full text."""
     long_text = " ".join(f"Point {n}: the Ministers welcomed maritime cooperation in the region." for n in range(24))
