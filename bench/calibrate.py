@@ -147,9 +147,6 @@ def _service(data_dir: Path) -> StatementService:
 
 
 def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
-    from qa.question import normalise_question
-    from vectorstore.retrieval import SearchFilter
-
     data_dir = store_root / question_set.name
     service = _service(data_dir)
     if not service.store.paragraphs():
@@ -165,10 +162,10 @@ def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
         units = resolve_gold(question, paragraphs, warnings)
         unit = split_unit(question, units, single_document=single)
         item = Collected(question_set.name, question, unit, half_of(unit), units)
-        search_filter = SearchFilter(doc_ids=(question.document,)) if question.document else None
-        result, without = answerer.search(
-            normalise_question(question.question, max_chars=service.max_question_chars), search_filter=search_filter
-        )
+        # As `StatementService.ask` sees it: cleaned, and scoped by what it names ("the March 2023
+        # AUKUS statement") or by the set's `document`.
+        cleaned, search_filter = service.prepare_question(question.question, question.document, None, None)
+        result, without = answerer.search(cleaned, search_filter=search_filter)
         if result.exact:
             item.exact = [(h.paragraph.doc_id, h.paragraph.label) for h in result.hits]
         else:

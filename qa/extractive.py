@@ -44,7 +44,7 @@ from prompts import ABSTAIN_PHRASE
 from qa.citations import content_of
 from qa.sanitise import is_instruction
 from qa.termvectors import TermVectors, bundled_term_vectors
-from qa.text import AnswerType, answer_type_of, content_terms, holds_type, stem, stems
+from qa.text import AnswerType, answer_type_of, content_terms, evidence_stems, evidence_words, holds_type, stem
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import DocumentRecord, StoredParagraph, StoredSentence
@@ -337,7 +337,7 @@ class ExtractiveAnswerer:
                 continue
             columns, soft = soft_by_paragraph[hit.paragraph.key]
             paragraph_best = _best_per_term(soft, list(columns.values()))
-            in_paragraph = stems(hit.paragraph.text)
+            in_paragraph = evidence_stems(hit.paragraph.text)
             lacking = [t for t in weights if term_stems[t] not in in_paragraph]
             best = max(float(similarities[i]) for i in indexes)
             candidates: list[Candidate] = []
@@ -345,12 +345,12 @@ class ExtractiveAnswerer:
             for index in indexes:
                 sentence = sentences[index]
                 similarity = float(similarities[index])
-                own = stems(sentence.text)
+                own = evidence_stems(sentence.text)
                 absent = [t for t in weights if term_stems[t] not in own]
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds = holds_type(kind, sentence.text)
-                sentence_best = _best_per_term(soft, [columns[w] for w in content_terms(sentence.text) if w in columns])
+                sentence_best = _best_per_term(soft, _columns_of(columns, sentence.text))
                 features = np.array(
                     [
                         similarity,
@@ -401,7 +401,7 @@ class ExtractiveAnswerer:
         soft: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         evidence_best = np.zeros(len(terms))
         for hit in hits:
-            words = content_terms(hit.paragraph.text)
+            words = evidence_words(hit.paragraph.text)
             similarities = self._soft_similarities(terms, words)
             soft[hit.paragraph.key] = ({w: i for i, w in enumerate(words)}, similarities)
             if similarities.size:
@@ -459,6 +459,11 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def _columns_of(columns: dict[str, int], text: str) -> list[int]:
+    """The columns (in a paragraph's soft-similarity matrix) of the evidence words of `text`."""
+    return [columns[word] for word in evidence_words(text) if word in columns]
 
 
 def _best_per_term(similarities: np.ndarray, columns: list[int]) -> np.ndarray:

@@ -382,7 +382,6 @@ def test_a_question_reads_the_corpus_version_once_and_runs_the_model_once(
     assert calls == {"corpus_version": 1, "encode": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="refit on the merged tree: ¶16 leads with p 0.499, under abstain_below 0.50")
 def test_how_many_question_is_answered_by_a_sentence_with_a_count(service: StatementService) -> None:
     """'How many' needs a number or a counting word, not a year: ¶16 ('2+2', 'the sixth ... Meeting') has one."""
     answer = service.ask("How many UK-Japan 2+2 meetings have there been?")

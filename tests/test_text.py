@@ -6,8 +6,11 @@ import pytest
 
 from qa.text import (
     AnswerType,
+    abbreviations,
     answer_type_of,
     content_terms,
+    evidence_stems,
+    evidence_words,
     has_amount,
     has_count,
     has_date,
@@ -179,3 +182,26 @@ def test_static_token_vectors_of_no_words_is_an_empty_matrix() -> None:
     from qa.termvectors import bundled_term_vectors
 
     assert bundled_term_vectors().matrix([]).shape[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "abbreviation"),
+    [
+        ("the U.S. and the U.K.", "us"),
+        ("The United States and the United Kingdom plan to begin rotations", "us"),
+        ("The United States and the United Kingdom plan to begin rotations", "uk"),
+        ("with the International Atomic Energy Agency", "iaea"),
+        ("the U.S. Army Multi-Domain Task Force", "mdtf"),
+    ],
+)
+def test_a_passage_backs_the_abbreviations_it_spells_out(text: str, abbreviation: str) -> None:
+    """ "US" in a question is backed by "U.S." or "the United States" (tokenised "u", "s" / "united", "states")."""
+    assert abbreviation in abbreviations(text)
+    assert abbreviation in evidence_stems(text)
+    assert abbreviation in evidence_words(text)
+
+
+def test_lowercase_words_spell_no_abbreviation() -> None:
+    """Only names abbreviate: "the united states" typed in lower case, or ordinary words, give nothing."""
+    assert abbreviations("we will work with partners across the region") == set()
+    assert "us" not in abbreviations("the united states")
