@@ -159,6 +159,9 @@ def rss_probe() -> int:
     return 0
 
 
+SAME_TEXTS = 10_000  # texts for the same-calls ceiling (a minute or two on 2 cores)
+
+
 def model_throughput(service: StatementService, texts: list[str]) -> tuple[int, float, dict[int, float]]:
     """(tokens, best tokens/s, tokens/s by batch size) of `encode` alone on `texts`."""
     embedder = service.store.embedder
@@ -268,6 +271,29 @@ def measure_ingest(
                 f"pipeline: ~{share:,.0f} tokens/s (texts embedded x mean tokens per sentence / ingest time)"
                 f" = {share / best:.0%} of the model's best"
             )
+    if report.embedded and seconds:
+        same_calls_ceiling(service, report.embedded, seconds)
+
+
+def same_calls_ceiling(service: StatementService, embedded: int, seconds: float) -> None:
+    """The fair ceiling: the model alone on the texts this ingest embedded (every sentence and title,
+    up to SAME_TEXTS of them), in the calls ingest makes (EMBED_CHECK_TEXTS at a time), timed in the
+    same process right after it; the pipeline's share of that rate."""
+    from vectorstore.indexing import EMBED_CHECK_TEXTS
+
+    store = service.store
+    keys = [p.key for p in store.paragraphs()]
+    texts = [s.text for s in store.sentences_for(keys)] + [r.title for r in store.documents()]
+    texts = texts[:SAME_TEXTS]
+    started = time.perf_counter()
+    for start in range(0, len(texts), EMBED_CHECK_TEXTS):
+        store.embedder.encode(texts[start : start + EMBED_CHECK_TEXTS])
+    alone = len(texts) / (time.perf_counter() - started)
+    pipeline = embedded / seconds
+    print(
+        f"model alone on {len(texts):,} of the texts ingest embedded, in ingest's calls: {alone:,.1f} texts/s; "
+        f"pipeline {pipeline:,.1f} texts/s = {pipeline / alone:.0%} of it"
+    )
 
 
 def main() -> int:

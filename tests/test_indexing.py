@@ -13,7 +13,7 @@ from ingest.parser import parse_statement
 from tests.conftest import REPO, SEED
 from vectorstore import indexing
 from vectorstore.indexing import Indexer
-from vectorstore.store import ParagraphStore, StoreLocked
+from vectorstore.store import ParagraphStore, StoreLocked, StoreUnavailable
 
 
 def statement(title: str, paragraphs: list[str], date: str = "4 June 2024") -> str:
@@ -304,6 +304,39 @@ def test_many_documents_in_small_groups_match_their_files(embedded_store: Paragr
             "2": "Shared text.",
             "3": "Two. Three.",
         }
+
+
+def test_files_are_reported_in_order_with_failures_by_name(embedded_store: ParagraphStore, tmp_path: Path) -> None:
+    """Many files in small groups, one unreadable among them: each is ingested or named, in order."""
+    corpus = tmp_path / "corpus"
+    count = 19
+    for n in range(count):
+        write(corpus / f"s{n:02d}.txt", statement(f"Statement {n}", [f"Paragraph {n} one.", "Shared text."]))
+    write(corpus / "s05.txt", "")  # empty: unreadable, named, and the run goes on
+    seen: list[str] = []
+    report = Indexer(embedded_store, group_texts=6, group_documents=2).ingest_paths(
+        [corpus], progress=lambda done, total, path: seen.append(Path(path).name) if path else None
+    )
+    assert [Path(e.path).name for e in report.failed] == ["s05.txt"]
+    assert seen == [f"s{n:02d}.txt" for n in range(count)]
+    assert [c.id for c in report.changes] == [f"s{n:02d}" for n in range(count) if n != 5]
+    assert stored_texts(embedded_store, f"s{count - 1}") == {"1": f"Paragraph {count - 1} one.", "2": "Shared text."}
+
+
+def test_a_store_failure_mid_run_is_raised_as_itself(
+    embedded_store: ParagraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store failure while a later group is embedded ends the run with StoreUnavailable, not another error."""
+    corpus = tmp_path / "corpus"
+    for n in range(16):
+        write(corpus / f"s{n:02d}.txt", statement(f"Statement {n}", [f"Paragraph {n} one."]))
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise StoreUnavailable("the store is not responding")
+
+    monkeypatch.setattr(embedded_store, "add_sentences", fail)
+    with pytest.raises(StoreUnavailable):
+        Indexer(embedded_store, group_texts=2, group_documents=1).ingest_paths([corpus])
 
 
 def test_remove_deletes_document_and_paragraphs(store: ParagraphStore, tmp_path: Path):

@@ -51,8 +51,8 @@ EXACT_SEARCH_PARAGRAPHS = 150
 # A search within some documents asks Chroma, unfiltered, up to this deep (the cost grows with
 # the depth: ~30 ms at 200, ~70 ms at 400 on the archive), 1.5 times as deep as their share needs.
 OVERFETCH_MAX_DEPTH = 400
-_REMEMBERED_REFERENCES = 64  # paragraph references looked up, per process (keyed on the corpus version)
 OVERFETCH_MARGIN = 1.5
+_REMEMBERED_REFERENCES = 64  # paragraph references looked up, per process (keyed on the corpus version)
 CACHED_PARAGRAPHS = 5_000  # per process; with their sentences and vectors about 30 MB
 
 # "point 2" and "item 3" are how people name a numbered paragraph or a bullet too; "article" is
@@ -198,7 +198,7 @@ class HybridRetriever:
         self._paragraphs = _PerVersionCache(CACHED_PARAGRAPHS)
         self._sentences = _PerVersionCache(CACHED_PARAGRAPHS)
         self._pinned = threading.local()  # the corpus version one question reads everything at
-        self._references: OrderedDict[tuple[str, str, tuple[str, ...]], Reference | None] = OrderedDict()
+        self._references: OrderedDict[tuple[str, str, tuple[str, ...]], Reference] = OrderedDict()
         # The window, sentence and BM25 searches of one question run side by side: each waits on
         # Chroma or SQLite, which work outside the GIL (at archive scale 20-24 ms against 34-41 ms
         # one after the other, bench/bench_archive.py).
@@ -343,7 +343,6 @@ class HybridRetriever:
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
-        total_paragraphs = sum(record.paragraphs for record in documents.values()) or 1
         if restrict is not None and sum(documents[d].paragraphs for d in restrict) <= EXACT_SEARCH_PARAGRAPHS:
             dense, sentences = self._exact_dense(vector, restrict, version)
             lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
@@ -351,7 +350,10 @@ class HybridRetriever:
             lexical_search = self._searchers.submit(
                 self.lexical.search, query, CANDIDATES, doc_ids=restrict, version=version
             )
-            share = sum(documents[d].paragraphs for d in restrict) / total_paragraphs if restrict else 1.0
+            share = 1.0
+            if restrict is not None:
+                total = sum(record.paragraphs for record in documents.values()) or 1
+                share = sum(documents[d].paragraphs for d in restrict) / total
             sentence_search = self._searchers.submit(
                 _nearest_within, self.store.sentence_search, vector, restrict, share
             )
