@@ -60,6 +60,7 @@ from qa.extractive import (  # noqa: E402
     choose_quotes,
 )
 from qa.service import StatementService  # noqa: E402
+from qa.types import Citation  # noqa: E402
 from vectorstore.embeddings import Embedder  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -115,6 +116,8 @@ class Collected:
     half: str
     gold_units: list[frozenset[tuple[str, str]]]
     exact: list[tuple[str, str]] = field(default_factory=list)  # paragraphs of an exact reference
+    # Several documents in the store: answers cite as `[doc-id ¶N]`, which counts towards their length.
+    multi_document: bool = False
     passages: list[Passage] = field(default_factory=list)
 
     @property
@@ -161,7 +164,7 @@ def collect(question_set: QuestionSet, store_root: Path) -> list[Collected]:
         warnings: list[str] = []
         units = resolve_gold(question, paragraphs, warnings)
         unit = split_unit(question, units, single_document=single)
-        item = Collected(question_set.name, question, unit, half_of(unit), units)
+        item = Collected(question_set.name, question, unit, half_of(unit), units, multi_document=not single)
         # As `StatementService.ask` sees it: cleaned, and scoped by what it names ("the March 2023
         # AUKUS statement") or by the set's `document`.
         cleaned, search_filter = service.prepare_question(question.question, question.document, None, None)
@@ -306,7 +309,11 @@ def replay(items: Sequence[Collected], params: AnswererParams, *, apply: bool = 
             cited = {(p.paragraph.doc_id, p.paragraph.label) for p, _quoted in chosen}
             text = " ".join(c.sentence.text for _p, quoted in chosen for c in quoted)
         if answered:
-            figures.chars.append(len(text) + 8 * len(cited))  # "[¶NN] " markers
+            # The answer as shown: each quote followed by its marker, `[¶12]` or `[doc-id ¶12]`.
+            markers = sum(
+                1 + len(Citation(doc, "", label, "").marker(with_document=item.multi_document)) for doc, label in cited
+            )
+            figures.chars.append(len(text) + markers)
         if item.question.unanswerable:
             figures.unanswerable += 1
             figures.abstained_unanswerable += not answered
