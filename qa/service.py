@@ -344,6 +344,7 @@ class StatementService:
             self.retriever.search(question)
 
     def close(self) -> None:
+        self.retriever.close()
         self.retriever.lexical.close()
         self.store.close()
 

@@ -226,6 +226,10 @@ class HybridRetriever:
         pinned = getattr(self._pinned, "version", None)
         return pinned if pinned is not None else self.store.corpus_version()
 
+    def close(self) -> None:
+        """Stop the search threads (the store and the BM25 index are closed by their owner)."""
+        self._searchers.shutdown(wait=True)
+
     def clear_caches(self) -> None:
         """Forget cached paragraphs, sentences and term counts (benchmarks measure the uncached path)."""
         self._paragraphs.clear()
