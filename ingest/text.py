@@ -75,3 +75,29 @@ def content_terms(text: str) -> list[str]:
             continue
         seen.append(token)
     return seen
+
+
+# "U.S." is tokenised "u", "s" and "United States" "united", "states": neither backs "US" in a
+# question, and statements write one where people type the other ("US", "UK", "IAEA", "MDTF").
+_DOTTED = re.compile(r"(?<![\w.])(?:[A-Za-z]\.){2,}")
+_NAME_WORDS = re.compile(r"[A-Z][\w'’]*(?:-[A-Z]?[\w'’]*)*(?:\s+(?:of\s+)?[A-Z][\w'’]*(?:-[A-Z]?[\w'’]*)*)+")
+_LONGEST_ABBREVIATED = 6  # words: "International Atomic Energy Agency" has 4, "IPEF" 4
+
+
+def abbreviations(text: str) -> set[str]:
+    """The abbreviations `text` spells out or writes with stops, lowercased: "U.S." and "the United
+    States" give "us", "International Atomic Energy Agency" "iaea", "Multi-Domain Task Force" "mdtf".
+
+    Every run of consecutive capitalised words counts ("Army Multi-Domain Task Force" gives
+    "mdtf" as well as "amdtf"), so a question's abbreviation is backed by the name it stands for.
+    """
+    found = {match.group(0).replace(".", "").lower() for match in _DOTTED.finditer(text)}
+    for run in _NAME_WORDS.finditer(text):
+        words = [w for w in re.split(r"[\s-]+", run.group(0)) if w[:1].isupper()]
+        if words and words[0] == "The":
+            words = words[1:]
+        initials = "".join(w[0] for w in words).lower()
+        for start in range(len(initials)):
+            for end in range(start + 2, min(len(initials), start + _LONGEST_ABBREVIATED) + 1):
+                found.add(initials[start:end])
+    return found

@@ -454,3 +454,21 @@ def test_a_small_share_goes_straight_to_the_filtered_query() -> None:
     search = _RecordingSearch([f"d0:{i}" for i in range(50)])
     _nearest_within(search, np.zeros(3), ["d0"], 0.02)
     assert search.calls == [(CANDIDATES, ("d0",))]
+
+
+def test_kind_words_decide_between_statements_that_share_the_rest(small: SmallCorpus, tmp_path: Path) -> None:
+    """ "paragraph 2 of the US-India joint statement" is a Joint Statement's ¶2, not the newer fact sheet's nor the
+    Quad declaration's (which names India and the United States among others); of a series, the newest."""
+    for name, title, day in (
+        ("joint-2023", "Joint Statement from the United States and India", "22 June 2023"),
+        ("joint-2024", "Joint Statement from the United States and India", "13 February 2024"),
+        ("quad-2024", "Joint Statement of the Leaders of Australia, India, Japan and the United States", "21 Sep 2024"),
+        ("factsheet-2025", "Fact Sheet: The United States and India Deepen Cooperation", "6 January 2025"),
+    ):
+        small.add(name, statement(title, day, [f"The leaders met ({name}).", f"They welcomed the accord ({name})."]))
+    hybrid = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "lexical.sqlite3"))
+    joint = hybrid.search("What does paragraph 2 of the US-India joint statement say?")
+    assert [(h.paragraph.doc_id, h.paragraph.label) for h in joint.hits] == [("joint-2024", "2")]
+    fact_sheet = hybrid.search("What does paragraph 2 of the US-India fact sheet say?")
+    assert [(h.paragraph.doc_id, h.paragraph.label) for h in fact_sheet.hits] == [("factsheet-2025", "2")]
+    hybrid.lexical.close()

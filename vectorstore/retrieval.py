@@ -33,7 +33,7 @@ import numpy as np
 
 from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
-from ingest.text import content_terms, token_set, tokenize
+from ingest.text import abbreviations, content_terms, token_set, tokenize
 from vectorstore.lexical import LexicalIndex
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
@@ -46,6 +46,8 @@ _GENERIC_TITLE_WORDS = frozenset(
     "statement joint declaration communique communiqué meeting ministerial ministers minister foreign defence defense"
     " consultations summit leaders readout press release dialogue talks".split()
 )
+# Words naming a kind of document, not a document ("the G7 statement"): see `_documents_named`.
+_KIND_WORDS = frozenset("statement joint document declaration communique communiqué".split())
 # Up to this many paragraphs in the filtered documents, dense search runs here, not in Chroma.
 EXACT_SEARCH_PARAGRAPHS = 150
 # A search within some documents asks Chroma, unfiltered, up to this deep (the cost grows with
@@ -536,16 +538,24 @@ class HybridRetriever:
         return Reference(labels=tuple(labels), doc_ids=tuple(candidates), hits=tuple(hits))
 
     def _documents_named(self, words: str, doc_ids: Sequence[str], documents: dict[str, DocumentRecord]) -> list[str]:
-        wanted = set(tokenize(words)) - {"statement", "joint", "document", "the", "declaration", "communique"}
+        written = set(tokenize(words))
+        wanted = written - _KIND_WORDS - {"the"}
         if not wanted:
             return []
+        # Words naming the kind of document ("joint statement") never name one alone, but between
+        # statements that share the rest they decide: "the US-India joint statement" is the Joint
+        # Statement, not the newer fact sheet on the same two countries.
+        # Then the title the words cover best: "US-India" is the U.S.-India statement's whole title,
+        # and only a part of the Quad declaration's (Australia, India, Japan, the United States).
+        kind = written & _KIND_WORDS
         scored = []
         for doc_id in doc_ids:
             record = documents[doc_id]
-            haystack = token_set(f"{record.id} {record.title} {record.date or ''}")
+            haystack = token_set(f"{record.id} {record.title} {record.date or ''}") | abbreviations(record.title)
             overlap = len(wanted & haystack)
             if overlap:
-                scored.append((overlap, doc_id))
+                uncovered = len(set(content_terms(record.title)) - written)
+                scored.append(((overlap, len(kind & haystack), -uncovered), doc_id))
         if not scored:
             return []
         best = max(s for s, _ in scored)
