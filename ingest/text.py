@@ -101,3 +101,10 @@ def abbreviations(text: str) -> set[str]:
             for end in range(start + 2, min(len(initials), start + _LONGEST_ABBREVIATED) + 1):
                 found.add(initials[start:end])
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def name_words(title: str) -> frozenset[str]:
+    """A title's words and the abbreviations it spells out, remembered: "Joint Statement from the United
+    States and India" is named by "the US-India statement" (titles are matched against every question)."""
+    return token_set(title) | abbreviations(title)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from errors import InvalidQuestion, UnknownDocument
-from ingest.text import MONTHS, STOPWORDS, token_set, tokenize
+from ingest.text import MONTHS, STOPWORDS, name_words, token_set, tokenize
 from qa.sanitise import INVISIBLE
 from vectorstore.store import DocumentRecord
 
@@ -191,7 +191,7 @@ def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecor
     """
     if not terms or not documents:
         return [], frozenset()
-    titles = {doc_id: token_set(record.title) for doc_id, record in documents.items()}
+    titles = {doc_id: name_words(record.title) for doc_id, record in documents.items()}
     every_title = set().union(*titles.values())
     wanted = {t for t in terms if t not in _NAME_FILLERS or t in every_title}
     if not wanted - _NAME_FILLERS:
@@ -212,7 +212,9 @@ def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> 
         return fragment
     wanted = set(tokenize(fragment))
     matches = [
-        doc_id for doc_id, record in documents.items() if wanted and wanted <= token_set(f"{doc_id} {record.title}")
+        doc_id
+        for doc_id, record in documents.items()
+        if wanted and wanted <= token_set(doc_id) | name_words(record.title)
     ]
     if not matches:
         raise UnknownDocument(f"No document with id or title matching {fragment!r}.")

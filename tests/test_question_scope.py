@@ -107,6 +107,13 @@ def test_a_name_matches_titles_holding_every_word_of_it() -> None:
     assert question_scope("In the Biden-Marcos statement, what about space?", DOCUMENTS, today=TODAY).empty
 
 
+def test_an_abbreviation_names_the_title_that_spells_it_out() -> None:
+    """'the US-India joint statement' is "Joint Statement from the United States and India" ("US" = United States)."""
+    scope = question_scope("What did the US-India joint statement say about drones?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("india-2023",)
+    assert resolve_document("US India", DOCUMENTS) == "india-2023"
+
+
 def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
     """'in June 2023' keeps the statements of June 2023; a year no statement is dated in filters nothing."""
     scope = question_scope("In June 2023, what was agreed on space?", DOCUMENTS, today=TODAY)

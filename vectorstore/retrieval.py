@@ -33,7 +33,7 @@ import numpy as np
 
 from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
-from ingest.text import abbreviations, content_terms, token_set, tokenize
+from ingest.text import content_terms, name_words, token_set, tokenize
 from vectorstore.lexical import LexicalIndex
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
@@ -551,7 +551,7 @@ class HybridRetriever:
         scored = []
         for doc_id in doc_ids:
             record = documents[doc_id]
-            haystack = token_set(f"{record.id} {record.title} {record.date or ''}") | abbreviations(record.title)
+            haystack = token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
             overlap = len(wanted & haystack)
             if overlap:
                 uncovered = len(set(content_terms(record.title)) - written)
