@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
 
 from errors import StatementbotError
+from ingest.text import name_words
 from qa.citations import final_check
 from qa.extractive import citation_from
 from qa.question import QuestionScope, normalise_question, question_scope, resolve_document
@@ -337,6 +338,10 @@ class StatementService:
         # ~600 ms at archive scale, warm ~10 ms.
         documents = self.retriever.documents()
         self.retriever.reference_in("¶1", sorted(documents)[:1], documents)
+        # The words and abbreviations of every title, which a question naming a statement is matched
+        # against: ~270 ms for the archive's 6,454 titles the first time, ~4 ms after.
+        for record in documents.values():
+            name_words(record.title)
         extractive = getattr(self.answerer, "extractive", self.answerer)
         if isinstance(extractive, ExtractiveAnswerer):
             final_check(extractive.answer(question))
