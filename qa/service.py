@@ -244,11 +244,12 @@ class StatementService:
         """
         started = time.perf_counter()
         cleaned, search_filter = self.prepare_question(question, document, date_from, date_to)
-        if self._wants_timeline(cleaned, timeline, conversation):
+        # In `ask`'s order: a paragraph number no statement has is answered as such, timeline or not.
+        missing = self._missing_reference(cleaned, search_filter)
+        if missing is None and self._wants_timeline(cleaned, timeline, conversation):
             answer = self._timeline().answer(cleaned, search_filter=search_filter)
             return iter([self._shown(question, cleaned, answer, started, conversation)])
         stream = getattr(self.answerer, "stream_answer", None)
-        missing = self._missing_reference(cleaned, search_filter)
 
         def events() -> Iterator[str | Answer]:
             final: Answer | None = missing  # a paragraph number no statement has: nothing to write

@@ -276,6 +276,16 @@ def test_a_missing_paragraph_says_which_paragraphs_there_are(
         service.remove("fisheries-999")
 
 
+@pytest.mark.parametrize("question", ["How has ¶99 changed over the years?", "What does ¶99 say?"])
+def test_streamed_and_plain_answers_to_a_missing_paragraph_agree(service: StatementService, question: str) -> None:
+    """`ask_stream` checks a paragraph number before the timeline, as `ask` does: both say which paragraphs exist."""
+    plain = service.ask(question)
+    streamed = [event for event in service.ask_stream(question) if isinstance(event, Answer)]
+    assert plain.text.startswith("No statement has ¶99") or plain.text.startswith("Document ")
+    assert [a.text for a in streamed] == [plain.text]
+    assert streamed[0].citations == ()
+
+
 # Mentions and labels -------------------------------------------------------------------------------
 def test_a_sentence_ending_in_a_mention_is_evidence_with_the_mention_neutralised(
     corpus: dict[str, Path], service: StatementService
