@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from errors import AmbiguousDocument, UnknownDocument
-from ingest.text import tokenize
+from ingest.text import name_words, token_set, tokenize
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph
 
 PARAMS_PATH = Path(__file__).with_name("compare_params.json")
@@ -315,8 +315,9 @@ def resolve_document(reference: str, records: Sequence[DocumentRecord]) -> Docum
     if not words:
         raise UnknownDocument(f"No document matches {reference!r}.")
 
-    def haystack(record: DocumentRecord) -> set[str]:
-        return set(tokenize(f"{record.id} {record.title} {record.date or ''}"))
+    def haystack(record: DocumentRecord) -> frozenset[str]:
+        # The words `--document` and questions name a title by, abbreviations included ("US India").
+        return token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
 
     matching = [r for r in records if all(w in haystack(r) for w in words)]
     if not matching:

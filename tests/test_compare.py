@@ -142,6 +142,8 @@ def test_documents_are_named_by_id_or_title_words() -> None:
     ]
     assert resolve_document("quad-2023", records).id == "quad-2023"
     assert resolve_document("aukus anniversary", records).id == "aukus-2023"
+    india = [*records, _record("india-2023", "Joint Statement from the United States and India")]
+    assert resolve_document("US India", india).id == "india-2023"  # an abbreviation names its title
     with pytest.raises(AmbiguousDocument) as ambiguous:
         resolve_document("quad leaders", records)
     assert "quad-2022" in ambiguous.value.user_message()
