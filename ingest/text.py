@@ -84,7 +84,8 @@ _NAME_WORDS = re.compile(r"[A-Z][\w'’]*(?:-[A-Z]?[\w'’]*)*(?:\s+(?:of\s+)?[A
 _LONGEST_ABBREVIATED = 6  # words: "International Atomic Energy Agency" has 4, "IPEF" 4
 
 
-def abbreviations(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)
+def abbreviations(text: str) -> frozenset[str]:
     """The abbreviations `text` spells out or writes with stops, lowercased: "U.S." and "the United
     States" give "us", "International Atomic Energy Agency" "iaea", "Multi-Domain Task Force" "mdtf".
 
@@ -100,7 +101,7 @@ def abbreviations(text: str) -> set[str]:
         for start in range(len(initials)):
             for end in range(start + 2, min(len(initials), start + _LONGEST_ABBREVIATED) + 1):
                 found.add(initials[start:end])
-    return found
+    return frozenset(found)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from errors import AmbiguousDocument, UnknownDocument
-from ingest.text import name_words, token_set, tokenize
+from ingest.text import tokenize
+from vectorstore.retrieval import record_words
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph
 
 PARAMS_PATH = Path(__file__).with_name("compare_params.json")
@@ -315,11 +316,8 @@ def resolve_document(reference: str, records: Sequence[DocumentRecord]) -> Docum
     if not words:
         raise UnknownDocument(f"No document matches {reference!r}.")
 
-    def haystack(record: DocumentRecord) -> frozenset[str]:
-        # The words `--document` and questions name a title by, abbreviations included ("US India").
-        return token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
-
-    matching = [r for r in records if all(w in haystack(r) for w in words)]
+    # The words questions and `--document` name a statement by, abbreviations included ("US India").
+    matching = [r for r in records if all(w in record_words(r) for w in words)]
     if not matching:
         # Substrings too ("quad-lead" for "quad-leaders-joint-statement"), before giving up.
         lowered = wanted.lower()

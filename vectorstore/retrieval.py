@@ -349,7 +349,8 @@ class HybridRetriever:
         # Only restrict by id when a filter narrows the corpus: an `$in` over every
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
-        if restrict is not None and sum(documents[d].paragraphs for d in restrict) <= EXACT_SEARCH_PARAGRAPHS:
+        restricted = sum(documents[d].paragraphs for d in restrict) if restrict is not None else 0
+        if restrict is not None and restricted <= EXACT_SEARCH_PARAGRAPHS:
             dense, sentences = self._exact_dense(vector, restrict, version)
             lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
         else:
@@ -358,8 +359,7 @@ class HybridRetriever:
             )
             share = 1.0
             if restrict is not None:
-                total = sum(record.paragraphs for record in documents.values()) or 1
-                share = sum(documents[d].paragraphs for d in restrict) / total
+                share = restricted / (sum(record.paragraphs for record in documents.values()) or 1)
             sentence_search = self._searchers.submit(
                 _nearest_within, self.store.sentence_search, vector, restrict, share
             )
@@ -551,7 +551,7 @@ class HybridRetriever:
         scored = []
         for doc_id in doc_ids:
             record = documents[doc_id]
-            haystack = token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
+            haystack = record_words(record)
             overlap = len(wanted & haystack)
             if overlap:
                 uncovered = len(set(content_terms(record.title)) - written)
@@ -560,6 +560,12 @@ class HybridRetriever:
             return []
         best = max(s for s, _ in scored)
         return [d for s, d in scored if s == best]
+
+
+def record_words(record: DocumentRecord) -> frozenset[str]:
+    """The words a statement is named by: its id's, its date's, its title's and the abbreviations the
+    title spells out ("US" for "the United States"). Paragraph references and `compare` match these."""
+    return token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
 
 
 def _nearest_within(

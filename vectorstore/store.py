@@ -47,6 +47,8 @@ _VERSION_KEY = "corpus_version"
 _WRITE_BATCH = 500
 _SENTENCE_GUESS = 48  # sentences per paragraph fetched by id before falling back to a filter
 _SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLite's variable limit
+# Up to this many documents, `keys_labelled` reads their ids rather than filtering on the label.
+_LABEL_SCAN_DOCUMENTS = 20
 _READ_PAGE = 5000
 DEFAULT_SERVER_TIMEOUT_S = 10.0  # STATEMENTBOT_CHROMA_TIMEOUT_S
 # HNSW graph parameters. Chroma's defaults (ef_search 100, ef_construction 100,
@@ -93,7 +95,7 @@ class DocumentRecord:
     ingested_at: str  # ISO 8601, UTC
     numbered: bool
     url: str = ""  # where the statement is published (front matter `source_url`), when known
-    # sha256 of the file's bytes and of the code that read it (`vectorstore.indexing.file_fingerprint`):
+    # sha256 of the file's bytes and of the code that read it (`vectorstore.indexing.Indexer._fingerprint`):
     # a file with the same fingerprint is unchanged without being loaded or parsed again.
     file_fingerprint: str = ""
     left_out: str = ""  # what the loader left out of the text, as JSON {"kind": count}, reported again when unchanged
@@ -668,31 +670,25 @@ class ParagraphStore:
         if not labels or (doc_ids is not None and not doc_ids):
             return []
         if doc_ids is not None and len(doc_ids) <= _LABEL_SCAN_DOCUMENTS:
-            # A few named documents: reading their ids (which carry the label) costs ~12 ms at
-            # archive scale, against ~50 ms for Chroma's intersection of a label and a document clause.
-            where_doc = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
-            with self._translate_errors():
-                page = self._chunks.get(where=_where(where_doc), include=[])
-            wanted = set(labels)
-            return [
-                chunk_id[:-2]
-                for chunk_id in page["ids"]
-                if chunk_id.endswith(":0") and chunk_id.split(":", 2)[1] in wanted
-            ]
-        # One clause, on the label: Chroma intersects the matches of several clauses, which made a
-        # label and a list of documents cost as much as the whole collection (~50-900 ms at archive
-        # scale); the documents are kept here. No `window == 0` clause either, for the same reason:
-        # window 0's id ends in ":0".
-        where = {"label": labels[0]} if len(labels) == 1 else {"label": {"$in": list(labels)}}
+            # A few named documents: reading their ids costs ~12 ms at archive scale.
+            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        else:
+            # One clause, on the label: Chroma intersects the matches of several clauses, which made
+            # a label and a list of documents cost as much as the whole collection (~50-900 ms at
+            # archive scale).
+            where = {"label": labels[0]} if len(labels) == 1 else {"label": {"$in": list(labels)}}
         with self._translate_errors():
             # Ids only: reading no metadata keeps a label that every document has (¶1 of 5,000) cheap too.
             page = self._chunks.get(where=_where(where), include=[])
-        allowed = None if doc_ids is None else set(doc_ids)
-        return [
-            chunk_id[:-2]
-            for chunk_id in page["ids"]
-            if chunk_id.endswith(":0") and (allowed is None or chunk_id.split(":", 1)[0] in allowed)
-        ]
+        # The ids carry document and label (`doc:label:hash:window`), so either filter is finished
+        # here; window 0's id ends in ":0" (a `window == 0` clause would be another intersection).
+        wanted, allowed = set(labels), None if doc_ids is None else set(doc_ids)
+        keys = []
+        for chunk_id in page["ids"]:
+            doc_id, label, _rest = chunk_id.split(":", 2)
+            if chunk_id.endswith(":0") and label in wanted and (allowed is None or doc_id in allowed):
+                keys.append(chunk_id[:-2])
+        return keys
 
     def paragraphs_by_key(self, keys: Sequence[str]) -> dict[str, StoredParagraph]:
         if not keys:
@@ -889,10 +885,6 @@ def _record_metadata(record: DocumentRecord) -> Any:
         "file_fingerprint": record.file_fingerprint,
         "left_out": record.left_out,
     }
-
-
-# Up to this many documents, `keys_labelled` reads their ids rather than filtering on the label.
-_LABEL_SCAN_DOCUMENTS = 20
 
 
 def _where(clause: dict[str, Any]) -> Any:
