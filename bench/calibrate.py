@@ -94,6 +94,8 @@ def question_sets() -> list[QuestionSet]:
     archive = archive_eval_dir()
     if archive is not None:
         candidates.append(QuestionSet("archive", archive / "questions.jsonl", archive / "docs"))
+    second = ROOT / "tests" / "data" / "archive_eval_b"
+    candidates.append(QuestionSet("archive_b", second / "questions.jsonl", second / "docs"))
     return [s for s in candidates if s.questions.exists() and s.documents.exists()]
 
 
@@ -442,7 +444,7 @@ def main() -> int:
         **params.to_json(),
         "regularisation_C": {"passage": passage_c, "sentence": sentence_c},
         "objective": {name: args.abstention_weight if name == "abstention" else 1.0 for name in OBJECTIVE},
-        "split": "by document: sha1(document or id)[0] odd -> check; archive ids aNN-MM by aNN",
+        "split": "by document: sha1(document or id)[0] odd -> check; archive ids aNN-MM / bNN-MM by aNN / bNN",
         "figures": figures,
     }
     PARAMS_PATH.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")

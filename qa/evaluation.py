@@ -479,7 +479,7 @@ def summarise(results: list[QuestionResult], warnings: list[str], *, multi_docum
 
 # Tune and check halves -----------------------------------------------------
 TUNE, CHECK = "tune", "check"
-_DOCUMENT_PREFIX = re.compile(r"^(a\d+)-\d+$")  # archive set ids "a07-03": document "a07"
+_DOCUMENT_PREFIX = re.compile(r"^([a-z]\d+)-\d+$")  # archive set ids "a07-03", "b12-05": document "a07", "b12"
 
 
 def half_of(name: str) -> str:
@@ -490,7 +490,7 @@ def half_of(name: str) -> str:
 def split_unit(question: EvalQuestion, units: Sequence[frozenset[Ref]], *, single_document: bool) -> str:
     """What decides a question's half: its document, so the check half asks about statements tuning never saw.
 
-    An archive-set id ("a07-03") names its document ("a07"); otherwise an
+    An archive-set id ("a07-03", "b12-05") names its document ("a07", "b12"); otherwise an
     answerable question belongs to the document its first gold phrase is found
     in. An unanswerable question, or any question of a set on a single
     statement, is its own unit (its id).

@@ -1,7 +1,7 @@
-"""The archive evaluation set is well formed: every gold phrase points at one paragraph, every near-miss really misses.
+"""The archive evaluation sets are well formed: every gold phrase points at one paragraph, every near-miss misses.
 
-This checks the data in tests/data/archive_eval/ on its own terms (stdlib only, no statementbot
-code), so a broken question cannot hide behind a parser change: a paragraph is a block of the
+This checks the data in tests/data/archive_eval/ and tests/data/archive_eval_b/ on its own terms (stdlib
+only, no statementbot code), so a broken question cannot hide behind a parser change: a paragraph is a block of the
 markdown body between blank lines, compared after removing markup and folding white space and case.
 """
 
@@ -15,11 +15,27 @@ from pathlib import Path
 
 import pytest
 
-SET_DIR = Path(__file__).resolve().parent / "data" / "archive_eval"
+DATA = Path(__file__).resolve().parent / "data"
 ALLOWED_FIELDS = {"id", "question", "gold", "facts", "unanswerable"}
-ID_PATTERN = re.compile(r"a(\d{2})-(\d{2})")
-# The set's brief: enough questions that a split by document still leaves both halves useful.
-MIN_QUESTIONS, MIN_UNANSWERABLE, MIN_DOCUMENTS = 160, 35, 22
+
+
+@dataclass(frozen=True)
+class SetBrief:
+    """A shipped set: its folder, its id letter, and the sizes its brief asks for (so a split by document
+    still leaves both halves useful)."""
+
+    folder: Path
+    prefix: str
+    min_questions: int
+    min_unanswerable: int
+    min_documents: int
+
+
+SETS = {
+    "archive_eval": SetBrief(DATA / "archive_eval", "a", 160, 35, 22),
+    # A second set, written later over 20 other archive statements (2021-2024), with its own ids "bNN-MM".
+    "archive_eval_b": SetBrief(DATA / "archive_eval_b", "b", 160, 40, 20),
+}
 GOLD_WORDS = (4, 10)
 MAX_DOCS_BYTES = 1_500_000
 
@@ -62,9 +78,10 @@ class EvalSet:
     whole_docs: dict[str, str]  # file name -> normalised file, front matter included
     questions: list[dict[str, object]]
     probes: dict[str, list[str]]
+    prefix: str = "a"  # ids are "<prefix><NN>-<MM>"
 
 
-def load_set(directory: Path) -> EvalSet:
+def load_set(directory: Path, prefix: str = "a") -> EvalSet:
     files = sorted((directory / "docs").glob("*.md"))
     texts = {f.name: f.read_text(encoding="utf-8") for f in files}
     questions = []
@@ -79,6 +96,7 @@ def load_set(directory: Path) -> EvalSet:
         whole_docs={name: normalise(text) for name, text in texts.items()},
         questions=questions,
         probes=json.loads((directory / "probes.json").read_text(encoding="utf-8")),
+        prefix=prefix,
     )
 
 
@@ -87,13 +105,14 @@ def problems(data: EvalSet) -> list[str]:
     found: list[str] = []
     doc_names = sorted(data.docs)
     seen: set[str] = set()
+    id_pattern = re.compile(re.escape(data.prefix) + r"(\d{2})-(\d{2})")
     for q in data.questions:
         qid = str(q.get("id"))
         if set(q) - ALLOWED_FIELDS:
             found.append(f"{qid}: unknown fields {sorted(set(q) - ALLOWED_FIELDS)}")
-        match = ID_PATTERN.fullmatch(qid)
+        match = id_pattern.fullmatch(qid)
         if not match or not 1 <= int(match.group(1)) <= len(doc_names):
-            found.append(f"{qid}: id is not a<NN>-<MM> with NN a document of the set")
+            found.append(f"{qid}: id is not {data.prefix}<NN>-<MM> with NN a document of the set")
             continue
         if qid in seen:
             found.append(f"{qid}: duplicate id")
@@ -153,23 +172,30 @@ def unanswerable_problems(qid: str, q: dict[str, object], data: EvalSet) -> list
     return found
 
 
+@pytest.fixture(scope="module", params=sorted(SETS))
+def brief_and_set(request: pytest.FixtureRequest) -> tuple[SetBrief, EvalSet]:
+    brief = SETS[request.param]
+    return brief, load_set(brief.folder, brief.prefix)
+
+
 @pytest.fixture(scope="module")
-def archive_set() -> EvalSet:
-    return load_set(SET_DIR)
+def archive_set(brief_and_set: tuple[SetBrief, EvalSet]) -> EvalSet:
+    return brief_and_set[1]
 
 
 def test_archive_set_has_no_problems(archive_set: EvalSet) -> None:
-    """Gold phrases, facts, ids and probes of the shipped set all hold."""
+    """Gold phrases, facts, ids and probes of each shipped set all hold."""
     assert problems(archive_set) == []
 
 
-def test_archive_set_is_big_enough(archive_set: EvalSet) -> None:
-    """At least 160 questions, 35 unanswerable, over 22 documents of modest total size."""
-    unanswerable = [q for q in archive_set.questions if q.get("unanswerable")]
-    assert len(archive_set.questions) >= MIN_QUESTIONS
-    assert len(unanswerable) >= MIN_UNANSWERABLE
-    assert len(archive_set.docs) >= MIN_DOCUMENTS
-    assert sum(f.stat().st_size for f in (SET_DIR / "docs").glob("*.md")) < MAX_DOCS_BYTES
+def test_archive_set_is_big_enough(brief_and_set: tuple[SetBrief, EvalSet]) -> None:
+    """Each set has the questions, near-misses and documents its brief asks for, of modest total size."""
+    brief, data = brief_and_set
+    unanswerable = [q for q in data.questions if q.get("unanswerable")]
+    assert len(data.questions) >= brief.min_questions
+    assert len(unanswerable) >= brief.min_unanswerable
+    assert len(data.docs) >= brief.min_documents
+    assert sum(f.stat().st_size for f in (brief.folder / "docs").glob("*.md")) < MAX_DOCS_BYTES
 
 
 def test_every_document_has_both_kinds_of_question(archive_set: EvalSet) -> None:
@@ -177,7 +203,7 @@ def test_every_document_has_both_kinds_of_question(archive_set: EvalSet) -> None
     kinds: dict[str, set[bool]] = {}
     for q in archive_set.questions:
         kinds.setdefault(str(q["id"])[:3], set()).add(bool(q.get("unanswerable")))
-    expected = {f"a{n:02d}" for n in range(1, len(archive_set.docs) + 1)}
+    expected = {f"{archive_set.prefix}{n:02d}" for n in range(1, len(archive_set.docs) + 1)}
     assert set(kinds) == expected
     assert {doc for doc, seen in kinds.items() if seen != {True, False}} == set()
 
