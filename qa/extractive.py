@@ -16,7 +16,7 @@ work is in three decisions, all made by one fitted mechanism:
 2. whether they support the question well enough: the best candidate's
    probability must reach the fitted `abstain_below` threshold, and the
    question's answer type is a hard condition ("when" needs a date, "how
-   much/many" an amount, "who" a person or office: `qa.text`);
+   much/many" an amount, "who" a person or office, "where" a place: `qa.text`);
 3. what to quote: from the best paragraph, its best sentence that holds the
    answer type, then its other sentences whose probability (a second fitted
    combiner) reaches `quote_above`; other paragraphs from `join_above`; all
@@ -71,7 +71,7 @@ PASSAGE_FEATURES = (
     "semantic_support",  # weighted cosine its best sentence loses without each term the paragraph lacks
     "missing_weight",  # the largest weight share of a question term whose stem it lacks
     "margin",  # its best sentence cosine minus the best of the other paragraphs' sentences
-    "typed",  # 1 when the question asks for a date, amount or person
+    "typed",  # 1 when the question asks for a date, amount, person or place
     "log_chars",  # log of the paragraph's length
     # Soft term matching (`qa.termvectors`): a term is backed by the closest
     # word of the evidence, by the embedding model's static token vectors.

@@ -8,8 +8,8 @@ calibration script all read words, stems, dates and amounts the same way.
   term the index looked up.
 * Stems are the Snowball (Porter 2) English stemmer's, a well-kept library
   rather than hand-written suffix rules: "delivered"/"delivery" -> "deliv".
-* Dates, amounts and persons/offices are what "when", "how much/many" and
-  "who" questions ask for; `answer_type_of` reads a question's type from its
+* Dates, amounts, persons/offices and places are what "when", "how much/many",
+  "who" and "where" questions ask for; `answer_type_of` reads a question's type from its
   wh-words and `holds_type` says whether a sentence holds that kind of thing.
 """
 
@@ -102,6 +102,10 @@ _SHARE_OR_MONEY = re.compile(
 # ("the UK Health Security Agency").
 _HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E|Rt\.? Hon)\b\.?\s")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
+# A place: a name after a preposition of place, perhaps with one word before it ("in Warsaw", "at
+# Stanford University", "to northern Australia", "in the eastern Mediterranean"). The name's capital
+# is what marks it; "in the region" names no place.
+_PLACE = re.compile(r"\b(?:in|at|near|outside|to)\s+(?:the\s+)?(?:[a-z]+\s+)?[A-Z][\w'’.-]+")
 
 
 @functools.cache
@@ -143,6 +147,11 @@ def has_person(text: str) -> bool:
     return any(not offices.isdisjoint(stems(run.group(0))) for run in _CAPITALISED_RUN.finditer(text))
 
 
+def has_place(text: str) -> bool:
+    """A named place after a preposition of place: what answers "where"."""
+    return bool(_PLACE.search(text))
+
+
 class AnswerType(Enum):
     """What kind of thing a question asks for, read from its wh-words."""
 
@@ -151,6 +160,7 @@ class AnswerType(Enum):
     AMOUNT = "amount"  # "how much": a quantity (money, a share, a magnitude)
     COUNT = "count"  # "how many": a number of things
     PERSON = "person"
+    PLACE = "place"
 
 
 _WHEN = re.compile(
@@ -161,11 +171,12 @@ _WHEN = re.compile(
 _HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
+_WHERE = re.compile(r"^\W*(?:(?:and|so|but)\s+)?where(?:'s|’s)?\b|\b(?:and|,) where\b", re.IGNORECASE)
 
 
 def answer_type_of(question: str) -> AnswerType:
     """The hard condition on an answer: "when" needs a date, "how much" a quantity, "how many" a count,
-    "who" a person or office."""
+    "who" a person or office, "where" a place ("where and when" asks for a date first)."""
     if _HOW_MANY.search(question):
         return AnswerType.COUNT
     if _HOW_MUCH.search(question):
@@ -174,6 +185,8 @@ def answer_type_of(question: str) -> AnswerType:
         return AnswerType.DATE
     if _WHO.search(question):
         return AnswerType.PERSON
+    if _WHERE.search(question):
+        return AnswerType.PLACE
     return AnswerType.ANY
 
 
@@ -187,4 +200,6 @@ def holds_type(kind: AnswerType, text: str) -> bool:
         return has_count(text)
     if kind is AnswerType.PERSON:
         return has_person(text)
+    if kind is AnswerType.PLACE:
+        return has_place(text)
     return True

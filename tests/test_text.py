@@ -132,6 +132,8 @@ def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
         ("How many planes is Air India buying?", AnswerType.COUNT),
         ("how much have partners pledged?", AnswerType.AMOUNT),
         ("Who headed the American delegation?", AnswerType.PERSON),
+        ("where's the next summit being held?", AnswerType.PLACE),
+        ("Where did Biden meet the B9 leaders?", AnswerType.PLACE),
         ("whose design is the submarine based on?", AnswerType.ANY),
         ("What did they say about Beijing?", AnswerType.ANY),
     ],
@@ -141,7 +143,8 @@ def test_question_type_comes_from_its_wh_words(question: str, kind: AnswerType) 
 
 
 def test_holds_type_is_the_hard_condition_of_each_type() -> None:
-    """A date answers "when", a count "how many", a quantity "how much", a person "who"; any text the rest."""
+    """A date answers "when", a count "how many", a quantity "how much", a person "who", a place "where";
+    any text the rest."""
     assert holds_type(AnswerType.DATE, "in 2026")
     assert not holds_type(AnswerType.DATE, "in Germany")
     assert holds_type(AnswerType.COUNT, "five systems")
@@ -150,6 +153,10 @@ def test_holds_type_is_the_hard_condition_of_each_type() -> None:
     assert not holds_type(AnswerType.AMOUNT, "five systems")
     assert holds_type(AnswerType.PERSON, "Prime Minister Albanese")
     assert not holds_type(AnswerType.PERSON, "soon.")
+    assert holds_type(AnswerType.PLACE, "met at Stanford University in September")
+    assert holds_type(AnswerType.PLACE, "stationed in the United Kingdom")
+    assert holds_type(AnswerType.PLACE, "deploy F-35A fighter aircraft to northern Australia in 2025")
+    assert not holds_type(AnswerType.PLACE, "met today with the leaders of the region")
     assert holds_type(AnswerType.ANY, "")
 
 
