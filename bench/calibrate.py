@@ -39,7 +39,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,20 +91,10 @@ def question_sets() -> list[QuestionSet]:
         QuestionSet("sample_dev", SHARED / "eval" / "dev_questions.jsonl", sample),
         QuestionSet("sample_own", ROOT / "tests" / "data" / "sample_questions.jsonl", sample),
     ]
-    archive = archive_eval_dir()
-    if archive is not None:
-        candidates.append(QuestionSet("archive", archive / "questions.jsonl", archive / "docs"))
-    second = ROOT / "tests" / "data" / "archive_eval_b"
-    candidates.append(QuestionSet("archive_b", second / "questions.jsonl", second / "docs"))
+    for name, folder in (("archive", "archive_eval"), ("archive_b", "archive_eval_b")):
+        path = ROOT / "tests" / "data" / folder
+        candidates.append(QuestionSet(name, path / "questions.jsonl", path / "docs"))
     return [s for s in candidates if s.questions.exists() and s.documents.exists()]
-
-
-def archive_eval_dir() -> Path | None:
-    """tests/data/archive_eval, or (before the branches are merged) the question-set author's checkout."""
-    for path in (ROOT / "tests" / "data" / "archive_eval", ROOT.parent / "i9data" / "tests" / "data" / "archive_eval"):
-        if (path / "questions.jsonl").exists():
-            return path
-    return None
 
 
 # Collection -------------------------------------------------------------------------
@@ -334,9 +324,8 @@ def replay(items: Sequence[Collected], params: AnswererParams, *, apply: bool = 
 
 
 def objective(figures: Figures, abstention_weight: float = ABSTENTION_WEIGHT) -> float:
+    """The weighted mean of the OBJECTIVE rates (answer length is a constraint: `choose_thresholds`)."""
     rates = figures.rates()
-    if (rates["mean_chars"] or 0.0) > FACTOID_MAX_CHARS:
-        return -1.0
     weighted = [
         (rates[name], abstention_weight if name == "abstention" else 1.0)
         for name in OBJECTIVE
@@ -350,7 +339,7 @@ def merged(parts: Sequence[Figures]) -> Figures:
     """The figures of several sets' questions together (every field is a count, a sum or a list)."""
     total = Figures()
     for part in parts:
-        for name in total.__dataclass_fields__:
+        for name in (f.name for f in fields(Figures)):
             setattr(total, name, getattr(total, name) + getattr(part, name))
     return total
 

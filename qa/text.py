@@ -7,7 +7,8 @@ calibration script all read words, stems, dates and amounts the same way.
   BM25 index (`vectorstore/lexical.py`) uses too: a term the answerer weighs is the
   term the index looked up.
 * Stems are the Snowball (Porter 2) English stemmer's, a well-kept library
-  rather than hand-written suffix rules: "delivered"/"delivery" -> "deliv".
+  rather than hand-written suffix rules: "delivered"/"delivers" -> "deliv" (it keeps
+  "delivery" apart, as "deliveri").
 * Dates, amounts, persons/offices and places are what "when", "how much/many",
   "who" and "where" questions ask for; `answer_type_of` reads a question's type from its
   wh-words and `holds_type` says whether a sentence holds that kind of thing.

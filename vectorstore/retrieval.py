@@ -33,7 +33,7 @@ import numpy as np
 
 from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
-from ingest.text import content_terms, name_words, token_set, tokenize
+from ingest.text import content_terms, name_words, title_terms, token_set, tokenize
 from vectorstore.lexical import LexicalIndex
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
@@ -554,7 +554,7 @@ class HybridRetriever:
             haystack = record_words(record)
             overlap = len(wanted & haystack)
             if overlap:
-                uncovered = len(set(content_terms(record.title)) - written)
+                uncovered = len(title_terms(record.title) - written)
                 scored.append(((overlap, len(kind & haystack), -uncovered), doc_id))
         if not scored:
             return []
