@@ -591,3 +591,25 @@ def test_discover_collects_failures_without_raising(tmp_path: Path) -> None:
         (str(image), "is not a supported file type ('.png' files are not read)"),
     ]
     assert found.skipped == []
+
+
+def test_separator_lines_are_left_out_and_counted() -> None:
+    """An archive's escaped rule ("\\*\\*\\*") or a typed "* * *" is no paragraph: kept, it would take ¶2 and
+    shift every position label after it. The loader drops it and counts it, as it does end markers."""
+    markdown = (
+        "---\ntitle: Leaders' Statement\ndate: '2021-11-02'\n---\n\n"
+        "The leaders met in Glasgow.\n\n\\*\\*\\*\n\nThey endorsed five principles.\n\n* * *\n\n"
+        "They will meet again.\n\n\\###\n"
+    )
+    loaded = load_bytes(markdown.encode(), name="statement.md")
+    assert "*" not in loaded.text
+    # "* * *" unescaped is Markdown's own thematic break: markup, not text, so nothing to count.
+    assert loaded.removed == {"end markers": 1, "separator lines": 1}
+    plain = load_bytes(b"Leaders' Statement\n\nThey met.\n\n* * *\n\nThey parted.\n", name="statement.txt")
+    assert (plain.text, plain.removed) == ("Leaders' Statement\n\nThey met.\n\nThey parted.", {"separator lines": 1})
+    document = parse_statement(loaded.text, source="statement.md", title=loaded.title)
+    assert [(p.label, p.text) for p in document.paragraphs] == [
+        ("1", "The leaders met in Glasgow."),
+        ("2", "They endorsed five principles."),
+        ("3", "They will meet again."),
+    ]

@@ -144,9 +144,25 @@ _END_MARKER = re.compile(r"^[ \t]*(?:#[ \t]?#[ \t]?#|-[ \t]*30[ \t]*-|ends)[ \t]
 REMOVED_END_MARKERS = "end markers"
 
 
+# A separator: a line of one mark repeated ("***", "* * *", "-----", "==="), which archives keep
+# as text when the page's rule was escaped ("\\*\\*\\*"). It says nothing and, kept, would take a
+# paragraph number of its own and shift every position label after it.
+_SEPARATOR = re.compile(r"^[ \t]*([*_=~-])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
+REMOVED_SEPARATORS = "separator lines"
+
+
 def without_end_markers(text: str) -> tuple[str, int]:
     """``text`` without lines that are only an end marker, and how many there were."""
-    cleaned, count = _END_MARKER.subn("", text)
+    return _without_lines(_END_MARKER, text)
+
+
+def without_separators(text: str) -> tuple[str, int]:
+    """``text`` without lines that only separate ("***"), and how many there were."""
+    return _without_lines(_SEPARATOR, text)
+
+
+def _without_lines(pattern: re.Pattern[str], text: str) -> tuple[str, int]:
+    cleaned, count = pattern.subn("", text)
     if not count:
         return text, 0
     # A removed line leaves blank lines behind; paragraphs stay one blank line apart.
@@ -158,14 +174,16 @@ def _load(data: bytes, *, source: str, fmt: str, timeout_s: float) -> LoadedText
     raw_hash = hashlib.sha256(data).hexdigest()
     extracted = _loader(fmt)(data, source, timeout_s)
     text, markers = without_end_markers(extracted.text)
+    text, separators = without_separators(text)
     if not text.strip():
         raise UnreadableDocument(
             source,
-            "has no text besides its end marker ('###', 'ENDS')",
+            "has no text besides its end marker ('###', 'ENDS') or separator lines ('***')",
             hint="The statement may be published as images only; ingest a text version of it.",
         )
     removed = Counter(extracted.removed)
     removed[REMOVED_END_MARKERS] += markers
+    removed[REMOVED_SEPARATORS] += separators
     return LoadedText(
         text=text,
         source=source,
