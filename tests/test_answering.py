@@ -429,7 +429,14 @@ def test_each_answer_sentence_is_backed_on_its_own_across_statements(
         # Named by a title word no other statement uses, the Australia statement answers alone;
         # the UK-Japan ¶11 on Japanese fighter aircraft is not asked about.
         question = "What does the Queenscliff statement say about Japanese fighter aircraft?"
-        assert service.retriever.search(question).naming_words == {"queenscliff"}
+        result = service.retriever.search(question)
+        assert result.naming_words == {"queenscliff"}
+        # Within the statement it named, "Queenscliff" tells no paragraph apart: BM25 scores the
+        # topic's words only, or the opening paragraph (which repeats the name) would gain by it.
+        topic_only = dict(service.retriever.lexical.search("Japanese fighter aircraft", 10, doc_ids=["aus-japan-2024"]))
+        opening = next(h for h in result.hits if "Queenscliff" in h.paragraph.text)
+        assert opening.lexical == pytest.approx(topic_only[opening.paragraph.key])
+        assert result.hits[0].paragraph.label == "2"
         named = service.ask(question)
         assert [(c.doc_id, c.label) for c in named.citations] == [("aus-japan-2024", "2")]
     finally:
@@ -511,3 +518,4 @@ def test_abstention_shows_the_sentence_of_each_closest_paragraph_nearest_the_que
         assert citation.quote == nearest
     shown = answer_text(answer)
     assert f"» “{answer.closest[0].quote}" in shown
+

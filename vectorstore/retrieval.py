@@ -350,12 +350,13 @@ class HybridRetriever:
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
         restricted = sum(documents[d].paragraphs for d in restrict) if restrict is not None else 0
+        lexical_query = _topic_of(query, naming) if restrict is not None else query
         if restrict is not None and restricted <= EXACT_SEARCH_PARAGRAPHS:
             dense, sentences = self._exact_dense(vector, restrict, version)
-            lexical = self.lexical.search(query, CANDIDATES, doc_ids=restrict, version=version)
+            lexical = self.lexical.search(lexical_query, CANDIDATES, doc_ids=restrict, version=version)
         else:
             lexical_search = self._searchers.submit(
-                self.lexical.search, query, CANDIDATES, doc_ids=restrict, version=version
+                self.lexical.search, lexical_query, CANDIDATES, doc_ids=restrict, version=version
             )
             share = 1.0
             if restrict is not None:
@@ -614,3 +615,16 @@ def __getattr__(name: str) -> Any:
 
         return StatementRetriever
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _topic_of(query: str, naming_words: frozenset[str]) -> str:
+    """The query's words less those that named the statement it is now restricted to.
+
+    Within "the Spirit of Camp David statement", "Camp David" no longer tells
+    paragraphs apart, except to favour the few that repeat the title: BM25 would
+    rank the opening paragraph first for any question naming the statement.
+    """
+    if not naming_words:
+        return query
+    topic = [term for term in content_terms(query) if term not in naming_words]
+    return " ".join(topic) if topic else query
