@@ -74,10 +74,13 @@ _DATE = re.compile(
 )
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 # An amount: money, a share, a count in digits (a year alone is not one) or in words.
+# A number joined to letters by a hyphen names a model or a thing ("F-35B", "MQ-9B", "COVID-19",
+# "SM-6"): it counts nothing and is no sum ("35B" is not 35 billion).
+_FIGURE = r"(?<![A-Za-z]-)\b\d"
 _AMOUNT = re.compile(
     r"[£$€¥₹]\s?\d"
-    r"|\b\d[\d,.]*\s?(?:%|per ?cent|percent|bn|mn|m|k|b)\b"
-    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b"
+    rf"|{_FIGURE}[\d,.]*\s?(?:%|per ?cent|percent|bn|mn|m|k|b)\b"
+    rf"|(?<![A-Za-z]-)\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b"
     rf"|\b(?:{_NUMBER_WORD})\b",
     re.IGNORECASE,
 )
@@ -87,10 +90,10 @@ _AMOUNT = re.compile(
 _MAGNITUDE = r"thousands?|millions?|billions?|trillions?|hundreds|bn|mn"
 _QUANTITY = re.compile(
     r"[£$€¥₹]\s?\d"
-    r"|\b\d[\d,.]*\s?(?:%|per ?cent|percent)"
+    rf"|{_FIGURE}[\d,.]*\s?(?:%|per ?cent|percent)"
     rf"|\b(?:{_MAGNITUDE})\b"
-    r"|\b\d{1,3}(?:,\d{3})+\b"
-    r"|\b(?!(?:1[89]|20)\d\d\b)\d[\d.]*\s?(?-i:[a-z]{2,})\b",
+    rf"|{_FIGURE}{{0,2}}(?:,\d{{3}})+\b"
+    r"|(?<![A-Za-z]-)\b(?!(?:1[89]|20)\d\d\b)\d[\d.]*\s?(?-i:[a-z]{2,})\b",
     re.IGNORECASE,
 )
 # A share or a sum of money: what "how many" (a count of things) is not answered by.
@@ -122,35 +125,62 @@ def office_words() -> frozenset[str]:
     return frozenset(stem(word) for word in words if word)
 
 
+Span = tuple[int, int]  # start and end offsets of a match in a text
+
+
+def date_spans(text: str) -> list[Span]:
+    return [m.span() for m in (*_MONTH_NAME.finditer(text), *_DATE.finditer(text))]
+
+
+def amount_spans(text: str) -> list[Span]:
+    return [m.span() for m in _AMOUNT.finditer(text) if not _YEAR.match(m.group(0))]
+
+
+def quantity_spans(text: str) -> list[Span]:
+    """Money, a share, a magnitude or a figure with its unit: what answers "how much"."""
+    return [m.span() for m in _QUANTITY.finditer(text)]
+
+
+def count_spans(text: str) -> list[Span]:
+    """A number of things, in digits or words (a year, a share or a sum of money is none): what answers "how many"."""
+    # Blanked rather than removed, so the offsets stay those of `text`.
+    return amount_spans(_SHARE_OR_MONEY.sub(lambda m: " " * len(m.group(0)), text))
+
+
+def person_spans(text: str) -> list[Span]:
+    """A person by honorific ("Mr Healey") or by office and name ("Coordinator Kurt Campbell", "President Biden")."""
+    offices = office_words()
+    runs = [m.span() for m in _CAPITALISED_RUN.finditer(text) if not offices.isdisjoint(stems(m.group(0)))]
+    return [m.span() for m in _HONORIFIC.finditer(text)] + runs
+
+
+def place_spans(text: str) -> list[Span]:
+    """A named place after a preposition of place: what answers "where"."""
+    return [m.span() for m in _PLACE.finditer(text)]
+
+
 def has_date(text: str) -> bool:
-    return bool(_MONTH_NAME.search(text) or _DATE.search(text))
+    return bool(date_spans(text))
 
 
 def has_amount(text: str) -> bool:
-    return any(not _YEAR.match(match.group(0)) for match in _AMOUNT.finditer(text))
+    return bool(amount_spans(text))
 
 
 def has_quantity(text: str) -> bool:
-    """Money, a share, a magnitude or a figure with its unit: what answers "how much"."""
-    return bool(_QUANTITY.search(text))
+    return bool(quantity_spans(text))
 
 
 def has_count(text: str) -> bool:
-    """A number of things, in digits or words (a year, a share or a sum of money is none): what answers "how many"."""
-    return has_amount(_SHARE_OR_MONEY.sub(" ", text))
+    return bool(count_spans(text))
 
 
 def has_person(text: str) -> bool:
-    """A person by honorific ("Mr Healey") or by office and name ("Coordinator Kurt Campbell", "President Biden")."""
-    if _HONORIFIC.search(text):
-        return True
-    offices = office_words()
-    return any(not offices.isdisjoint(stems(run.group(0))) for run in _CAPITALISED_RUN.finditer(text))
+    return bool(person_spans(text))
 
 
 def has_place(text: str) -> bool:
-    """A named place after a preposition of place: what answers "where"."""
-    return bool(_PLACE.search(text))
+    return bool(place_spans(text))
 
 
 class AnswerType(Enum):
@@ -191,16 +221,21 @@ def answer_type_of(question: str) -> AnswerType:
     return AnswerType.ANY
 
 
+_SPANS = {
+    AnswerType.DATE: date_spans,
+    AnswerType.AMOUNT: quantity_spans,
+    AnswerType.COUNT: count_spans,
+    AnswerType.PERSON: person_spans,
+    AnswerType.PLACE: place_spans,
+}
+
+
+def answer_spans(kind: AnswerType, text: str) -> list[Span]:
+    """Where `text` holds the kind of thing `kind` asks for (none for ANY, which asks for no kind)."""
+    finder = _SPANS.get(kind)
+    return finder(text) if finder else []
+
+
 def holds_type(kind: AnswerType, text: str) -> bool:
     """Whether `text` holds the kind of thing `kind` asks for (always, for ANY)."""
-    if kind is AnswerType.DATE:
-        return has_date(text)
-    if kind is AnswerType.AMOUNT:
-        return has_quantity(text)
-    if kind is AnswerType.COUNT:
-        return has_count(text)
-    if kind is AnswerType.PERSON:
-        return has_person(text)
-    if kind is AnswerType.PLACE:
-        return has_place(text)
-    return True
+    return kind is AnswerType.ANY or bool(answer_spans(kind, text))

@@ -7,6 +7,7 @@ import pytest
 from qa.text import (
     AnswerType,
     abbreviations,
+    answer_spans,
     answer_type_of,
     content_terms,
     evidence_stems,
@@ -212,3 +213,30 @@ def test_lowercase_words_spell_no_abbreviation() -> None:
     """Only names abbreviate: "the united states" typed in lower case, or ordinary words, give nothing."""
     assert abbreviations("we will work with partners across the region") == set()
     assert "us" not in abbreviations("the united states")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "found"),
+    [
+        (AnswerType.DATE, "a contract by the end of 2025, for delivery by 2035", ["2025", "2035"]),
+        (AnswerType.COUNT, "$825 million for 31 drones", ["31"]),
+        (AnswerType.AMOUNT, "three submarines for $3 billion", ["$3", "billion"]),
+        (AnswerType.PLACE, "the ministers will meet in Tokyo next year", ["in Tokyo"]),
+        (AnswerType.ANY, "anything at all in 2025", []),
+    ],
+)
+def test_answer_spans_point_at_what_the_question_asks_for(kind: AnswerType, text: str, found: list[str]) -> None:
+    """The spans are offsets into the text itself (a sum of money blanked for counts keeps them), so the
+    answerer can read the words around an answer (`answer_proximity`)."""
+    spans = answer_spans(kind, text)
+    assert sorted(text[a:b] for a, b in spans) == sorted(found)
+    assert holds_type(kind, text) == (bool(found) or kind is AnswerType.ANY)
+
+
+@pytest.mark.parametrize("text", ["the first F-35B landing", "MQ-9B drones", "the COVID-19 pandemic", "SM-6 missiles"])
+def test_a_number_in_a_designation_is_no_count_or_sum(text: str) -> None:
+    """ "How many F-35B jets does the UK own?" is not answered by "the first landing of UK F-35B aircraft"
+    (a sample near-miss): "35B" names the aircraft; it is not 35 billion."""
+    assert not has_count(text)
+    assert not has_quantity(text)
+    assert has_count(f"12 more: {text}")  # a count beside the designation still counts
