@@ -44,12 +44,24 @@ from prompts import ABSTAIN_PHRASE
 from qa.citations import content_of
 from qa.sanitise import is_instruction
 from qa.termvectors import TermVectors, bundled_term_vectors
-from qa.text import AnswerType, answer_type_of, content_terms, evidence_stems, evidence_words, holds_type, stem
+from qa.text import (
+    AnswerType,
+    answer_spans,
+    answer_type_of,
+    content_terms,
+    evidence_stems,
+    evidence_words,
+    stem,
+)
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
 from vectorstore.store import DocumentRecord, StoredParagraph, StoredSentence
 
 EVIDENCE_PARAGRAPHS = 6
+# How far either side of a date, amount, person or place its words count as its context
+# (`answer_proximity`), in characters: about four words. Chosen on the tune half by refitting with
+# 25, 50 and 100 (tune objective 0.7125, 0.7081, 0.7079; README, "Abstention").
+PROXIMITY_CHARS = 25
 # The mean length answers must keep to (the target for factoid answers):
 # `bench/calibrate.py` fits the per-answer limit `max_chars` under it.
 FACTOID_MAX_CHARS = 400
@@ -78,6 +90,10 @@ PASSAGE_FEATURES = (
     "soft_coverage",  # weighted mean over question terms of their best match in the paragraph
     "soft_missing",  # the largest weight share times (1 - best match) of a term in the paragraph
     "evidence_missing",  # the same over all retrieved paragraphs: the heaviest term no evidence backs
+    # For a typed question, the soft coverage of the words around what it asks for, in the best
+    # of its sentences: a paragraph whose date stands beside "delivery" answers "When is it to be
+    # delivered?" better than one whose date stands elsewhere. 0 for other questions.
+    "answer_proximity",
 )
 SENTENCE_FEATURES = (
     "cosine",  # cosine(question, sentence)
@@ -341,15 +357,14 @@ class ExtractiveAnswerer:
             lacking = [t for t in weights if term_stems[t] not in in_paragraph]
             best = max(float(similarities[i]) for i in indexes)
             candidates: list[Candidate] = []
-            coverages, semantics = [], []
+            coverages, semantics, proximities = [], [], []
             for index in indexes:
                 sentence = sentences[index]
                 similarity = float(similarities[index])
-                own = evidence_stems(sentence.text)
-                absent = [t for t in weights if term_stems[t] not in own]
+                absent = [t for t in weights if term_stems[t] not in evidence_stems(sentence.text)]
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
-                holds = holds_type(kind, sentence.text)
+                holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares)
                 sentence_best = _best_per_term(soft, _columns_of(columns, sentence.text))
                 features = np.array(
                     [
@@ -364,6 +379,7 @@ class ExtractiveAnswerer:
                     ]
                 )
                 candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
+                proximities.append(proximity)
                 coverages.append(coverage)
                 semantics.append(sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total)
             features = np.array(
@@ -384,6 +400,7 @@ class ExtractiveAnswerer:
                     float(shares @ paragraph_best) if term_list else 1.0,
                     float(np.max(shares * (1.0 - paragraph_best), initial=0.0)),
                     evidence_missing,
+                    max(proximities),
                 ]
             )
             passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
@@ -459,6 +476,18 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def _answer_proximity(
+    kind: AnswerType, text: str, columns: dict[str, int], soft: np.ndarray, shares: np.ndarray
+) -> tuple[bool, float]:
+    """Whether a sentence holds what the question asks for, and the soft coverage of the question's
+    terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms)."""
+    spans = answer_spans(kind, text)
+    if not spans or not shares.size:
+        return bool(spans) or kind is AnswerType.ANY, 0.0
+    near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
+    return True, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
 
 
 def _columns_of(columns: dict[str, int], text: str) -> list[int]:

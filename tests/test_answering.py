@@ -20,6 +20,7 @@ from bot.runtime import build_service
 from bot.settings import load_settings
 from errors import InvalidQuestion, UnknownDocument
 from prompts import ABSTAIN_PHRASE
+from qa.extractive import PASSAGE_FEATURES, ExtractiveAnswerer
 from qa.service import StatementService
 from qa.types import Answer, Conversation
 from tests.conftest import SEED, Cli
@@ -519,3 +520,23 @@ def test_abstention_shows_the_sentence_of_each_closest_paragraph_nearest_the_que
     shown = answer_text(answer)
     assert f"» “{answer.closest[0].quote}" in shown
 
+
+def test_answer_proximity_reads_the_words_beside_what_a_typed_question_asks_for(service: StatementService) -> None:
+    """For "when", a paragraph is measured by the question words around its dates ("delivery by 2035" beside
+    "delivered"); a paragraph without a date, and every paragraph of an untyped question, measure 0."""
+    column = PASSAGE_FEATURES.index("answer_proximity")
+
+    answerer = service.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+
+    def proximity(question: str) -> dict[str, tuple[float, bool]]:
+        result, without = answerer.search(question)
+        passages = answerer.candidates(result, without_term=without)
+        return {p.paragraph.label: (float(p.features[column]), p.holds_type) for p in passages}
+
+    typed = proximity("When is GCAP meant to be delivered?")
+    assert typed["12"][0] > 0.0
+    undated = [value for value, dated in typed.values() if not dated]
+    assert undated
+    assert set(undated) == {0.0}
+    assert {value for value, _dated in proximity("What is GCAP?").values()} == {0.0}
