@@ -94,7 +94,19 @@ PASSAGE_FEATURES = (
     # of its sentences: a paragraph whose date stands beside "delivery" answers "When is it to be
     # delivered?" better than one whose date stands elsewhere. 0 for other questions.
     "answer_proximity",
+    # Relative to the other passages (see MARGINS): a passage that backs the question, or places
+    # the answer beside its terms, better than every other retrieved paragraph is likelier the answer.
+    "semantic_margin",  # its semantic_support minus the best of the other passages'
+    "proximity_margin",  # its answer_proximity minus the best of the other passages'
 )
+# Features that are a passage's value minus the best of the other passages' (set once all are known).
+# The two added to `margin` were chosen by greedy forward selection over every passage feature's margin
+# on the tune halves (`bench/select_margins.py`; README, "Abstention").
+MARGINS = {
+    "margin": "best_sentence_cosine",
+    "semantic_margin": "semantic_support",
+    "proximity_margin": "answer_proximity",
+}
 SENTENCE_FEATURES = (
     "cosine",  # cosine(question, sentence)
     "cosine_below_best",  # its paragraph's best sentence cosine minus this one's
@@ -401,13 +413,12 @@ class ExtractiveAnswerer:
                     float(np.max(shares * (1.0 - paragraph_best), initial=0.0)),
                     evidence_missing,
                     max(proximities),
+                    0.0,  # semantic_margin, proximity_margin: set below
+                    0.0,
                 ]
             )
             passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
-        margin = PASSAGE_FEATURES.index("margin")
-        for passage in passages:
-            others = [p.features[0] for p in passages if p is not passage]
-            passage.features[margin] = passage.features[0] - max(others, default=0.0)
+        set_margins(passages)
         apply_params(passages, self.params)
         return passages
 
@@ -476,6 +487,16 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def set_margins(passages: list[Passage]) -> None:
+    """Set each MARGINS feature: the passage's value minus the best of the other passages' (none: 0)."""
+    for name, of in MARGINS.items():
+        target, source = PASSAGE_FEATURES.index(name), PASSAGE_FEATURES.index(of)
+        values = [float(p.features[source]) for p in passages]
+        for index, passage in enumerate(passages):
+            others = values[:index] + values[index + 1 :]
+            passage.features[target] = values[index] - max(others, default=0.0)
 
 
 def _answer_proximity(

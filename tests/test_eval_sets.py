@@ -24,11 +24,11 @@ from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
-    # The shipped fit reaches gold cited 0.60, precision 0.90, facts 0.60, abstention 0.62 on this check half
-    # (statementbot eval; bench/calibrate.py's replay: 0.60 / 0.90 / 0.57 / 0.62).
+    # The shipped fit reaches gold cited 0.63, precision 0.90, facts 0.63, abstention 0.62 on this check half
+    # (statementbot eval; bench/calibrate.py's replay: 0.63 / 0.90 / 0.60 / 0.62).
     "real_dev": (
         ROOT.parent / "shared" / "eval" / "real_dev",
-        Minimums(hit=0.55, precision=0.82, facts=0.55, abstain=0.55),
+        Minimums(hit=0.58, precision=0.82, facts=0.58, abstain=0.55),
     ),
     # Reached: gold cited 0.68, precision 0.88, facts 0.60, abstention 0.74 (replay: 0.68 / 0.88 / 0.53 / 0.74).
     "archive": (
@@ -36,10 +36,10 @@ SETS = {
         Minimums(hit=0.62, precision=0.84, facts=0.55, abstain=0.65),
     ),
     # A later set over 20 other statements (tests/data/archive_eval_b), tuned on only in its tune half.
-    # Reached: gold cited 0.45, precision 0.75, facts 0.40, abstention 0.48 (replay: 0.45 / 0.75 / 0.38 / 0.48).
+    # Reached: gold cited 0.45, precision 0.74, facts 0.40, abstention 0.52 (replay: 0.45 / 0.74 / 0.38 / 0.52).
     "archive_b": (
         ROOT / "tests" / "data" / "archive_eval_b",
-        Minimums(hit=0.40, precision=0.68, facts=0.34, abstain=0.42),
+        Minimums(hit=0.40, precision=0.68, facts=0.34, abstain=0.45),
     ),
 }
 
