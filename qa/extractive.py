@@ -19,8 +19,9 @@ work is in three decisions, all made by one fitted mechanism:
    much/many" an amount, "who" a person or office, "where" a place: `qa.text`);
 3. what to quote: from the best paragraph, its best sentence that holds the
    answer type, then its other sentences whose probability (a second fitted
-   combiner) reaches `quote_above`; other paragraphs from `join_above`; all
-   while the answer stays within the fitted `max_chars`.
+   combiner) reaches `quote_above`, and the sentence before any quoted one that
+   opens by pointing back to it ("This will be…"); other paragraphs from
+   `join_above`; all while the answer stays within the fitted `max_chars`.
 
 The weights and thresholds live in `qa/answerer_params.json`, written by
 `bench/calibrate.py` together with the figures they reached on the tune and
@@ -120,6 +121,9 @@ SENTENCE_FEATURES = (
 
 _FOLLOW_UP = re.compile(r"^(?:and|also|what about|how about|and what about|what of|same for|then)\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|there)\b", re.IGNORECASE)
+# A sentence that opens by pointing back ("This will be the first contract…", "These include…") is about
+# what the sentence before it names: its terms are read with that sentence's, and it is quoted with it.
+_READS_ON = re.compile(r"^\W*(?:this|these|that|those|it|its|they|their|such)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -334,9 +338,7 @@ class ExtractiveAnswerer:
         """The top paragraphs and their sentences, with features and fitted probabilities."""
         hits = result.hits[:EVIDENCE_PARAGRAPHS]
         ranks = {h.paragraph.key: rank for rank, h in enumerate(hits)}
-        sentences = [
-            s for s in self.retriever.sentences_for(list(ranks), version=result.corpus_version) if quotable(s.text)
-        ]
+        sentences, texts = _quotable(self.retriever.sentences_for(list(ranks), version=result.corpus_version))
         if not sentences:
             return []
         matrix = np.stack([s.vector for s in sentences])
@@ -373,11 +375,12 @@ class ExtractiveAnswerer:
             for index in indexes:
                 sentence = sentences[index]
                 similarity = float(similarities[index])
-                absent = [t for t in weights if term_stems[t] not in evidence_stems(sentence.text)]
+                evidence = _read_on(sentence, texts)
+                absent = [t for t in weights if term_stems[t] not in evidence_stems(evidence)]
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares)
-                sentence_best = _best_per_term(soft, _columns_of(columns, sentence.text))
+                sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
                     [
                         similarity,
@@ -489,6 +492,22 @@ class ExtractiveAnswerer:
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
 
 
+def _quotable(stored: list[StoredSentence]) -> tuple[list[StoredSentence], dict[tuple[str, int], str]]:
+    """The quotable sentences, and every sentence's text by (paragraph key, index) to read them on from."""
+    return [s for s in stored if quotable(s.text)], {(s.paragraph_key, s.index): s.text for s in stored}
+
+
+def _read_on(sentence: StoredSentence, texts: dict[tuple[str, int], str]) -> str:
+    """The sentence's text, after the sentence before it when it opens by pointing back to it."""
+    before = texts.get((sentence.paragraph_key, sentence.index - 1))
+    return f"{before} {sentence.text}" if before and _READS_ON.match(sentence.text) else sentence.text
+
+
+def reads_on(candidate: Candidate) -> bool:
+    """Whether a candidate sentence opens by pointing back to the sentence before it."""
+    return candidate.sentence.index > 0 and bool(_READS_ON.match(candidate.sentence.text))
+
+
 def set_margins(passages: list[Passage]) -> None:
     """Set each MARGINS feature: the passage's value minus the best of the other passages' (none: 0)."""
     for name, of in MARGINS.items():
@@ -584,8 +603,24 @@ def choose_quotes(
             if length + len(item.sentence.text) <= max_chars:
                 quoted.append(item)
                 length += len(item.sentence.text)
+        length += _with_antecedents(passage, quoted, max_chars - length)
         chosen.append((passage, quoted))
     return chosen
+
+
+def _with_antecedents(passage: Passage, quoted: list[Candidate], room: int) -> int:
+    """Quote the sentence each quoted one points back to ("This will be…"), where it fits in `room`
+    characters, so that no quote opens on a reference to nothing. Returns the characters added."""
+    by_index = {c.sentence.index: c for c in passage.sentences}
+    added = 0
+    for item in list(quoted):
+        antecedent = by_index.get(item.sentence.index - 1)
+        if not reads_on(item) or antecedent is None or antecedent in quoted:
+            continue
+        if added + len(antecedent.sentence.text) <= room:
+            quoted.append(antecedent)
+            added += len(antecedent.sentence.text)
+    return added
 
 
 def closest_passages(passages: list[Passage], result: SearchResult) -> tuple[Citation, ...]:

@@ -552,3 +552,22 @@ def test_margins_compare_each_passage_with_the_best_of_the_others(service: State
         assert sum(m > 0 for m in margins) <= 1
         assert max(margins) == pytest.approx(values[0] - values[1])
         assert min(margins) == pytest.approx(values[-1] - values[0])
+
+
+def test_a_sentence_that_points_back_is_read_and_quoted_with_the_one_before(service: StatementService) -> None:
+    """¶12: "…contract … by the end of 2025. This will be the first contract to … support … programme delivery
+    by 2035." The second sentence names GCAP only through "This": read with the first, it backs the question,
+    and it is never quoted without the sentence it points back to."""
+    answer = service.ask("When is GCAP meant to be delivered?")
+    assert labels(answer) == ["12"]
+    assert "delivery by 2035" in answer.text
+    this = answer.text.index("This will be the first contract")
+    assert answer.text.index("by the end of 2025") < this
+    quotes = [
+        citation.quote
+        for question in ("When is the GCAP contract to be concluded?", "What will the first GCAP contract do?")
+        for citation in service.ask(question).citations
+        if "This will be the first contract" in citation.quote
+    ]
+    assert quotes
+    assert all("Recognising the significance of the GCAP" in quote for quote in quotes)
