@@ -238,6 +238,12 @@ def sentence_design(items: Sequence[Collected]) -> tuple[np.ndarray, np.ndarray,
 
 def fit_combiner(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[Combiner, float]:
     """Logistic regression on the raw features; C chosen by cross-validation grouped by question."""
+    combiner, regularisation, _loss = fit_combiner_scored(x, y, groups)
+    return combiner, regularisation
+
+
+def fit_combiner_scored(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[Combiner, float, float]:
+    """`fit_combiner`, with the cross-validated log loss at the chosen C (for comparing feature sets)."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import GroupKFold
     from sklearn.pipeline import make_pipeline
@@ -249,11 +255,12 @@ def fit_combiner(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[Comb
     )
     model = make_pipeline(StandardScaler(), regression)
     model.fit(x, y)
+    loss = float(-np.max(np.mean(next(iter(regression.scores_.values())), axis=0)))
     scaler = model[0]
     # Fold the scaling into the weights, so the answerer needs no scikit-learn.
     weights = regression.coef_[0] / scaler.scale_
     intercept = float(regression.intercept_[0] - np.sum(regression.coef_[0] * scaler.mean_ / scaler.scale_))
-    return Combiner(tuple(float(w) for w in weights), intercept), float(regression.C_[0])
+    return Combiner(tuple(float(w) for w in weights), intercept), float(regression.C_[0]), loss
 
 
 @dataclass

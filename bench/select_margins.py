@@ -6,6 +6,8 @@ A margin is a passage's value of a feature minus the best of the other retrieved
 passages' (`qa.extractive.MARGINS`). Starting from the shipped features, each round
 adds the margin that most raises the **tune** halves' objective (combiners refitted and
 thresholds chosen exactly as `bench/calibrate.py` does); it stops when none does.
+Two margins whose tune objectives lie within TIE of each other are told apart by the passage
+combiner's cross-validated log loss on the tune half (lower wins), the criterion it is fitted by.
 Check-half objectives are printed beside, never used to choose. Runs on the cache
 `calibrate.py` collected, so nothing is retrieved or embedded again.
 """
@@ -29,6 +31,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import calibrate  # noqa: E402
 
 from qa.extractive import MARGINS, PASSAGE_FEATURES  # noqa: E402
+
+# Tune objectives this close are a tie: one question of the 244 answered differently moves them about as much.
+TIE = 0.001
 
 
 class _CacheReader(pickle.Unpickler):
@@ -57,10 +62,10 @@ def with_margins(
             passage.features = np.concatenate([matrix[index], [values[index] for values in extra]])
 
 
-def objectives(items: Sequence[calibrate.Collected]) -> tuple[float, float]:
-    """(tune, check) objective of a fit on the tune halves."""
+def objectives(items: Sequence[calibrate.Collected]) -> tuple[float, float, float]:
+    """(tune, check) objective of a fit on the tune halves, and the passage combiner's CV log loss."""
     tune = [item for item in items if item.half == "tune"]
-    passage, _ = calibrate.fit_combiner(*calibrate.passage_design(tune))
+    passage, _c, loss = calibrate.fit_combiner_scored(*calibrate.passage_design(tune))
     sentence, _ = calibrate.fit_combiner(*calibrate.sentence_design(tune))
     params = calibrate.choose_thresholds(tune, passage, sentence)
     scores = []
@@ -70,12 +75,13 @@ def objectives(items: Sequence[calibrate.Collected]) -> tuple[float, float]:
             if item.half == half:
                 by_set.setdefault(item.set_name, []).append(item)
         scores.append(calibrate.objective(calibrate.merged([calibrate.replay(g, params) for g in by_set.values()])))
-    return scores[0], scores[1]
+    return scores[0], scores[1], loss
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/statementbot-calibrate.pkl"))
+    parser.add_argument("--start", nargs="*", default=[], help="margins already chosen (resume a selection)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
     with args.cache.open("rb") as handle:
@@ -85,12 +91,15 @@ def main() -> int:
     keep = [i for i, name in enumerate(PASSAGE_FEATURES) if name not in shipped]
     base = {id(p): p.features[keep] for item in items for p in item.passages}
     features = [PASSAGE_FEATURES[i] for i in keep]
-    # Margins themselves, and the feature whose margin `margin` already is, are no candidates.
-    candidates = [name for name in features if name not in MARGINS and name != MARGINS["margin"]]
-    chosen: list[str] = []
-    with_margins(items, [], base, features)
-    best_tune, check = objectives(items)
-    print(f"no margins beyond 'margin': tune {best_tune:.4f} check {check:.4f}")
+    # Margins themselves are no candidates, nor are features whose margin is `margin` itself: the best
+    # sentence cosine, and cosine_gap (that cosine minus one constant per question). A duplicate column
+    # only halves its weight's penalty, which moved the tune objective by 0.005 without a new feature.
+    duplicates = {MARGINS["margin"], "cosine_gap"}
+    candidates = [name for name in features if name not in MARGINS and name not in duplicates]
+    chosen: list[str] = list(args.start)
+    with_margins(items, chosen, base, features)
+    best_tune, check, _loss = objectives(items)
+    print(f"margins {['margin', *chosen]}: tune {best_tune:.4f} check {check:.4f}")
     while True:
         trials = {}
         for name in candidates:
@@ -98,15 +107,19 @@ def main() -> int:
                 continue
             with_margins(items, [*chosen, name], base, features)
             trials[name] = objectives(items)
-            print(f"  + {name:<24} tune {trials[name][0]:.4f} check {trials[name][1]:.4f}", flush=True)
+            tune, check, loss = trials[name]
+            print(f"  + {name:<24} tune {tune:.5f} check {check:.4f} log loss {loss:.5f}", flush=True)
         if not trials:
             break
-        name, (tune, check) = max(trials.items(), key=lambda kv: kv[1][0])
+        top = max(tune for tune, _check, _loss in trials.values())
+        tied = {name: value for name, value in trials.items() if value[0] >= top - TIE}
+        name = min(tied, key=lambda n: tied[n][2])
+        tune, check, _loss = trials[name]
         if tune <= best_tune + 1e-9:
             break
         chosen.append(name)
         best_tune = tune
-        print(f"chose {name}: tune {tune:.4f} check {check:.4f}")
+        print(f"chose {name}: tune {tune:.4f} check {check:.4f} (tied within {TIE}: {', '.join(sorted(tied))})")
     print("margins chosen:", ", ".join(chosen) or "none")
     return 0
 
