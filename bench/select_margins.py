@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import calibrate  # noqa: E402
 
-from qa.extractive import MARGINS, PASSAGE_FEATURES  # noqa: E402
+from qa.extractive import MARGINS, PASSAGE_FEATURES, margins_of  # noqa: E402
 
 # Tune objectives this close are a tie: one question of the 244 answered differently moves them about as much.
 TIE = 0.001
@@ -55,9 +55,7 @@ def with_margins(
         matrix = np.stack([base[id(p)] for p in item.passages])
         extra = []
         for name in names:
-            column = matrix[:, features.index(name)]
-            best_other = [max(np.delete(column, i), default=0.0) for i in range(len(column))]
-            extra.append(column - np.array(best_other))
+            extra.append(margins_of(matrix[:, features.index(name)]))
         for index, passage in enumerate(item.passages):
             passage.features = np.concatenate([matrix[index], [values[index] for values in extra]])
 

@@ -497,25 +497,37 @@ def _quotable(stored: list[StoredSentence]) -> tuple[list[StoredSentence], dict[
     return [s for s in stored if quotable(s.text)], {(s.paragraph_key, s.index): s.text for s in stored}
 
 
+def points_back(sentence: StoredSentence) -> bool:
+    """Whether a sentence opens by pointing back to the sentence before it ("This will be…")."""
+    return sentence.index > 0 and bool(_READS_ON.match(sentence.text))
+
+
 def _read_on(sentence: StoredSentence, texts: dict[tuple[str, int], str]) -> str:
-    """The sentence's text, after the sentence before it when it opens by pointing back to it."""
-    before = texts.get((sentence.paragraph_key, sentence.index - 1))
-    return f"{before} {sentence.text}" if before and _READS_ON.match(sentence.text) else sentence.text
+    """The sentence's text, after the sentence before it when it points back to it."""
+    before = texts.get((sentence.paragraph_key, sentence.index - 1)) if points_back(sentence) else None
+    return f"{before} {sentence.text}" if before else sentence.text
 
 
-def reads_on(candidate: Candidate) -> bool:
-    """Whether a candidate sentence opens by pointing back to the sentence before it."""
-    return candidate.sentence.index > 0 and bool(_READS_ON.match(candidate.sentence.text))
+def margins_of(values: np.ndarray) -> np.ndarray:
+    """Each value minus the best of the others (minus 0 for a value alone)."""
+    if len(values) < 2:
+        return values - 0.0
+    order = np.argsort(values)
+    best, runner_up = values[order[-1]], values[order[-2]]
+    others_best = np.full(len(values), best)
+    others_best[order[-1]] = runner_up
+    return values - others_best
 
 
 def set_margins(passages: list[Passage]) -> None:
-    """Set each MARGINS feature: the passage's value minus the best of the other passages' (none: 0)."""
+    """Set each MARGINS feature from the feature it is the margin of."""
+    if not passages:
+        return
+    matrix = np.stack([p.features for p in passages])
     for name, of in MARGINS.items():
-        target, source = PASSAGE_FEATURES.index(name), PASSAGE_FEATURES.index(of)
-        values = [float(p.features[source]) for p in passages]
-        for index, passage in enumerate(passages):
-            others = values[:index] + values[index + 1 :]
-            passage.features[target] = values[index] - max(others, default=0.0)
+        column = margins_of(matrix[:, PASSAGE_FEATURES.index(of)])
+        for passage, value in zip(passages, column, strict=True):
+            passage.features[PASSAGE_FEATURES.index(name)] = float(value)
 
 
 def _answer_proximity(
@@ -615,7 +627,7 @@ def _with_antecedents(passage: Passage, quoted: list[Candidate], room: int) -> i
     added = 0
     for item in list(quoted):
         antecedent = by_index.get(item.sentence.index - 1)
-        if not reads_on(item) or antecedent is None or antecedent in quoted:
+        if not points_back(item.sentence) or antecedent is None or antecedent in quoted:
             continue
         if added + len(antecedent.sentence.text) <= room:
             quoted.append(antecedent)

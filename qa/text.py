@@ -76,11 +76,11 @@ _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
 # An amount: money, a share, a count in digits (a year alone is not one) or in words.
 # A number joined to letters by a hyphen names a model or a thing ("F-35B", "MQ-9B", "COVID-19",
 # "SM-6"): it counts nothing and is no sum ("35B" is not 35 billion).
-_FIGURE = r"(?<![A-Za-z]-)\b\d"
+_FIGURE = r"(?<![A-Za-z]-)\b"  # where a figure may start
 _AMOUNT = re.compile(
     r"[£$€¥₹]\s?\d"
-    rf"|{_FIGURE}[\d,.]*\s?(?:%|per ?cent|percent|bn|mn|m|k|b)\b"
-    rf"|(?<![A-Za-z]-)\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b"
+    rf"|{_FIGURE}\d[\d,.]*\s?(?:%|per ?cent|percent|bn|mn|m|k|b)\b"
+    rf"|{_FIGURE}(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\b"
     rf"|\b(?:{_NUMBER_WORD})\b",
     re.IGNORECASE,
 )
@@ -90,10 +90,10 @@ _AMOUNT = re.compile(
 _MAGNITUDE = r"thousands?|millions?|billions?|trillions?|hundreds|bn|mn"
 _QUANTITY = re.compile(
     r"[£$€¥₹]\s?\d"
-    rf"|{_FIGURE}[\d,.]*\s?(?:%|per ?cent|percent)"
+    rf"|{_FIGURE}\d[\d,.]*\s?(?:%|per ?cent|percent)"
     rf"|\b(?:{_MAGNITUDE})\b"
-    rf"|{_FIGURE}{{0,2}}(?:,\d{{3}})+\b"
-    r"|(?<![A-Za-z]-)\b(?!(?:1[89]|20)\d\d\b)\d[\d.]*\s?(?-i:[a-z]{2,})\b",
+    rf"|{_FIGURE}\d{{1,3}}(?:,\d{{3}})+\b"
+    rf"|{_FIGURE}(?!(?:1[89]|20)\d\d\b)\d[\d.]*\s?(?-i:[a-z]{{2,}})\b",
     re.IGNORECASE,
 )
 # A share or a sum of money: what "how many" (a count of things) is not answered by.

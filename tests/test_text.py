@@ -65,7 +65,15 @@ def test_money_counts_and_shares_are_amounts(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["$825 million", "15 bcm of gas", "trillions of dollars", "80,000 seized guns", "nearly 20 percent", "€3bn"],
+    [
+        "$825 million",
+        "15 bcm of gas",
+        "trillions of dollars",
+        "80,000 seized guns",
+        "nearly 20 percent",
+        "€3bn",
+        "a fund of 100,000",
+    ],
 )
 def test_money_shares_magnitudes_and_units_answer_how_much(text: str) -> None:
     assert has_quantity(text)
