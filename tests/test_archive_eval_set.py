@@ -1,6 +1,6 @@
 """The archive evaluation sets are well formed: every gold phrase points at one paragraph, every near-miss misses.
 
-This checks the data in tests/data/archive_eval/ and tests/data/archive_eval_b/ on its own terms (stdlib
+This checks the data in tests/data/archive_eval/, archive_eval_b/ and archive_eval_c/ on its own terms (stdlib
 only, no statementbot code), so a broken question cannot hide behind a parser change: a paragraph is a block of the
 markdown body between blank lines, compared after removing markup and folding white space and case.
 """
@@ -35,6 +35,8 @@ SETS = {
     "archive_eval": SetBrief(DATA / "archive_eval", "a", 160, 35, 22),
     # A second set, written later over 20 other archive statements (2021-2024), with its own ids "bNN-MM".
     "archive_eval_b": SetBrief(DATA / "archive_eval_b", "b", 160, 40, 20),
+    # A third, over 20 more (2021-2025), written the same way after the second had been used for tuning.
+    "archive_eval_c": SetBrief(DATA / "archive_eval_c", "c", 160, 40, 20),
 }
 GOLD_WORDS = (4, 10)
 MAX_DOCS_BYTES = 1_500_000
