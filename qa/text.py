@@ -73,6 +73,23 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^(?:1[89]|20)\d\d$")
+# A length of time, counted: "five years", "a two-year term", "90-day", "three and a half hours";
+# "how long" also asks for a length ("how long is the cable?": "1,800 km").
+_SPAN_UNIT = r"seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?"
+_LENGTH_UNIT = r"km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|nautical miles"
+_DURATION = re.compile(
+    rf"\b(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORD}|one|a|an|several|few|many)(?:[- ]and[- ]a[- ]half)?[- ]?"
+    rf"(?:{_SPAN_UNIT}|{_LENGTH_UNIT})\b",
+    re.IGNORECASE,
+)
+# How often something recurs: an adverb of frequency, "every (six) months", "once a year", "twice yearly".
+_FREQUENCY = re.compile(
+    r"\b(?:annually|yearly|biannually|biennially|semi-?annually|quarterly|monthly|fortnightly|weekly|daily)\b"
+    rf"|\b(?:every|each)\s+(?:(?:\d+|{_NUMBER_WORD}|other|few)\s?)?(?:{_SPAN_UNIT})\b"
+    rf"|\b(?:once|twice|thrice|(?:\d+|{_NUMBER_WORD}) times)\s+(?:a|per|each|every)\s+(?:{_SPAN_UNIT})\b"
+    r"|\bper (?:year|annum|month|week|day)\b",
+    re.IGNORECASE,
+)
 # An amount: money, a share, a count in digits (a year alone is not one) or in words.
 # A number joined to letters by a hyphen names a model or a thing ("F-35B", "MQ-9B", "COVID-19",
 # "SM-6"): it counts nothing and is no sum ("35B" is not 35 billion).
@@ -105,7 +122,8 @@ _SHARE_OR_MONEY = re.compile(
 # one of those words names an office (`office_words`), not an organisation
 # ("the UK Health Security Agency").
 _HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E|Rt\.? Hon)\b\.?\s")
-_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
+# A sentence's capitalised "The" starts no name: "The Ministers welcomed…" names nobody.
+_CAPITALISED_RUN = re.compile(r"\b(?!The\s)[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
 # A place: a name after a preposition of place, perhaps with one word before it ("in Warsaw", "at
 # Stanford University", "to northern Australia", "in the eastern Mediterranean"). The name's capital
 # is what marks it; "in the region" names no place.
@@ -120,9 +138,15 @@ def office_words() -> frozenset[str]:
     person or an office, and an office in running text ("the under secretary")
     has no other mark. The list is data with its own test.
     """
+    return frozenset(stem(word) for word in office_names())
+
+
+@functools.cache
+def office_names() -> frozenset[str]:
+    """The words of `qa/offices.txt` as written, lowercased ("minister", "secretary-general")."""
     text = resources.files("qa").joinpath("offices.txt").read_text(encoding="utf-8")
     words = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
-    return frozenset(stem(word) for word in words if word)
+    return frozenset(word for word in words if word)
 
 
 Span = tuple[int, int]  # start and end offsets of a match in a text
@@ -159,6 +183,16 @@ def place_spans(text: str) -> list[Span]:
     return [m.span() for m in _PLACE.finditer(text)]
 
 
+def duration_spans(text: str) -> list[Span]:
+    """A span of time or a length: "five years", "a two-year term", "1,800 km": what answers "how long"."""
+    return [m.span() for m in _DURATION.finditer(text)]
+
+
+def frequency_spans(text: str) -> list[Span]:
+    """A rate of recurrence: "annually", "every six months", "twice a year": what answers "how often"."""
+    return [m.span() for m in _FREQUENCY.finditer(text)]
+
+
 def has_date(text: str) -> bool:
     return bool(date_spans(text))
 
@@ -188,10 +222,12 @@ class AnswerType(Enum):
 
     ANY = "any"
     DATE = "date"
-    AMOUNT = "amount"  # "how much": a quantity (money, a share, a magnitude)
+    AMOUNT = "amount"  # "how much" / "how big": a quantity (money, a share, a magnitude)
     COUNT = "count"  # "how many": a number of things
     PERSON = "person"
     PLACE = "place"
+    DURATION = "duration"  # "how long": a span of time ("five years", "a two-year term") or a length
+    FREQUENCY = "frequency"  # "how often": a rate of recurrence ("annually", "every six months")
 
 
 _WHEN = re.compile(
@@ -199,26 +235,58 @@ _WHEN = re.compile(
     r"|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b|^\W*what (?:date|day|year|month)\b",
     re.IGNORECASE,
 )
-_HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
+# "How big/large" asks for a magnitude as "how much" does ("how big is the loan?": "$530 million").
+_HOW_MUCH = re.compile(r"\bhow (?:much|big|large)\b", re.IGNORECASE)
+_HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
+_HOW_OFTEN = re.compile(r"\bhow (?:often|frequently)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
 _WHERE = re.compile(r"^\W*(?:(?:and|so|but)\s+)?where(?:'s|’s)?\b|\b(?:and|,) where\b", re.IGNORECASE)
 
 
+# In this order: "how many" before "how much", a frequency or span before "when", "when" before "where".
+_WH_TYPES = (
+    (_HOW_MANY, AnswerType.COUNT),
+    (_HOW_MUCH, AnswerType.AMOUNT),
+    (_HOW_OFTEN, AnswerType.FREQUENCY),
+    (_HOW_LONG, AnswerType.DURATION),
+    (_WHEN, AnswerType.DATE),
+    (_WHO, AnswerType.PERSON),
+    (_WHERE, AnswerType.PLACE),
+)
+
+
 def answer_type_of(question: str) -> AnswerType:
     """The hard condition on an answer: "when" needs a date, "how much" a quantity, "how many" a count,
-    "who" a person or office, "where" a place ("where and when" asks for a date first)."""
-    if _HOW_MANY.search(question):
-        return AnswerType.COUNT
-    if _HOW_MUCH.search(question):
-        return AnswerType.AMOUNT
-    if _WHEN.search(question):
-        return AnswerType.DATE
-    if _WHO.search(question):
-        return AnswerType.PERSON
-    if _WHERE.search(question):
-        return AnswerType.PLACE
-    return AnswerType.ANY
+    "how long" a span of time, "how often" a frequency, "who" (or "which minister") a person or office,
+    "where" a place ("where and when" asks for a date first)."""
+    for pattern, kind in _WH_TYPES:
+        if pattern.search(question):
+            return kind
+    return AnswerType.PERSON if _asks_for_an_office_holder(question) else AnswerType.ANY
+
+
+# "Which minister …", "which Japanese minister …", "what US official …": the noun a which/what
+# question asks about, within its first two words, names an office, so a person answers it.
+_WHICH_FOCUS = re.compile(r"(?:^\W*(?:(?:and|so|but)\s+)?|,\s*)(?:which|what)\s+([\w'’-]+)(?:\s+([\w'’-]+))?", re.I)
+
+
+def _asks_for_an_office_holder(question: str) -> bool:
+    for match in _WHICH_FOCUS.finditer(question):
+        for word in (match[1], match[2]):
+            if word is None or word.lower() in STOPWORDS:
+                break
+            if _names_office(word.lower()):
+                return True
+    return False
+
+
+def _names_office(word: str) -> bool:
+    """An office word as written or in the plural ("ministers", "secretaries"); stems are too loose
+    here ("command" shares the stem of "commander")."""
+    offices = office_names()
+    singular = (word, word.removesuffix("s"), word.removesuffix("ies") + "y" if word.endswith("ies") else word)
+    return any(form in offices for form in singular)
 
 
 _SPANS = {
@@ -227,6 +295,8 @@ _SPANS = {
     AnswerType.COUNT: count_spans,
     AnswerType.PERSON: person_spans,
     AnswerType.PLACE: place_spans,
+    AnswerType.DURATION: duration_spans,
+    AnswerType.FREQUENCY: frequency_spans,
 }
 
 
