@@ -93,7 +93,12 @@ def question_sets() -> list[QuestionSet]:
         QuestionSet("sample_dev", SHARED / "eval" / "dev_questions.jsonl", sample),
         QuestionSet("sample_own", ROOT / "tests" / "data" / "sample_questions.jsonl", sample),
     ]
-    for name, folder in (("archive", "archive_eval"), ("archive_b", "archive_eval_b"), ("archive_c", "archive_eval_c")):
+    for name, folder in (
+        ("archive", "archive_eval"),
+        ("archive_b", "archive_eval_b"),
+        ("archive_c", "archive_eval_c"),
+        ("archive_d", "archive_eval_d"),
+    ):
         path = ROOT / "tests" / "data" / folder
         candidates.append(QuestionSet(name, path / "questions.jsonl", path / "docs"))
     return [s for s in candidates if s.questions.exists() and s.documents.exists()]

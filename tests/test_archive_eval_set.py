@@ -1,6 +1,6 @@
 """The archive evaluation sets are well formed: every gold phrase points at one paragraph, every near-miss misses.
 
-This checks the data in tests/data/archive_eval/, archive_eval_b/ and archive_eval_c/ on its own terms (stdlib
+This checks the data in tests/data/archive_eval/, archive_eval_b/, _c/ and _d/ on its own terms (stdlib
 only, no statementbot code), so a broken question cannot hide behind a parser change: a paragraph is a block of the
 markdown body between blank lines, compared after removing markup and folding white space and case.
 """
@@ -37,6 +37,8 @@ SETS = {
     "archive_eval_b": SetBrief(DATA / "archive_eval_b", "b", 160, 40, 20),
     # A third, over 20 more (2021-2025), written the same way after the second had been used for tuning.
     "archive_eval_c": SetBrief(DATA / "archive_eval_c", "c", 160, 40, 20),
+    # A fourth, written the same way with three near-misses a statement, first used to choose between refits.
+    "archive_eval_d": SetBrief(DATA / "archive_eval_d", "d", 200, 55, 20),
 }
 GOLD_WORDS = (4, 10)
 MAX_DOCS_BYTES = 1_500_000
