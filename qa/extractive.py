@@ -49,10 +49,13 @@ from qa.text import (
     AnswerType,
     answer_spans,
     answer_type_of,
+    asks_for_a_name,
     content_terms,
     evidence_stems,
     evidence_words,
+    names_someone,
     stem,
+    tokenize,
 )
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
@@ -351,6 +354,7 @@ class ExtractiveAnswerer:
         term_stems = {term: stem(term) for term in weights}
         kind = answer_type_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
+        known = _known_words(result) if asks_for_a_name(result.query) else None
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
             by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
@@ -379,7 +383,7 @@ class ExtractiveAnswerer:
                 absent = [t for t in weights if term_stems[t] not in evidence_stems(evidence)]
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
-                holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares)
+                holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares, known=known)
                 sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
                     [
@@ -530,12 +534,33 @@ def set_margins(passages: list[Passage]) -> None:
             passage.features[PASSAGE_FEATURES.index(name)] = float(value)
 
 
+def _known_words(result: SearchResult) -> set[str]:
+    """What a name must not be (`qa.text.names_someone`): the question's words and every word the
+    retrieved paragraphs write in lower case."""
+    known = set(tokenize(result.query))
+    for hit in result.hits:
+        known.update(_LOWER_WORD.findall(hit.paragraph.text))
+    return known
+
+
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+")
+
+
 def _answer_proximity(
-    kind: AnswerType, text: str, columns: dict[str, int], soft: np.ndarray, shares: np.ndarray
+    kind: AnswerType,
+    text: str,
+    columns: dict[str, int],
+    soft: np.ndarray,
+    shares: np.ndarray,
+    *,
+    known: set[str] | None = None,
 ) -> tuple[bool, float]:
     """Whether a sentence holds what the question asks for, and the soft coverage of the question's
-    terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms)."""
+    terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
+    With `known` (a question that names the office it asks about), only a person span with a name counts."""
     spans = answer_spans(kind, text)
+    if known is not None:
+        spans = [(start, end) for start, end in spans if names_someone(text[start:end], known)]
     if not spans or not shares.size:
         return bool(spans) or kind is AnswerType.ANY, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)

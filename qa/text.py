@@ -240,8 +240,9 @@ _HOW_MUCH = re.compile(r"\bhow (?:much|big|large)\b", re.IGNORECASE)
 _HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
 _HOW_OFTEN = re.compile(r"\bhow (?:often|frequently)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
-_WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who\b|\b(?:and|,) who\b", re.IGNORECASE)
-_WHERE = re.compile(r"^\W*(?:(?:and|so|but)\s+)?where(?:'s|’s)?\b|\b(?:and|,) where\b", re.IGNORECASE)
+# Chat spells "who's" and "where's" without the apostrophe ("whos the minister…"); "whose" is no "who".
+_WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who(?:s|'s|’s)?\b|\b(?:and|,) who\b", re.IGNORECASE)
+_WHERE = re.compile(r"^\W*(?:(?:and|so|but)\s+)?where(?:s|'s|’s)?\b|\b(?:and|,) where\b", re.IGNORECASE)
 
 
 # In this order: "how many" before "how much", a frequency or span before "when", "when" before "where".
@@ -278,6 +279,32 @@ def _asks_for_an_office_holder(question: str) -> bool:
                 break
             if _names_office(word.lower()):
                 return True
+    return False
+
+
+def asks_for_a_name(question: str) -> bool:
+    """A "who" question that itself names the office ("who is the Philippine defence secretary?", "which
+    British prime minister signed…"): the office is known, so only a person's name answers it."""
+    return answer_type_of(question) is AnswerType.PERSON and any(_names_office(word) for word in tokenize(question))
+
+
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z][\w'’-]*")
+
+
+def names_someone(span: str, known: set[str]) -> bool:
+    """Whether a person span ("Secretary of Defense Lloyd Austin") holds a name beyond what is `known`.
+
+    A name is a capitalised word that is not an office word and is not known: `known` holds the
+    question's words and the words the surrounding text writes in lower case ("defense", "forces"), so
+    "the U.S. Secretary of Defense" names nobody; a word is also known when a known word begins with it or
+    it with a known word of four letters or more ("Japan" after "japanese", "Iraqi" after "iraq")."""
+    for word in _CAPITALISED_WORD.findall(span):
+        lower = word.lower().rstrip("'’s") if word.endswith(("'s", "’s")) else word.lower()
+        if _names_office(lower) or lower in known:
+            continue
+        if any(len(k) >= 4 and (k.startswith(lower) or lower.startswith(k)) for k in known):
+            continue
+        return True
     return False
 
 

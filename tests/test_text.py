@@ -9,6 +9,7 @@ from qa.text import (
     abbreviations,
     answer_spans,
     answer_type_of,
+    asks_for_a_name,
     content_terms,
     evidence_stems,
     evidence_words,
@@ -18,6 +19,7 @@ from qa.text import (
     has_person,
     has_quantity,
     holds_type,
+    names_someone,
     office_words,
     stem,
     tokenize,
@@ -146,6 +148,8 @@ def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
         ("what UN seat is Ecuador taking up and for how long?", AnswerType.DURATION),
         ("how often is the group going to meet?", AnswerType.FREQUENCY),
         ("Which Japanese minister attended?", AnswerType.PERSON),
+        ("whos the iraqi planning minister?", AnswerType.PERSON),
+        ("wheres the summit?", AnswerType.PLACE),
         ("which assistant secretary of defense headed the delegation?", AnswerType.PERSON),
         ("which cabinet secretaries are due to go to china?", AnswerType.PERSON),
         ("Which Japanese command will work with the UK?", AnswerType.ANY),
@@ -265,3 +269,26 @@ def test_a_number_in_a_designation_is_no_count_or_sum(text: str) -> None:
     assert not has_count(text)
     assert not has_quantity(text)
     assert has_count(f"12 more: {text}")  # a count beside the designation still counts
+
+
+def test_a_question_naming_the_office_asks_for_a_name() -> None:
+    """ "Who is the Philippine defence secretary?" knows the office; "Who headed the delegation?" does not."""
+    assert asks_for_a_name("Who is the Philippine defence secretary?")
+    assert asks_for_a_name("which British prime minister signed the statement?")
+    assert not asks_for_a_name("Who headed the American delegation?")
+    assert not asks_for_a_name("Which countries signed?")
+
+
+@pytest.mark.parametrize(
+    ("span", "named"),
+    [
+        ("Secretary of Defense Lloyd Austin", True),
+        ("Dr. Kurt Campbell", True),
+        ("the U.S. Secretary of Defense", False),  # "defense" is written in lower case nearby
+        ("the French Minister for the Armed Forces", False),  # the question's own words
+        ("Minister of Defense of Japan", False),  # "Japan" begins the question's "japanese"
+    ],
+)
+def test_a_name_is_a_capitalised_word_beyond_the_office_and_the_known_words(span: str, named: bool) -> None:
+    known = {"who", "was", "the", "japanese", "french", "armed", "forces", "minister", "defense", "for"}
+    assert names_someone(span, known) is named
