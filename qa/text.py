@@ -284,8 +284,27 @@ def _asks_for_an_office_holder(question: str) -> bool:
 
 def asks_for_a_name(question: str) -> bool:
     """A "who" question that itself names the office ("who is the Philippine defence secretary?", "which
-    British prime minister signed…"): the office is known, so only a person's name answers it."""
-    return answer_type_of(question) is AnswerType.PERSON and any(_names_office(word) for word in tokenize(question))
+    British prime minister signed…"): the office is known, so only a person's name answers it.
+
+    The office must be named as a noun, after a determiner or a possessive within four words ("the …
+    secretary", "Japan's Prime Minister", "which … minister"): in "who co-chairs the committee?" the
+    office word is the verb, and the question asks who holds the chair."""
+    if answer_type_of(question) is not AnswerType.PERSON:
+        return False
+    words = [word.lower() for word in _QUESTION_WORD.findall(question)]
+    for index, word in enumerate(words):
+        if _names_office(word) and any(_determines(before) for before in words[max(index - 4, 0) : index]):
+            return True
+    return False
+
+
+_QUESTION_WORD = re.compile(r"[\w'’-]+")
+_DETERMINERS = frozenset("the a an its their his her which what".split())
+
+
+def _determines(word: str) -> bool:
+    """A determiner or a possessive ("the", "which", "japan's"): what stands before an office named as a noun."""
+    return word in _DETERMINERS or word.endswith(("'s", "’s"))
 
 
 _CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z][\w'’-]*")

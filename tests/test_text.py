@@ -277,6 +277,8 @@ def test_a_question_naming_the_office_asks_for_a_name() -> None:
     assert asks_for_a_name("which British prime minister signed the statement?")
     assert not asks_for_a_name("Who headed the American delegation?")
     assert not asks_for_a_name("Which countries signed?")
+    assert not asks_for_a_name("who co-chairs the higher coordinating committee?")  # "chairs" is the verb
+    assert asks_for_a_name("Who is Japan's Prime Minister?")
 
 
 @pytest.mark.parametrize(
