@@ -554,7 +554,8 @@ def test_unsupported_suffix_is_reported_with_the_supported_list(tmp_path: Path, 
 
 
 def test_discover_walks_directories_and_explains_what_it_left_out(tmp_path: Path) -> None:
-    """Supported files are found recursively; hidden and unsupported files are skipped with a reason."""
+    """Supported files are found recursively; hidden files, a folder's README and unsupported files are skipped
+    with a reason."""
     docs = tmp_path / "docs"
     wanted = [
         write(docs, "a.txt", "a"),
@@ -565,17 +566,20 @@ def test_discover_walks_directories_and_explains_what_it_left_out(tmp_path: Path
     write(docs, "logo.png", b"\x89PNG")
     write(docs, ".draft.txt", "hidden")
     write(docs, ".git/config.txt", "inside a hidden directory")
+    write(docs, "README.md", "# Statement archive\n\nWhat this folder holds.")
     explicit_hidden = write(tmp_path, ".explicit.md", "asked for by name")
+    explicit_readme = write(tmp_path, "readme.txt", "asked for by name too")
 
-    found = discover([docs, docs / "a.txt", explicit_hidden])
+    found = discover([docs, docs / "a.txt", explicit_hidden, explicit_readme])
 
-    assert found.files == sorted(path.resolve() for path in [*wanted, explicit_hidden])
+    assert found.files == sorted(path.resolve() for path in [*wanted, explicit_hidden, explicit_readme])
     assert found.failures == []
     assert found.skipped == [
         (docs / ".draft.txt", "hidden file"),
-        (docs / "logo.png", found.skipped[1][1]),
+        (docs / "README.md", "the folder's README (give its path to ingest it)"),
+        (docs / "logo.png", found.skipped[2][1]),
     ]
-    assert found.skipped[1][1].startswith("unsupported file type ('.png'")
+    assert found.skipped[2][1].startswith("unsupported file type ('.png'")
 
 
 def test_discover_collects_failures_without_raising(tmp_path: Path) -> None:

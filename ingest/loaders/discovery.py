@@ -11,6 +11,9 @@ from pathlib import Path
 from errors import UnreadableDocument
 from ingest.loaders._common import SUPPORTED_LIST, SUPPORTED_SUFFIXES, os_error, unsupported
 
+# What a folder says about itself, not a statement: skipped when a directory is walked.
+_FOLDER_NOTES = frozenset({"readme", "license", "licence", "changelog"})
+
 
 @dataclass(frozen=True)
 class Discovery:
@@ -25,9 +28,11 @@ def discover(paths: Iterable[Path]) -> Discovery:
     """Expand ``paths`` into the supported files to load, never raising for one bad path.
 
     Directories are searched recursively, skipping hidden files and directories
-    (names starting with "."). A path given explicitly is taken as meant: a
-    hidden file is accepted, but a missing file or an unsupported suffix is a
-    failure rather than a silent skip.
+    (names starting with ".") and a folder's own notes (README, LICENSE,
+    CHANGELOG: the shared archive's README.md had been ingested as a statement).
+    A path given explicitly is taken as meant: a hidden file or a README is
+    accepted, but a missing file or an unsupported suffix is a failure rather
+    than a silent skip. Every skip is reported with its reason.
     """
     found: set[Path] = set()
     failures: list[UnreadableDocument] = []
@@ -73,6 +78,9 @@ def _walk(
             if name.startswith((".", "~$")):
                 # "~$name.docx" is the lock file Word leaves beside an open document.
                 skipped.append((path, "hidden file" if name.startswith(".") else "Word lock file"))
+                continue
+            if path.stem.lower() in _FOLDER_NOTES:
+                skipped.append((path, f"the folder's {path.stem} (give its path to ingest it)"))
                 continue
             if suffix not in SUPPORTED_SUFFIXES:
                 kind = f"'{suffix}'" if suffix else "no suffix"
