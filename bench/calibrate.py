@@ -93,14 +93,9 @@ def question_sets() -> list[QuestionSet]:
         QuestionSet("sample_dev", SHARED / "eval" / "dev_questions.jsonl", sample),
         QuestionSet("sample_own", ROOT / "tests" / "data" / "sample_questions.jsonl", sample),
     ]
-    for name, folder in (
-        ("archive", "archive_eval"),
-        ("archive_b", "archive_eval_b"),
-        ("archive_c", "archive_eval_c"),
-        ("archive_d", "archive_eval_d"),
-    ):
-        path = ROOT / "tests" / "data" / folder
-        candidates.append(QuestionSet(name, path / "questions.jsonl", path / "docs"))
+    # The project's own sets, each a folder: tests/data/archive_eval -> "archive", archive_eval_b -> "archive_b".
+    for path in sorted((ROOT / "tests" / "data").glob("archive_eval*")):
+        candidates.append(QuestionSet(path.name.replace("_eval", ""), path / "questions.jsonl", path / "docs"))
     return [s for s in candidates if s.questions.exists() and s.documents.exists()]
 
 

@@ -318,7 +318,7 @@ def names_someone(span: str, known: set[str]) -> bool:
     "the U.S. Secretary of Defense" names nobody; a word is also known when a known word begins with it or
     it with a known word of four letters or more ("Japan" after "japanese", "Iraqi" after "iraq")."""
     for word in _CAPITALISED_WORD.findall(span):
-        lower = word.lower().rstrip("'’s") if word.endswith(("'s", "’s")) else word.lower()
+        lower = word.lower().removesuffix("'s").removesuffix("’s")
         if _names_office(lower) or lower in known:
             continue
         if any(len(k) >= 4 and (k.startswith(lower) or lower.startswith(k)) for k in known):

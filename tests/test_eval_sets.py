@@ -23,6 +23,7 @@ from vectorstore import embeddings
 from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
+OWN = ROOT / "tests" / "data"
 SETS = {
     # The shipped fit reaches gold cited 0.63, precision 0.90, facts 0.63, abstention 0.62 on this check half
     # (statementbot eval; bench/calibrate.py's replay: 0.63 / 0.90 / 0.60 / 0.62).
@@ -31,26 +32,14 @@ SETS = {
         Minimums(hit=0.58, precision=0.82, facts=0.58, abstain=0.55),
     ),
     # Reached: gold cited 0.68, precision 0.88, facts 0.61, abstention 0.74 (replay: 0.68 / 0.88 / 0.55 / 0.74).
-    "archive": (
-        ROOT / "tests" / "data" / "archive_eval",
-        Minimums(hit=0.62, precision=0.84, facts=0.55, abstain=0.65),
-    ),
-    # A later set over 20 other statements (tests/data/archive_eval_b), tuned on only in its tune half.
+    "archive": (OWN / "archive_eval", Minimums(hit=0.62, precision=0.84, facts=0.55, abstain=0.65)),
+    # A later set over 20 other statements, tuned on only in its tune half.
     # Reached: gold cited 0.45, precision 0.74, facts 0.40, abstention 0.52 (replay: 0.45 / 0.74 / 0.38 / 0.52).
-    "archive_b": (
-        ROOT / "tests" / "data" / "archive_eval_b",
-        Minimums(hit=0.40, precision=0.68, facts=0.34, abstain=0.45),
-    ),
-    # Two more (tests/data/archive_eval_c, _d), written after the shipped fit and never tuned on.
+    "archive_b": (OWN / "archive_eval_b", Minimums(hit=0.40, precision=0.68, facts=0.34, abstain=0.45)),
+    # Two more, written after the shipped fit and never tuned on.
     # Replay: 0.74 / 0.86 / 0.65 / 0.52 and 0.69 / 0.93 / 0.67 / 0.74.
-    "archive_c": (
-        ROOT / "tests" / "data" / "archive_eval_c",
-        Minimums(hit=0.68, precision=0.80, facts=0.58, abstain=0.45),
-    ),
-    "archive_d": (
-        ROOT / "tests" / "data" / "archive_eval_d",
-        Minimums(hit=0.62, precision=0.86, facts=0.58, abstain=0.66),
-    ),
+    "archive_c": (OWN / "archive_eval_c", Minimums(hit=0.68, precision=0.80, facts=0.58, abstain=0.45)),
+    "archive_d": (OWN / "archive_eval_d", Minimums(hit=0.62, precision=0.86, facts=0.58, abstain=0.66)),
 }
 
 
