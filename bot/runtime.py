@@ -40,7 +40,7 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
     else:
         store = ParagraphStore.open_embedded(settings.data_dir, embedder, prefix=settings.collection)
         lexical_path = settings.data_dir / f"lexical-{settings.collection}.sqlite3"
-    retriever = HybridRetriever(store, LexicalIndex(store, lexical_path))
+    retriever = HybridRetriever(store, LexicalIndex(store, lexical_path), resident_max_mb=settings.resident_vectors_mb)
     extractive = ExtractiveAnswerer(retriever, abstain_threshold=settings.abstain_threshold)
     answerer: AnswerBackend = extractive
     if settings.llm_provider != "none":

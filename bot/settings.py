@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         description="What embeds statements at ingest: 'onnx' (ONNX Runtime, about 1.5x faster on CPU; the model "
         "is exported once and checked against sentence-transformers) or 'torch' (sentence-transformers).",
     )
+    resident_vectors_mb: float = Field(
+        default=512.0,
+        ge=0,
+        le=65536,
+        description="Memory a long-running bot (and `eval`) may fill with every sentence vector, read once when it "
+        "warms up, so that no question reads its candidates' vectors from Chroma (the whole archive needs about "
+        "290 MB); 0 keeps none. A one-shot `ask` never reads them.",
+    )
     max_file_mb: float = Field(default=20.0, gt=0, le=1024, description="Largest statement file accepted, in MB.")
     max_question_chars: int = Field(default=1000, ge=20, le=20000, description="Longest question accepted.")
     abstain_threshold: float | None = Field(

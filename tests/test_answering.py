@@ -571,3 +571,18 @@ def test_a_sentence_that_points_back_is_read_and_quoted_with_the_one_before(serv
     ]
     assert quotes
     assert all("Recognising the significance of the GCAP" in quote for quote in quotes)
+
+
+def test_warming_up_holds_every_sentence_vector_and_answers_the_same(service: StatementService) -> None:
+    """A long-running front end's warm-up reads every sentence vector into memory (`resident_vectors_mb`,
+    default 512 MB); the answer is the one the Chroma path gave."""
+    question = "When will the first GCAP contract be concluded?"
+    before = service.ask(question)
+    service.warm()
+    held = service.retriever.resident
+    assert held is not None
+    assert held.version == service.store.corpus_version()
+    assert held.matrix.shape[0] == service.store.sentence_count() > 0
+    after = service.ask(question)
+    assert (after.text, after.citations) == (before.text, before.citations)
+    assert "end of 2025" in after.text

@@ -370,6 +370,113 @@ def test_sentences_of_many_paragraphs_are_read_in_batches(small: SmallCorpus, tm
     lexical.close()
 
 
+# Resident sentence vectors --------------------------------------------------------
+LONG_PARAGRAPH = " ".join(
+    f"Sentence {n} of the long paragraph records commitment number {n} on cables." for n in range(140)
+)
+
+
+def _plain_and_resident(small: SmallCorpus, tmp_path: Path) -> tuple[HybridRetriever, HybridRetriever]:
+    plain = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "plain.sqlite3"))
+    resident = HybridRetriever(
+        small.store, LexicalIndex(small.store, tmp_path / "resident.sqlite3"), resident_max_mb=64
+    )
+    return plain, resident
+
+
+def test_resident_vectors_answer_as_chroma_does_without_reading_sentences(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches and sentences from the vectors held in memory equal those read from Chroma, a long
+    paragraph's grouped spans included, and a search then reads no sentence from Chroma."""
+    small.add("quokka-2026", QUOKKA)
+    small.add("cables-2025", statement("Cable Statement", "3 March 2025", [LONG_PARAGRAPH, "Radars by 2032."]))
+    plain, resident = _plain_and_resident(small, tmp_path)
+    assert resident.load_resident()
+    held = resident.resident
+    assert held is not None
+    assert held.version == small.store.corpus_version()
+    assert held.matrix.shape[0] == small.store.sentence_count()
+    reads = {"sentences": 0}
+    sentences_for = small.store.sentences_for
+
+    def counting(keys, **kwargs):  # type: ignore[no-untyped-def]
+        reads["sentences"] += 1
+        return sentences_for(keys, **kwargs)
+
+    for query in ("When will radars be delivered?", "What about cables commitment number 77?", "quokka"):
+        monkeypatch.setattr(small.store, "sentences_for", sentences_for)
+        expected = plain.search(query)
+        expected_sentences = plain.sentences_for(
+            [h.paragraph.key for h in expected.hits], version=expected.corpus_version
+        )
+        monkeypatch.setattr(small.store, "sentences_for", counting)
+        found = resident.search(query)
+        found_sentences = resident.sentences_for([h.paragraph.key for h in found.hits], version=found.corpus_version)
+        assert [(h.paragraph.key, h.score) for h in found.hits] == [(h.paragraph.key, h.score) for h in expected.hits]
+        assert [(s.paragraph_key, s.index, s.span, s.text) for s in found_sentences] == [
+            (s.paragraph_key, s.index, s.span, s.text) for s in expected_sentences
+        ]
+        for ours, theirs in zip(found_sentences, expected_sentences, strict=True):
+            np.testing.assert_array_equal(ours.vector, theirs.vector)
+    assert reads["sentences"] == 0
+    # Filtered searches rank within the allowed statements from the same vectors.
+    vector = small.store.embedder.encode(["cables commitment"])[0]
+    version = small.store.corpus_version()
+    assert resident._exact_dense(vector, ["cables-2025"], version) == plain._exact_dense(
+        vector, ["cables-2025"], version
+    )
+    plain.lexical.close()
+    resident.lexical.close()
+
+
+def test_a_stale_resident_copy_is_not_used_and_is_read_again(small: SmallCorpus, tmp_path: Path) -> None:
+    """After an ingest the held copy is of an old version: the new statement is answered from Chroma
+    at once, and a fresh copy holding it is read in the background."""
+    _plain, resident = _plain_and_resident(small, tmp_path)
+    assert resident.load_resident()
+    old = resident.resident
+    assert old is not None
+    small.add("quokka-2026", QUOKKA)
+    result = resident.search("quokka")
+    assert {h.paragraph.doc_id for h in result.hits} == {"quokka-2026"}
+    texts = [
+        s.text for s in resident.sentences_for([h.paragraph.key for h in result.hits], version=result.corpus_version)
+    ]
+    assert any("quokka" in text.lower() for text in texts)
+    reader = resident._resident_reader
+    assert reader is not None
+    reader.join(timeout=60)
+    fresh = resident.resident
+    assert fresh is not None
+    assert fresh.version == small.store.corpus_version() != old.version
+    assert all(key in fresh.rows for key in (h.paragraph.key for h in result.hits))
+    _plain.lexical.close()
+    resident.lexical.close()
+
+
+def test_resident_vectors_stay_within_their_memory_limit(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over `resident_vectors_mb` nothing is held and answers come from Chroma; at 0 the vectors are never read."""
+    over = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "over.sqlite3"), resident_max_mb=1e-6)
+    assert not over.load_resident()
+    assert over.resident is None
+    assert (
+        over.search("When will radars be delivered?").hits[0].paragraph.text == "They agreed to deliver radars by 2030."
+    )
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("read the sentence vectors although resident_vectors_mb is 0")
+
+    monkeypatch.setattr(small.store, "sentence_pages", never)
+    off = HybridRetriever(small.store, LexicalIndex(small.store, tmp_path / "off.sqlite3"))
+    assert not off.load_resident()
+    assert off.search("When will radars be delivered?").hits
+    over.lexical.close()
+    off.lexical.close()
+
+
 # Fusion -------------------------------------------------------------------------
 def test_a_paragraph_only_bm25_found_is_scored_by_its_exact_cosines(retriever: HybridRetriever) -> None:
     """A BM25-only candidate gets the cosines its stored sentence vectors give, as a dense hit would."""

@@ -35,6 +35,7 @@ from errors import UnknownDocument
 from ingest.models import PREAMBLE_LABEL, SECTION_LABEL_PATTERN, section_label
 from ingest.text import content_terms, name_words, title_terms, token_set, tokenize
 from vectorstore.lexical import LexicalIndex
+from vectorstore.resident import ResidentSentences, read_resident
 from vectorstore.store import DocumentRecord, ParagraphStore, StoredParagraph, StoredSentence
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,15 @@ class _PerVersionCache:
 class HybridRetriever:
     """Dense + lexical retrieval over a ParagraphStore."""
 
-    def __init__(self, store: ParagraphStore, lexical: LexicalIndex) -> None:
+    def __init__(self, store: ParagraphStore, lexical: LexicalIndex, *, resident_max_mb: float = 0.0) -> None:
+        """`resident_max_mb` (setting `resident_vectors_mb`): the most memory `load_resident` may
+        fill with every sentence vector; 0 never holds them (each question reads its own)."""
         self.store = store
         self.lexical = lexical
+        self.resident_max_mb = resident_max_mb
+        self._resident: ResidentSentences | None = None
+        self._resident_reading = threading.Lock()  # one full read at a time
+        self._resident_reader: threading.Thread | None = None
         self._documents_version: str | None = None
         self._documents: dict[str, DocumentRecord] = {}
         self._title_owners: dict[str, set[str]] = {}  # title word -> documents whose id or title has it
@@ -238,6 +245,75 @@ class HybridRetriever:
         self._sentences.clear()
         self.lexical.clear_cache()
 
+    # Resident sentence vectors (vectorstore.resident) -------------------------
+    def load_resident(self) -> bool:
+        """Read every sentence vector into memory, within `resident_max_mb`; True when they are held.
+
+        A long-running front end calls this when it warms up. Only a copy of the corpus version
+        current both before and after the read is kept: an ingest meanwhile would make it a mixture.
+        """
+        if self.resident_max_mb <= 0:
+            return False
+        with self._resident_reading:
+            version = self.store.corpus_version()
+            held = self._resident
+            if held is not None and held.version == version:
+                return True
+            self._resident = None  # a stale copy's memory goes before the new one is read
+            resident = read_resident(self.store, version, max_mb=self.resident_max_mb)
+            if resident is None or self.store.corpus_version() != version:
+                return False
+            self._resident = resident
+            return True
+
+    def _resident_at(self, version: str | None) -> ResidentSentences | None:
+        """The resident copy if it is of `version`; a stale one starts a fresh read in the background."""
+        resident = self._resident
+        if resident is None or version is None:
+            return None
+        if resident.version == version:
+            return resident
+        with self._lock:
+            reader = self._resident_reader
+            if reader is None or not reader.is_alive():
+                self._resident_reader = threading.Thread(
+                    target=self._reload_resident, name="statementbot-resident", daemon=True
+                )
+                self._resident_reader.start()
+        return None
+
+    def _reload_resident(self) -> None:
+        try:
+            self.load_resident()
+        except Exception:  # answering goes on from Chroma; the next stale read retries
+            log.exception("could not read the sentence vectors into memory again")
+
+    @property
+    def resident(self) -> ResidentSentences | None:
+        """The sentence vectors held in memory, if any (of whatever version: see `_resident_at`)."""
+        return self._resident
+
+    def sentence_vectors(self, keys: Sequence[str], *, version: str | None = None) -> dict[str, np.ndarray]:
+        """Each paragraph's sentence vectors (rows in sentence order), from memory where held;
+        paragraphs with no readable sentences are left out."""
+        resident = self._resident_at(version)
+        found: dict[str, np.ndarray] = {}
+        missing = list(keys)
+        if resident is not None:
+            missing = []
+            for key in keys:
+                vectors = resident.vectors(key)
+                if vectors is None:
+                    missing.append(key)
+                else:
+                    found[key] = vectors
+        if missing:
+            grouped: dict[str, list[np.ndarray]] = {}
+            for sentence in self.sentences_for(missing, version=version):
+                grouped.setdefault(sentence.paragraph_key, []).append(sentence.vector)
+            found.update((key, np.stack(rows)) for key, rows in grouped.items())
+        return found
+
     def paragraphs_by_key(self, keys: Sequence[str], *, version: str | None = None) -> dict[str, StoredParagraph]:
         """The stored paragraphs for `keys` (missing keys left out); cached for `version` when given."""
         return self._paragraphs.lookup(version, keys, self.store.paragraphs_by_key)
@@ -253,7 +329,18 @@ class HybridRetriever:
                 grouped.setdefault(sentence.paragraph_key, []).append(sentence)
             return grouped
 
-        grouped = self._sentences.lookup(version, keys, load)
+        resident = self._resident_at(version)
+        if resident is not None:
+            # Vectors and spans from memory, text cut from the (cached) paragraphs: no sentence read.
+            held: dict[str, list[StoredSentence]] = {}
+            for key, paragraph in self.paragraphs_by_key(keys, version=version).items():
+                sentences = resident.sentences(paragraph)
+                if sentences is not None:
+                    held[key] = sentences
+            unheld = [key for key in keys if key not in held]
+            grouped = {**held, **self._sentences.lookup(version, unheld, load)} if unheld else held
+        else:
+            grouped = self._sentences.lookup(version, keys, load)
         return [sentence for key in sorted(grouped) for sentence in grouped[key]]
 
     def documents(self, version: str | None = None) -> dict[str, DocumentRecord]:
@@ -420,9 +507,7 @@ class HybridRetriever:
         keys = list(dict.fromkeys([key for key, _ in dense] + [key for key, _ in sentences] + [k for k, _ in lexical]))
         if not keys:
             return {}
-        by_key: dict[str, list[StoredSentence]] = {}
-        for sentence in self.sentences_for(keys, version=version):
-            by_key.setdefault(sentence.paragraph_key, []).append(sentence)
+        by_key = self.sentence_vectors(keys, version=version)
         window_cosine: dict[str, float] = {}
         for key, similarity in dense:
             window_cosine[key] = max(window_cosine.get(key, -1.0), similarity)
@@ -430,9 +515,8 @@ class HybridRetriever:
         bm25 = dict(lexical)
         candidates: dict[str, Candidate] = {}
         for key in keys:
-            stored = by_key.get(key)
-            if stored:
-                matrix = np.stack([s.vector for s in stored])
+            matrix = by_key.get(key)
+            if matrix is not None:
                 similarities = matrix @ vector
                 mean = matrix.mean(axis=0)
                 paragraph = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
@@ -457,22 +541,21 @@ class HybridRetriever:
         A paragraph's vector is the normalised mean of its sentences' vectors, as
         the indexer builds it, so both rankings come from the (cached) sentences.
         """
-        sentences = self.sentences_for(self.lexical.keys_of(doc_ids, version=version), version=version)
-        if not sentences:
+        vectors = self.sentence_vectors(self.lexical.keys_of(doc_ids, version=version), version=version)
+        if not vectors:
             return [], []
-        matrix = np.stack([s.vector for s in sentences])
+        keys = sorted(vectors)  # paragraph order, then sentence order, as the ties were always broken
+        matrix = np.concatenate([vectors[key] for key in keys])
+        owners = [key for key in keys for _row in range(len(vectors[key]))]
         similarities = matrix @ vector
         by_sentence = sorted(
-            ((s.paragraph_key, float(sim)) for s, sim in zip(sentences, similarities, strict=True)),
+            ((owner, float(sim)) for owner, sim in zip(owners, similarities, strict=True)),
             key=lambda pair: pair[1],
             reverse=True,
         )
-        grouped: dict[str, list[int]] = {}
-        for index, sentence in enumerate(sentences):
-            grouped.setdefault(sentence.paragraph_key, []).append(index)
         by_paragraph = []
-        for key, rows in grouped.items():
-            mean = matrix[rows].mean(axis=0)
+        for key in keys:
+            mean = vectors[key].mean(axis=0)
             by_paragraph.append((key, float(mean @ vector / (np.linalg.norm(mean) or 1.0))))
         by_paragraph.sort(key=lambda pair: pair[1], reverse=True)
         return by_paragraph[:CANDIDATES], by_sentence[:CANDIDATES]

@@ -744,6 +744,23 @@ class ParagraphStore:
         matrix = np.concatenate(rows) if rows else np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return ids, matrix
 
+    def sentence_count(self) -> int:
+        """Sentence (evidence span) records: what a resident copy of their vectors would hold."""
+        with self._translate_errors():
+            return int(self._sentences.count())
+
+    def sentence_pages(self) -> Iterator[tuple[list[Any], np.ndarray]]:
+        """Every sentence record's metadata and vector, a page at a time (`vectorstore.resident`)."""
+        with self._translate_errors():
+            offset = 0
+            while True:
+                page = self._sentences.get(include=["metadatas", "embeddings"], limit=_READ_PAGE, offset=offset)
+                if len(page["ids"]):
+                    yield list(page["metadatas"] or []), np.asarray(page["embeddings"], dtype=np.float32)
+                if len(page["ids"]) < _READ_PAGE:
+                    return
+                offset += _READ_PAGE
+
     def nearest_ids(self, kind: str, vector: np.ndarray, k: int) -> list[str]:
         """Record ids of Chroma's approximate nearest neighbours of ``kind``, best first (recall benchmarks)."""
         with self._translate_errors():
