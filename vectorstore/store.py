@@ -719,12 +719,14 @@ class ParagraphStore:
         if doc_ids is not None and not doc_ids:
             return []
         with self._translate_errors():
+            # No metadata: a record's id is its paragraph key and a suffix (`key:0`, `key:s3`,
+            # `key:g1`), and reading 30 metadata rows per search cost time at archive scale.
             result = collection.query(
-                query_embeddings=vector.reshape(1, -1), n_results=k, where=where, include=["metadatas", "distances"]
+                query_embeddings=vector.reshape(1, -1), n_results=k, where=where, include=["distances"]
             )
-        metas = (result["metadatas"] or [[]])[0]
+        ids = result["ids"][0] if result["ids"] else []
         distances = (result["distances"] or [[]])[0]
-        return [(str(m["para_key"]), 1.0 - float(d)) for m, d in zip(metas, distances, strict=True)]
+        return [(record_id.rsplit(":", 1)[0], 1.0 - float(d)) for record_id, d in zip(ids, distances, strict=True)]
 
     def stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray]:
         """Every record id and vector of ``kind`` ("chunks" or "sentences"), for exact search in benchmarks."""
