@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -262,6 +263,7 @@ class ExtractiveAnswerer:
         self.params = params or default_params()
         self.abstain_threshold = self.params.abstain_below if abstain_threshold is None else abstain_threshold
         self._term_vectors = term_vectors
+        self._variant_encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-variants")
 
     @property
     def term_vectors(self) -> TermVectors:
@@ -269,6 +271,10 @@ class ExtractiveAnswerer:
         if self._term_vectors is None:
             self._term_vectors = bundled_term_vectors()
         return self._term_vectors
+
+    def close(self) -> None:
+        """Stop the thread that embeds the question's variants."""
+        self._variant_encoder.shutdown(wait=True)
 
     def warm(self) -> None:
         """Read what answering needs beyond retrieval (the static token vectors) before the first question."""
@@ -287,11 +293,18 @@ class ExtractiveAnswerer:
     ) -> tuple[SearchResult, dict[str, np.ndarray]]:
         """Retrieve for `query`; also the query's vector without each of its terms (for the term weights)."""
         terms = content_terms(query)
-        # The question and each "question without one term" go through the model
-        # as one batch: one forward pass instead of two.
-        vectors = self.retriever.store.embedder.encode([query, *(_without(query, term) for term in terms)])
-        result = self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vectors[0])
-        return result, dict(zip(terms, vectors[1:], strict=True))
+        encode = self.retriever.store.embedder.encode
+        vector = encode([query])[0]
+        if not terms:
+            return self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vector), {}
+        # Retrieval needs only the question's vector; the variants (for the term weights) are
+        # embedded meanwhile, while the searches wait on Chroma and SQLite.
+        variants = self._variant_encoder.submit(encode, [_without(query, term) for term in terms])
+        try:
+            result = self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vector)
+        finally:
+            vectors = variants.result()
+        return result, dict(zip(terms, vectors, strict=True))
 
     def condense(self, question: str, conversation: Conversation | None) -> str:
         """A standalone retrieval query for a follow-up ("and what about space?")."""

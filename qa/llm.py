@@ -310,6 +310,9 @@ class LLMAnswerer:
         """The extractive answerer is the fallback and the evidence: warm it as the service warms retrieval."""
         self.extractive.warm()
 
+    def close(self) -> None:
+        self.extractive.close()
+
     # Public -------------------------------------------------------------------------
     def answer(
         self, question: str, *, conversation: Conversation | None = None, search_filter: SearchFilter | None = None

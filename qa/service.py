@@ -351,6 +351,9 @@ class StatementService:
             self.retriever.search(question)
 
     def close(self) -> None:
+        close = getattr(self.answerer, "close", None)  # the extractive answerer's embedding thread
+        if close is not None:
+            close()
         self.retriever.close()
         self.retriever.lexical.close()
         self.store.close()

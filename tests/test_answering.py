@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from bot.runtime import build_service
 from bot.settings import load_settings
 from errors import InvalidQuestion, UnknownDocument
+from ingest.text import content_terms
 from prompts import ABSTAIN_PHRASE
-from qa.extractive import MARGINS, PASSAGE_FEATURES, ExtractiveAnswerer
+from qa.extractive import MARGINS, PASSAGE_FEATURES, ExtractiveAnswerer, _without
 from qa.service import StatementService
 from qa.types import Answer, Conversation
 from tests.conftest import SEED, Cli
@@ -355,27 +356,29 @@ def test_citations_are_marked_and_verbatim_for_generated_questions(service: Stat
         assert citation.text == service.source(citation.doc_id, citation.label).text
 
 
-def test_a_question_reads_the_corpus_version_once_and_runs_the_model_once(
+def test_a_question_reads_the_corpus_version_once_and_runs_the_model_twice(
     service: StatementService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hot path: one Chroma round trip for freshness, one batched forward pass (question + term ablations)."""
+    """The hot path: one Chroma round trip for freshness; the model runs on the question alone, then on its
+    term ablations as one batch (embedded while retrieval runs)."""
     store = service.retriever.store
-    calls = {"corpus_version": 0, "encode": 0}
+    calls: dict[str, object] = {"corpus_version": 0, "batches": []}
     read_version, encode = store.corpus_version, store.embedder.encode
 
     def counting_version() -> str:
-        calls["corpus_version"] += 1
+        calls["corpus_version"] += 1  # type: ignore[operator]
         return read_version()
 
     def counting_encode(texts):  # type: ignore[no-untyped-def]
-        calls["encode"] += 1
+        calls["batches"].append(len(texts))  # type: ignore[attr-defined]
         return encode(texts)
 
     monkeypatch.setattr(store, "corpus_version", counting_version)
     monkeypatch.setattr(store.embedder, "encode", counting_encode)
-    answer = service.ask("When is GCAP meant to be delivered?")
+    question = "When is GCAP meant to be delivered?"
+    answer = service.ask(question)
     assert labels(answer)[0] == "12"
-    assert calls == {"corpus_version": 1, "encode": 1}
+    assert calls == {"corpus_version": 1, "batches": [1, len(content_terms(question))]}
 
 
 def test_how_many_question_is_answered_by_a_sentence_with_a_count(service: StatementService) -> None:
@@ -535,6 +538,22 @@ def test_answer_proximity_reads_the_words_beside_what_a_typed_question_asks_for(
     assert undated
     assert set(undated) == {0.0}
     assert {value for value, _dated in proximity("What is GCAP?").values()} == {0.0}
+
+
+def test_question_variants_are_embedded_beside_the_search_as_they_would_be_alone(service: StatementService) -> None:
+    """The question without each of its terms is embedded while retrieval runs (a thread of its own): the
+    vectors are the ones the model gives those texts, and the question's own vector is the one searched with."""
+    answerer = service.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    question = "When is GCAP meant to be delivered?"
+    result, without = answerer.search(question)
+    encode = service.retriever.store.embedder.encode
+    assert list(without) == content_terms(question)
+    expected = encode([_without(question, term) for term in without])
+    for (term, vector), alone in zip(without.items(), expected, strict=True):
+        assert float(vector @ alone) == pytest.approx(1.0, abs=1e-5), term
+    assert float(result.query_vector @ encode([question])[0]) == pytest.approx(1.0, abs=1e-6)
+    assert answerer.search("the")[1] == {}  # no content term, no variants
 
 
 def test_margins_compare_each_passage_with_the_best_of_the_others(service: StatementService) -> None:
