@@ -592,6 +592,7 @@ def _best_per_term(similarities: np.ndarray, columns: list[int]) -> np.ndarray:
     return similarities[:, columns].max(axis=1)
 
 
+@functools.lru_cache(maxsize=32768)  # a pure test of the text; the same paragraphs return question after question
 def quotable(sentence: str) -> bool:
     """Whether a paragraph's sentence may be quoted: the citation check (`qa.citations`) keeps it verbatim.
 

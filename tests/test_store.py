@@ -100,6 +100,29 @@ def test_paragraphs_and_sentences_are_read_back_verbatim(store: ParagraphStore):
     assert all(np.linalg.norm(s.vector) == pytest.approx(1.0, abs=1e-4) for s in sentences)
 
 
+def test_every_sentence_vector_is_read_into_memory_page_by_page(store: ParagraphStore, monkeypatch: pytest.MonkeyPatch):
+    """`read_resident` (the bot's in-memory copy) pages through every sentence record, in both modes, and holds
+    for each paragraph the sentences `sentences_for` reads: same spans, same text, same vectors."""
+    from vectorstore import store as store_module
+    from vectorstore.resident import read_resident
+
+    _ingest(store)
+    monkeypatch.setattr(store_module, "_READ_PAGE", 2)  # several pages, one of them short
+    resident = read_resident(store, store.corpus_version(), max_mb=16)
+    assert resident is not None
+    assert resident.matrix.shape == (store.sentence_count(), MODEL_DIMENSION)
+    paragraphs = store.paragraphs("maritime")
+    assert set(resident.rows) == {p.key for p in paragraphs}
+    for paragraph in paragraphs:
+        held = resident.sentences(paragraph)
+        read = store.sentences_for([paragraph.key])
+        assert held is not None
+        assert [(s.index, s.span, s.text) for s in held] == [(s.index, s.span, s.text) for s in read]
+        for ours, theirs in zip(held, read, strict=True):
+            np.testing.assert_array_equal(ours.vector, theirs.vector)
+    assert read_resident(store, store.corpus_version(), max_mb=0.001) is None  # over the limit: nothing held
+
+
 def test_document_record_fields(store: ParagraphStore):
     """The document record carries title, date, source, paragraph count and an ingestion time."""
     _ingest(store)
