@@ -384,8 +384,7 @@ class ExtractiveAnswerer:
                 continue
             columns, soft = soft_by_paragraph[hit.paragraph.key]
             paragraph_best = _best_per_term(soft, list(columns.values()))
-            in_paragraph = evidence_stems(hit.paragraph.text)
-            lacking = [t for t in weights if term_stems[t] not in in_paragraph]
+            lacking = _unbacked(term_stems, hit.paragraph.text)
             best = max(float(similarities[i]) for i in indexes)
             candidates: list[Candidate] = []
             coverages, semantics, proximities = [], [], []
@@ -393,7 +392,7 @@ class ExtractiveAnswerer:
                 sentence = sentences[index]
                 similarity = float(similarities[index])
                 evidence = _read_on(sentence, texts)
-                absent = [t for t in weights if term_stems[t] not in evidence_stems(evidence)]
+                absent = _unbacked(term_stems, evidence)
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares, known=known)
@@ -507,6 +506,12 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def _unbacked(term_stems: dict[str, str], text: str) -> list[str]:
+    """The terms (keys of `term_stems`, in order) whose stem `text` does not back; `text` is stemmed once."""
+    backed = evidence_stems(text)
+    return [term for term, term_stem in term_stems.items() if term_stem not in backed]
 
 
 def _quotable(stored: list[StoredSentence]) -> tuple[list[StoredSentence], dict[tuple[str, int], str]]:
