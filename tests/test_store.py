@@ -121,6 +121,11 @@ def test_every_sentence_vector_is_read_into_memory_page_by_page(store: Paragraph
         for ours, theirs in zip(held, read, strict=True):
             np.testing.assert_array_equal(ours.vector, theirs.vector)
     assert read_resident(store, store.corpus_version(), max_mb=0.001) is None  # over the limit: nothing held
+    # Records added or removed while the pages were read (an ingest running): the copy would be a mixture.
+    count = store.sentence_count()
+    for seen in (count - 1, count + 1):
+        monkeypatch.setattr(store, "sentence_count", lambda seen=seen: seen)
+        assert read_resident(store, store.corpus_version(), max_mb=16) is None
 
 
 def test_document_record_fields(store: ParagraphStore):

@@ -37,31 +37,31 @@ _BYTES_PER_VALUE = 4  # float32, as Chroma returns them: the cosines match the C
 
 @dataclass(frozen=True)
 class ResidentSentences:
-    """The sentence vectors of one corpus version; each paragraph's rows together, in sentence order."""
+    """The sentence vectors of one corpus version, in the order Chroma returned them."""
 
     version: str
     matrix: np.ndarray  # (sentences, dimension) float32
     indexes: np.ndarray  # a row's sentence index within its paragraph
     starts: np.ndarray  # a row's span in its paragraph's text
     ends: np.ndarray
-    rows: dict[str, tuple[int, int]]  # paragraph key -> [first row, last row + 1)
+    rows: dict[str, np.ndarray]  # paragraph key -> its rows, in sentence order
 
     @property
     def megabytes(self) -> float:
         return self.matrix.nbytes / 2**20
 
     def vectors(self, key: str) -> np.ndarray | None:
-        """The paragraph's sentence vectors (a view, not a copy), or None when it has none here."""
-        bounds = self.rows.get(key)
-        return None if bounds is None else self.matrix[bounds[0] : bounds[1]]
+        """The paragraph's sentence vectors, in sentence order, or None when it has none here."""
+        rows = self.rows.get(key)
+        return None if rows is None else self.matrix[rows]
 
     def sentences(self, paragraph: StoredParagraph) -> list[StoredSentence] | None:
         """The paragraph's sentences, their text cut from the paragraph's as `ParagraphStore.sentences_for` does."""
-        bounds = self.rows.get(paragraph.key)
-        if bounds is None:
+        rows = self.rows.get(paragraph.key)
+        if rows is None:
             return None
         found = []
-        for row in range(*bounds):
+        for row in rows:
             span = Span(int(self.starts[row]), int(self.ends[row]))
             found.append(
                 StoredSentence(
@@ -97,41 +97,39 @@ def read_resident(store: ParagraphStore, version: str, *, max_mb: float) -> Resi
         )
         return None
     started = time.perf_counter()
-    codes: dict[str, int] = {}
-    key_codes: list[int] = []
-    indexes: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    pages: list[np.ndarray] = []
-    for metadatas, vectors in store.sentence_pages():
-        for meta in metadatas:
-            key_codes.append(codes.setdefault(str(meta["para_key"]), len(codes)))
-            indexes.append(int(meta["index"]))
-            starts.append(int(meta["start"]))
-            ends.append(int(meta["end"]))
-        pages.append(vectors)
     dimension = store.embedder.dimension
-    matrix = np.concatenate(pages) if pages else np.zeros((0, dimension), dtype=np.float32)
-    by_code = np.asarray(key_codes, dtype=np.int64)
-    index_of = np.asarray(indexes, dtype=np.int32)
-    order = np.lexsort((index_of, by_code))  # by paragraph, then sentence index
-    sorted_codes = by_code[order]
+    # Filled in place, page by page: the process never holds a second copy of the vectors
+    # (a list of pages joined and then reordered had peaked at three).
+    matrix = np.empty((count, dimension), dtype=np.float32)
+    codes: dict[str, int] = {}
+    key_codes = np.empty(count, dtype=np.int64)
+    indexes = np.empty(count, dtype=np.int32)
+    starts = np.empty(count, dtype=np.int32)
+    ends = np.empty(count, dtype=np.int32)
+    filled = 0
+    for metadatas, vectors in store.sentence_pages():
+        if filled + len(metadatas) > count:
+            return None  # records were added while reading: an ingest is running, and the copy would be a mixture
+        for row, meta in enumerate(metadatas, start=filled):
+            key_codes[row] = codes.setdefault(str(meta["para_key"]), len(codes))
+            indexes[row] = int(meta["index"])
+            starts[row] = int(meta["start"])
+            ends[row] = int(meta["end"])
+        matrix[filled : filled + len(metadatas)] = vectors
+        filled += len(metadatas)
+    if filled < count:
+        return None  # records were removed while reading: likewise a mixture
+    order = np.lexsort((indexes, key_codes))  # by paragraph, then sentence index
+    sorted_codes = key_codes[order]
     boundaries = np.flatnonzero(np.diff(sorted_codes)) + 1
-    firsts = np.concatenate(([0], boundaries)) if len(order) else np.zeros(0, dtype=np.int64)
-    lasts = np.concatenate((boundaries, [len(order)])) if len(order) else np.zeros(0, dtype=np.int64)
+    firsts = np.concatenate(([0], boundaries)).astype(np.int64) if filled else np.zeros(0, dtype=np.int64)
+    lasts = np.concatenate((boundaries, [filled])).astype(np.int64) if filled else np.zeros(0, dtype=np.int64)
     keys = list(codes)
-    rows = {keys[int(sorted_codes[f])]: (int(f), int(e)) for f, e in zip(firsts, lasts, strict=True)}
-    resident = ResidentSentences(
-        version=version,
-        matrix=np.ascontiguousarray(matrix[order]),
-        indexes=index_of[order],
-        starts=np.asarray(starts, dtype=np.int32)[order],
-        ends=np.asarray(ends, dtype=np.int32)[order],
-        rows=rows,
-    )
+    rows = {keys[int(sorted_codes[f])]: order[f:e] for f, e in zip(firsts, lasts, strict=True)}
+    resident = ResidentSentences(version=version, matrix=matrix, indexes=indexes, starts=starts, ends=ends, rows=rows)
     log.info(
         "holding %d sentence vectors of %d paragraphs in memory (%.0f MB, read in %.1f s)",
-        len(order),
+        filled,
         len(rows),
         resident.megabytes,
         time.perf_counter() - started,
