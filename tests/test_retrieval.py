@@ -455,6 +455,39 @@ def test_a_stale_resident_copy_is_not_used_and_is_read_again(small: SmallCorpus,
     resident.lexical.close()
 
 
+def test_a_read_that_held_nothing_is_retried_only_when_the_corpus_changes(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that an ingest overlapped (or that failed) held nothing: the next corpus version is read again
+    in the background. The same version is not read again and again, question after question."""
+    from vectorstore import retrieval
+
+    reads: list[str] = []
+    real_read = retrieval.read_resident
+
+    def first_read_overlapped(store, version, *, max_mb):  # type: ignore[no-untyped-def]
+        reads.append(version)
+        return None if len(reads) == 1 else real_read(store, version, max_mb=max_mb)
+
+    monkeypatch.setattr(retrieval, "read_resident", first_read_overlapped)
+    _plain, resident = _plain_and_resident(small, tmp_path)
+    assert not resident.load_resident()
+    for _ in range(3):
+        assert resident.search("When will radars be delivered?").hits
+    assert len(reads) == 1  # same version: no retry loop
+    small.add("quokka-2026", QUOKKA)
+    assert resident.search("quokka").hits
+    reader = resident._resident_reader
+    assert reader is not None
+    reader.join(timeout=60)
+    held = resident.resident
+    assert held is not None
+    assert held.version == small.store.corpus_version()
+    assert len(reads) == 2
+    _plain.lexical.close()
+    resident.lexical.close()
+
+
 def test_resident_vectors_stay_within_their_memory_limit(
     small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -200,6 +200,7 @@ class HybridRetriever:
         self._resident: ResidentSentences | None = None
         self._resident_reading = threading.Lock()  # one full read at a time
         self._resident_reader: threading.Thread | None = None
+        self._resident_tried: str | None = None  # the corpus version last read in, held or not
         self._documents_version: str | None = None
         self._documents: dict[str, DocumentRecord] = {}
         self._title_owners: dict[str, set[str]] = {}  # title word -> documents whose id or title has it
@@ -259,6 +260,7 @@ class HybridRetriever:
             held = self._resident
             if held is not None and held.version == version:
                 return True
+            self._resident_tried = version
             self._resident = None  # a stale copy's memory goes before the new one is read
             resident = read_resident(self.store, version, max_mb=self.resident_max_mb)
             if resident is None or self.store.corpus_version() != version:
@@ -267,12 +269,16 @@ class HybridRetriever:
             return True
 
     def _resident_at(self, version: str | None) -> ResidentSentences | None:
-        """The resident copy if it is of `version`; a stale one starts a fresh read in the background."""
+        """The resident copy if it is of `version`. Otherwise, when a copy is wanted (`load_resident` ran)
+        and the corpus changed since the last read, held or not, a fresh read starts in the background:
+        a copy goes stale with every ingest, and a read that an ingest overlapped held nothing."""
         resident = self._resident
-        if resident is None or version is None:
+        if version is None:
             return None
-        if resident.version == version:
+        if resident is not None and resident.version == version:
             return resident
+        if self._resident_tried is None or self._resident_tried == version:
+            return None  # never wanted, or this version's read failed or was over the limit: no retry loop
         with self._lock:
             reader = self._resident_reader
             if reader is None or not reader.is_alive():
@@ -285,7 +291,7 @@ class HybridRetriever:
     def _reload_resident(self) -> None:
         try:
             self.load_resident()
-        except Exception:  # answering goes on from Chroma; the next stale read retries
+        except Exception:  # answering goes on from Chroma; the next ingest's version is read again
             log.exception("could not read the sentence vectors into memory again")
 
     @property
