@@ -295,15 +295,13 @@ class ExtractiveAnswerer:
         terms = content_terms(query)
         encode = self.retriever.store.embedder.encode
         vector = encode([query])[0]
-        if not terms:
-            return self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vector), {}
         # Retrieval needs only the question's vector; the variants (for the term weights) are
         # embedded meanwhile, while the searches wait on Chroma and SQLite.
-        variants = self._variant_encoder.submit(encode, [_without(query, term) for term in terms])
+        variants = self._variant_encoder.submit(encode, [_without(query, term) for term in terms]) if terms else None
         try:
             result = self.retriever.search(query, k=k, search_filter=search_filter, query_vector=vector)
         finally:
-            vectors = variants.result()
+            vectors = variants.result() if variants is not None else np.zeros((0, len(vector)), dtype=np.float32)
         return result, dict(zip(terms, vectors, strict=True))
 
     def condense(self, question: str, conversation: Conversation | None) -> str:

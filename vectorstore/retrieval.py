@@ -545,7 +545,7 @@ class HybridRetriever:
         Chroma's filtered nearest-neighbour query scans the metadata: at 100k
         paragraphs it costs 100-300 ms even when the filter leaves one statement.
         A paragraph's vector is the normalised mean of its sentences' vectors, as
-        the indexer builds it, so both rankings come from the (cached) sentences.
+        the indexer builds it, so both rankings come from the sentence vectors (held in memory, or cached).
         """
         vectors = self.sentence_vectors(self.lexical.keys_of(doc_ids, version=version), version=version)
         if not vectors:

@@ -566,15 +566,10 @@ class ParagraphStore:
 
     def _pages(self, collection: Collection, include: list[Any]) -> Iterator[tuple[str, Any]]:
         """(id, metadata or None) of every record, read a page at a time."""
-        offset = 0
-        while True:
-            page = collection.get(include=include, limit=_READ_PAGE, offset=offset)
+        for page in _read_pages(collection, include):
             metadatas = page["metadatas"] if "metadatas" in include else None
             for index, record_id in enumerate(page["ids"]):
                 yield record_id, (metadatas[index] if metadatas else None)
-            if len(page["ids"]) < _READ_PAGE:
-                return
-            offset += _READ_PAGE
 
     def chunk_ids(self, doc_id: str) -> set[str]:
         return set(self._ids(self._chunks, {"doc_id": doc_id}))
@@ -583,15 +578,8 @@ class ParagraphStore:
         return set(self._ids(self._sentences, {"doc_id": doc_id}))
 
     def _ids(self, collection: Collection, where: dict[str, Any] | None) -> list[str]:
-        found: list[str] = []
         with self._translate_errors():
-            offset = 0
-            while True:
-                page = collection.get(where=where, include=[], limit=_READ_PAGE, offset=offset)
-                found.extend(page["ids"])
-                if len(page["ids"]) < _READ_PAGE:
-                    return found
-                offset += _READ_PAGE
+            return [record_id for page in _read_pages(collection, [], where=where) for record_id in page["ids"]]
 
     def stored_doc_ids(self) -> set[str]:
         """Every document id that has paragraphs or a record (orphans included)."""
@@ -630,16 +618,9 @@ class ParagraphStore:
         where: dict[str, Any] = {"window": 0} if doc_id is None else {"$and": [{"doc_id": doc_id}, {"window": 0}]}
         found: list[StoredParagraph] = []
         with self._translate_errors():
-            offset = 0
-            while True:
-                page = self._chunks.get(
-                    where=where, include=["documents", "metadatas"], limit=_READ_PAGE, offset=offset
-                )
+            for page in _read_pages(self._chunks, ["documents", "metadatas"], where=where):
                 for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
                     found.append(_paragraph(text, meta))
-                if len(page["ids"]) < _READ_PAGE:
-                    break
-                offset += _READ_PAGE
         return sorted(found, key=lambda p: (p.doc_id, p.position))
 
     def paragraph(self, doc_id: str, label: str) -> StoredParagraph:
@@ -734,15 +715,9 @@ class ParagraphStore:
         ids: list[str] = []
         rows: list[np.ndarray] = []
         with self._translate_errors():
-            offset = 0
-            while True:
-                page = collection.get(include=["embeddings"], limit=_READ_PAGE, offset=offset)
+            for page in _read_pages(collection, ["embeddings"]):
                 ids.extend(page["ids"])
-                if len(page["ids"]):
-                    rows.append(np.asarray(page["embeddings"], dtype=np.float32))
-                if len(page["ids"]) < _READ_PAGE:
-                    break
-                offset += _READ_PAGE
+                rows.append(np.asarray(page["embeddings"], dtype=np.float32))
         matrix = np.concatenate(rows) if rows else np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return ids, matrix
 
@@ -754,14 +729,8 @@ class ParagraphStore:
     def sentence_pages(self) -> Iterator[tuple[list[Any], np.ndarray]]:
         """Every sentence record's metadata and vector, a page at a time (`vectorstore.resident`)."""
         with self._translate_errors():
-            offset = 0
-            while True:
-                page = self._sentences.get(include=["metadatas", "embeddings"], limit=_READ_PAGE, offset=offset)
-                if len(page["ids"]):
-                    yield list(page["metadatas"] or []), np.asarray(page["embeddings"], dtype=np.float32)
-                if len(page["ids"]) < _READ_PAGE:
-                    return
-                offset += _READ_PAGE
+            for page in _read_pages(self._sentences, ["metadatas", "embeddings"]):
+                yield list(page["metadatas"] or []), np.asarray(page["embeddings"], dtype=np.float32)
 
     def nearest_ids(self, kind: str, vector: np.ndarray, k: int) -> list[str]:
         """Record ids of Chroma's approximate nearest neighbours of ``kind``, best first (recall benchmarks)."""
@@ -836,6 +805,18 @@ class ParagraphStore:
                 )
             )
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
+
+
+def _read_pages(collection: Collection, include: list[Any], *, where: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Every record of `collection` (matching `where`) as Chroma's pages of `_READ_PAGE`; no empty page."""
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=_READ_PAGE, offset=offset)
+        if len(page["ids"]):
+            yield page
+        if len(page["ids"]) < _READ_PAGE:
+            return
+        offset += _READ_PAGE
 
 
 def _sentence_rows(page: Any) -> list[tuple[str | None, Any, Any]]:
