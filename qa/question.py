@@ -136,9 +136,14 @@ def statement_name_terms(question: str) -> list[str]:
             if candidate not in DOCUMENT_KINDS and not is_time:
                 span.append(candidate)
             cursor -= 1
-        # "the Spirit of the Quad statement": "of" joins a longer name; keep reading past it.
-        while cursor >= 2 and words[cursor] == "the" and words[cursor - 1] == "of":
-            cursor -= 2
+        # "the Spirit of the Quad statement", "the Spirit of Camp David statement": "of" joins a
+        # longer name; keep reading past it. Not past a number: "paragraph 14 of the Quad
+        # statement" refers to a part of the statement, which its name does not hold.
+        while span:
+            past = cursor - 1 if cursor >= 1 and words[cursor] == "the" else cursor
+            if past < 1 or words[past] != "of" or words[past - 1].isdigit():
+                break
+            cursor = past - 1
             while cursor >= 0 and words[cursor] not in _NAME_STOPS and len(span) < 8:
                 span.append(words[cursor])
                 cursor -= 1

@@ -68,6 +68,8 @@ def test_time_scope_reads_the_statement_date_not_target_years(question: str, exp
         ("In the AUKUS one, who builds the submarines?", ["aukus"]),
         ("What does the G7 communiqué say on Ukraine?", ["g7"]),
         ("In the Spirit of the Quad statement, what about climate?", ["spirit", "quad"]),
+        ("In the Spirit of Camp David statement, what about China?", ["spirit", "camp", "david"]),
+        ("What does paragraph 14 of the US-India joint statement say?", ["us", "india", "joint"]),
         ("In the March 2023 AUKUS leaders' statement, what was new?", ["aukus", "leaders"]),
         ("When was the first Quad summit?", []),
         ("Who led the talks in the US-UK Indo-Pacific consultations?", []),
