@@ -412,11 +412,11 @@ def _evaluate_one(service: StatementService, question: EvalQuestion, units: list
 def _retrieval_rank(
     service: StatementService, question: EvalQuestion, answer: Answer, gold: frozenset[Ref], result: QuestionResult
 ) -> int | None:
-    from vectorstore.retrieval import SearchFilter
-
-    search_filter = SearchFilter(doc_ids=(question.document,)) if question.document else None
     query = answer.retrieval_query or question.question
     try:
+        # Ranked as the answer searched: within what the question names ("the Quad statement",
+        # "in March 2023") or its `document`, not across the whole corpus.
+        _, search_filter = service.prepare_question(question.question, question.document, None, None)
         search = service.retriever.search(query, k=RETRIEVAL_DEPTH, search_filter=search_filter)
     except StatementbotError as error:
         result.error = f"retrieval: {error.user_message()}"

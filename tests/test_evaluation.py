@@ -26,6 +26,7 @@ from qa.evaluation import (
     summarise,
 )
 from qa.service import StatementService
+from vectorstore.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
@@ -423,3 +424,49 @@ def test_eval_command_exits_1_when_a_minimum_is_missed(
     bad = run("--min-hit", "1.5")
     assert bad.returncode == 2
     assert "not between 0 and 1" in bad.stderr
+
+
+QUESTION = "In the 2021 Quad statement, what did the leaders say about vaccines?"
+
+
+def test_retrieval_rank_is_taken_within_the_statement_the_question_names(tmp_path: Path, embedder: Embedder) -> None:
+    """A question naming its statement ("the 2021 Quad statement") is ranked as it is answered, within that
+    statement: a newer statement of the series that words the topic more like the question does not push it down."""
+    from bot.runtime import build_service
+    from bot.settings import load_settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    statements = {
+        "2021-03-12-quad.md": (
+            "2021-03-12",
+            "Quad Leaders' Joint Statement",
+            "We will expand the manufacture of safe COVID-19 doses across the Indo-Pacific.",
+        ),
+        "2024-09-21-quad.md": (
+            "2024-09-21",
+            "Quad Leaders' Joint Statement",
+            "Since the 2021 Quad statement, the leaders say about vaccines that Quad vaccines matter to the leaders.",
+        ),
+    }
+    for name, (day, title, body) in statements.items():
+        (docs / name).write_text(f"---\ndate: '{day}'\ntitle: \"{title}\"\n---\n\n{body}\n", encoding="utf-8")
+    questions = write_questions(
+        tmp_path / "q.jsonl",
+        [
+            {
+                "id": "q1",
+                "question": QUESTION,
+                "gold": ["safe COVID-19 doses"],
+            }
+        ],
+    )
+    service = build_service(load_settings(data_dir=tmp_path / "data", llm_provider="none"), embedder=embedder)
+    try:
+        assert service.ingest_paths([docs]).ok
+        unscoped = service.retriever.search(QUESTION, k=2)
+        assert unscoped.hits[0].paragraph.doc_id == "2024-09-21-quad"  # what an unscoped rank would have counted
+        (result,) = run_evaluation(service, load_questions(questions)).results
+    finally:
+        service.close()
+    assert result.retrieval_rank == 1
