@@ -47,6 +47,15 @@ DOCUMENT_KINDS = frozenset(
     "statement statements communique communiqué communiques communiqués declaration declarations readout readouts"
     " one sheet".split()
 )
+# A kind noun in its singular form, to compare a question's kinds with a title's.
+_KIND_OF = {
+    "statements": "statement",
+    "communiques": "communique",
+    "communiqué": "communique",
+    "communiqués": "communique",
+    "declarations": "declaration",
+    "readouts": "readout",
+}
 # Words a statement's name often holds between its subject and its kind noun
 # ("the Quad leaders' joint statement"): read through, and matched like the rest.
 _NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
@@ -170,6 +179,7 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     if not in_time:
         date_from = date_to = None
     named, naming_words = _named_documents(statement_name_terms(question), documents)
+    named = _of_the_kind_named(question, named, documents)
     if named and date_from is not None:
         dated = [doc_id for doc_id in named if doc_id in set(in_time)]
         named = dated or named
@@ -184,6 +194,20 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
         doc_ids=tuple(sorted(named)) if named else None,
         naming_words=naming_words,
     )
+
+
+def _kinds(words: frozenset[str] | set[str]) -> set[str]:
+    return {_KIND_OF.get(w, w) for w in words if w in DOCUMENT_KINDS and w != "one"}
+
+
+def _of_the_kind_named(question: str, named: list[str], documents: Mapping[str, DocumentRecord]) -> list[str]:
+    """Of the named documents, those of the kind the question names ("the India-US *statement*" is not
+    the India-US fact sheet), where any is; else all of them."""
+    wanted = _kinds(set(_WORD.findall(unicodedata.normalize("NFKC", question.lower()))))
+    if not wanted or len(named) < 2:
+        return named
+    of_kind = [doc_id for doc_id in named if wanted & _kinds(token_set(documents[doc_id].title))]
+    return of_kind or named
 
 
 def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecord]) -> tuple[list[str], frozenset[str]]:

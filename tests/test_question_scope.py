@@ -34,6 +34,7 @@ DOCUMENTS = {
         record("g7-2024", "G7 Leaders' Communiqué", date(2024, 6, 14)),
         record("g7-2025", "G7 Leaders' Communiqué", date(2025, 6, 17)),
         record("india-2023", "Joint Statement from the United States and India", date(2023, 6, 22)),
+        record("india-sheet-2025", "Fact Sheet: The United States and India Deepen Ties", date(2025, 1, 6)),
         record(
             "camp-david", "The Spirit of Camp David: Joint Statement of Japan, the ROK and the US", date(2023, 8, 18)
         ),
@@ -113,7 +114,16 @@ def test_an_abbreviation_names_the_title_that_spells_it_out() -> None:
     """'the US-India joint statement' is "Joint Statement from the United States and India" ("US" = United States)."""
     scope = question_scope("What did the US-India joint statement say about drones?", DOCUMENTS, today=TODAY)
     assert scope.doc_ids == ("india-2023",)
-    assert resolve_document("US India", DOCUMENTS) == "india-2023"
+    assert resolve_document("US India statement", DOCUMENTS) == "india-2023"
+    assert resolve_document("US India", DOCUMENTS) == "india-sheet-2025"  # a fragment alone: the newest
+
+
+def test_a_name_prefers_the_kind_of_document_the_question_names() -> None:
+    """'the India US statement' is the statement, though a newer fact sheet names both too; 'the fact sheet' is that."""
+    scope = question_scope("What's paragraph 30 of the India US statement about?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("india-2023",)
+    scope = question_scope("What did the India US fact sheet say about space?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("india-sheet-2025",)
 
 
 def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
