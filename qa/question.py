@@ -111,8 +111,9 @@ def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]
     match = _YEAR_SCOPE.search(question)
     if match:
         opens = not question[: match.start()].strip(" ,")
-        # "the 2021 AUKUS one": a year as a statement's attribute.
-        attribute = (match["prep"] or "").lower() == "the"
+        # "the 2021 AUKUS one": a year as a statement's attribute, when the words it leads end in a
+        # kind noun; "the 2024 Indo-Pacific Business Forum" is an event of that year, not a statement.
+        attribute = (match["prep"] or "").lower() == "the" and _leads_to_kind(question[match.end() :])
         if match["year2"] or opens or about_statements or attribute:
             year = int(match["year"] or match["year2"])
             month = _MONTHS.get((match["month"] or "").lower().rstrip("."))
@@ -123,6 +124,17 @@ def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]
         year = today.year if relative["which"].lower() == "this" else today.year - 1
         return date(year, 1, 1), date(year, 12, 31)
     return None, None
+
+
+def _leads_to_kind(rest: str) -> bool:
+    """Whether the words after a year reach a kind noun before a word that ends a name ("AUKUS one")."""
+    for word in _WORD.findall(rest)[:6]:
+        word = word.lower().strip(".'’")
+        if word in DOCUMENT_KINDS:
+            return True
+        if word in _NAME_STOPS:
+            return False
+    return False
 
 
 def statement_name_terms(question: str) -> list[str]:

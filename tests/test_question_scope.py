@@ -53,6 +53,8 @@ DOCUMENTS = {
         ("What did last year's G7 communiqué say?", (date(2025, 1, 1), date(2025, 12, 31))),
         ("Which statements this year mention Ukraine?", (date(2026, 1, 1), date(2026, 12, 31))),
         ("How big was US-India trade in 2022?", (None, None)),
+        ("What did the 2021 AUKUS one say?", (date(2021, 1, 1), date(2021, 12, 31))),
+        ("Where will the 2024 Indo-Pacific Business Forum be held?", (None, None)),
         ("Will GCAP be delivered by 2035?", (None, None)),
         ("What happens until 2030?", (None, None)),
     ],
