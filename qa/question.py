@@ -128,8 +128,7 @@ def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]
 
 def _leads_to_kind(rest: str) -> bool:
     """Whether the words after a year reach a kind noun before a word that ends a name ("AUKUS one")."""
-    for word in _WORD.findall(rest)[:6]:
-        word = word.lower().strip(".'’")
+    for word in (w.lower().strip(".'’") for w in _WORD.findall(rest)[:6]):
         if word in DOCUMENT_KINDS:
             return True
         if word in _NAME_STOPS:
