@@ -366,6 +366,7 @@ class ExtractiveAnswerer:
         kind = answer_type_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
         known = _known_words(result) if asks_for_a_name(result.query) else None
+        asked = {stem(term) for term in content_terms(result.query)}
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
             by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
@@ -393,7 +394,9 @@ class ExtractiveAnswerer:
                 absent = _unbacked(term_stems, evidence)
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
-                holds, proximity = _answer_proximity(kind, sentence.text, columns, soft, shares, known=known)
+                holds, proximity = _answer_proximity(
+                    kind, sentence.text, columns, soft, shares, known=known, asked=asked
+                )
                 sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
                     [
@@ -570,17 +573,27 @@ def _answer_proximity(
     shares: np.ndarray,
     *,
     known: set[str] | None = None,
+    asked: set[str],
 ) -> tuple[bool, float]:
     """Whether a sentence holds what the question asks for, and the soft coverage of the question's
     terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
-    With `known` (a question that names the office it asks about), only a person span with a name counts."""
+    With `known` (a question that names the office it asks about), only a person span with a name counts.
+    A span whose every word the question already says (the stems `asked`) answers nothing ("in Jamaica"
+    to "Where in Jamaica will the centre be?"); the words beside it are still read for the proximity."""
     spans = answer_spans(kind, text)
     if known is not None:
         spans = [(start, end) for start, end in spans if names_someone(text[start:end], known)]
+    holds = kind is AnswerType.ANY or any(_tells_more(text[start:end], asked) for start, end in spans)
     if not spans or not shares.size:
-        return bool(spans) or kind is AnswerType.ANY, 0.0
+        return holds, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
-    return True, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
+    return holds, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
+
+
+def _tells_more(span: str, asked: set[str]) -> bool:
+    """Whether a span says a word (by stem) the question does not; a span without content words counts."""
+    terms = content_terms(span)
+    return not terms or any(stem(term) not in asked for term in terms)
 
 
 def _columns_of(columns: dict[str, int], text: str) -> list[int]:
