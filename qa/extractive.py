@@ -49,7 +49,7 @@ from qa.termvectors import TermVectors, bundled_term_vectors
 from qa.text import (
     AnswerType,
     answer_spans,
-    answer_type_of,
+    answer_types_of,
     asks_for_a_name,
     content_terms,
     evidence_stems,
@@ -205,6 +205,7 @@ class Candidate:
     features: np.ndarray  # SENTENCE_FEATURES
     holds_type: bool  # holds what the question's wh-word asks for (always true for other questions)
     probability: float = 0.0
+    also_holds: frozenset[AnswerType] = frozenset()  # which of the question's further kinds it holds
 
 
 @dataclass
@@ -216,10 +217,14 @@ class Passage:
     features: np.ndarray  # PASSAGE_FEATURES
     sentences: list[Candidate]
     probability: float = 0.0
+    # What else the question asks for ("where and when": a place besides the date), each to be held by
+    # one of its sentences.
+    also_asks: tuple[AnswerType, ...] = ()
 
     @property
     def holds_type(self) -> bool:
-        return any(s.holds_type for s in self.sentences)
+        held = any(s.holds_type for s in self.sentences)
+        return held and all(any(kind in s.also_holds for s in self.sentences) for kind in self.also_asks)
 
 
 def _log_decision(
@@ -363,7 +368,7 @@ class ExtractiveAnswerer:
         weights, gains = self._term_weights(result, terms, matrix, without_term)
         total = sum(weights.values()) or 1.0
         term_stems = {term: stem(term) for term in weights}
-        kind = answer_type_of(result.query)
+        kind, *also = answer_types_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
         known = _known_words(result) if asks_for_a_name(result.query) else None
         asked = {stem(term) for term in content_terms(result.query)}
@@ -410,7 +415,16 @@ class ExtractiveAnswerer:
                         float(shares @ sentence_best) if term_list else 1.0,
                     ]
                 )
-                candidates.append(Candidate(hit.paragraph, sentence, similarity, features, holds))
+                candidates.append(
+                    Candidate(
+                        hit.paragraph,
+                        sentence,
+                        similarity,
+                        features,
+                        holds,
+                        also_holds=frozenset(k for k in also if _holds(k, sentence.text, asked)),
+                    )
+                )
                 proximities.append(proximity)
                 coverages.append(coverage)
                 semantics.append(sum(weights[t] * max(float(gains[t][index]), 0.0) for t in lacking) / total)
@@ -437,7 +451,9 @@ class ExtractiveAnswerer:
                     0.0,
                 ]
             )
-            passages.append(Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates))
+            passages.append(
+                Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates, also_asks=tuple(also))
+            )
         set_margins(passages)
         apply_params(passages, self.params)
         return passages
@@ -588,6 +604,11 @@ def _answer_proximity(
         return holds, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
     return holds, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
+
+
+def _holds(kind: AnswerType, text: str, asked: set[str]) -> bool:
+    """Whether `text` holds a `kind` span that says something the question does not."""
+    return any(_tells_more(text[start:end], asked) for start, end in answer_spans(kind, text))
 
 
 def _tells_more(span: str, asked: set[str]) -> bool:

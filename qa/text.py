@@ -179,8 +179,8 @@ def person_spans(text: str) -> list[Span]:
 
 
 def place_spans(text: str) -> list[Span]:
-    """A named place after a preposition of place: what answers "where"."""
-    return [m.span() for m in _PLACE.finditer(text)]
+    """A named place after a preposition of place: what answers "where" ("in September" is a time, not a place)."""
+    return [m.span() for m in _PLACE.finditer(text) if m.group(0).split()[-1].lower().rstrip(".") not in MONTHS]
 
 
 def duration_spans(text: str) -> list[Span]:
@@ -265,6 +265,15 @@ def answer_type_of(question: str) -> AnswerType:
         if pattern.search(question):
             return kind
     return AnswerType.PERSON if _asks_for_an_office_holder(question) else AnswerType.ANY
+
+
+def answer_types_of(question: str) -> tuple[AnswerType, ...]:
+    """Every kind the question asks for, `answer_type_of`'s first: "where and when" asks for a date and a
+    place, "how many …, and when?" for a count and a date; an answer must hold each."""
+    kinds = [kind for pattern, kind in _WH_TYPES if pattern.search(question)]
+    if AnswerType.PERSON not in kinds and _asks_for_an_office_holder(question):
+        kinds.append(AnswerType.PERSON)
+    return tuple(kinds) or (AnswerType.ANY,)
 
 
 # "Which minister …", "which Japanese minister …", "what US official …": the noun a which/what

@@ -624,3 +624,19 @@ def test_a_place_the_question_already_names_is_no_answer_to_where(service: State
 
     assert holds_place("Where did the UK Carrier Strike Group arrive?")
     assert not holds_place("Where in Japan did the UK Carrier Strike Group arrive?")
+
+
+def test_a_question_asking_when_and_where_needs_a_paragraph_holding_both(service: StatementService) -> None:
+    """¶12 dates GCAP's delivery (2025, 2035) but places nothing: it answers "when", not "when and where"."""
+    answerer = service.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+
+    def holds(question: str) -> bool:
+        result, without = answerer.search(question)
+        passages = {p.paragraph.label: p for p in answerer.candidates(result, without_term=without)}
+        return passages["12"].holds_type
+
+    assert holds("When is GCAP meant to be delivered?")
+    assert not holds("When and where is GCAP meant to be delivered?")
+    met = service.ask("When and where did the defence ministers meet?")  # the preamble: 28 August 2025, in Tokyo
+    assert labels(met) == ["preamble"]

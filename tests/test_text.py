@@ -9,6 +9,7 @@ from qa.text import (
     abbreviations,
     answer_spans,
     answer_type_of,
+    answer_types_of,
     asks_for_a_name,
     content_terms,
     evidence_stems,
@@ -165,6 +166,24 @@ def test_question_type_comes_from_its_wh_words(question: str, kind: AnswerType) 
     assert answer_type_of(question) is kind
 
 
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("where and when was the coalition founded?", (AnswerType.DATE, AnswerType.PLACE)),
+        ("where is the new consulate opening, and when?", (AnswerType.DATE, AnswerType.PLACE)),
+        ("how many helicopters got delivered, and when?", (AnswerType.COUNT, AnswerType.DATE)),
+        ("which minister signed it, and when?", (AnswerType.DATE, AnswerType.PERSON)),
+        ("Which Japanese minister attended?", (AnswerType.PERSON,)),
+        ("How many planes is Air India buying?", (AnswerType.COUNT,)),
+        ("What did they say about Beijing?", (AnswerType.ANY,)),
+    ],
+)
+def test_a_question_asking_two_things_asks_for_both_kinds(question: str, kinds: tuple[AnswerType, ...]) -> None:
+    """ "Where and when" asks for a place and a date; the first kind is `answer_type_of`'s."""
+    assert answer_types_of(question) == kinds
+    assert kinds[0] is answer_type_of(question)
+
+
 def test_holds_type_is_the_hard_condition_of_each_type() -> None:
     """A date answers "when", a count "how many", a quantity "how much", a person "who", a place "where";
     any text the rest."""
@@ -244,6 +263,7 @@ def test_lowercase_words_spell_no_abbreviation() -> None:
         (AnswerType.COUNT, "$825 million for 31 drones", ["31"]),
         (AnswerType.AMOUNT, "three submarines for $3 billion", ["$3", "billion"]),
         (AnswerType.PLACE, "the ministers will meet in Tokyo next year", ["in Tokyo"]),
+        (AnswerType.PLACE, "they will meet in September 2024, in Tokyo", ["in Tokyo"]),
         (AnswerType.DURATION, "tariffs suspended for five years from 2021", ["five years"]),
         (AnswerType.DURATION, "a two-year term and a 350-kilometer fiber backbone", ["two-year", "350-kilometer"]),
         (AnswerType.DURATION, "the call lasted three and a half hours", ["three and a half hours"]),
