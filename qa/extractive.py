@@ -422,7 +422,9 @@ class ExtractiveAnswerer:
                         similarity,
                         features,
                         holds,
-                        also_holds=frozenset(k for k in also if _holds(k, sentence.text, asked)),
+                        also_holds=frozenset(
+                            k for k in also if _holds(sentence.text, answer_spans(k, sentence.text), asked)
+                        ),
                     )
                 )
                 proximities.append(proximity)
@@ -599,16 +601,16 @@ def _answer_proximity(
     spans = answer_spans(kind, text)
     if known is not None:
         spans = [(start, end) for start, end in spans if names_someone(text[start:end], known)]
-    holds = kind is AnswerType.ANY or any(_tells_more(text[start:end], asked) for start, end in spans)
+    holds = kind is AnswerType.ANY or _holds(text, spans, asked)
     if not spans or not shares.size:
         return holds, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
     return holds, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
 
 
-def _holds(kind: AnswerType, text: str, asked: set[str]) -> bool:
-    """Whether `text` holds a `kind` span that says something the question does not."""
-    return any(_tells_more(text[start:end], asked) for start, end in answer_spans(kind, text))
+def _holds(text: str, spans: list[tuple[int, int]], asked: set[str]) -> bool:
+    """Whether one of the answer spans of `text` says something the question does not."""
+    return any(_tells_more(text[start:end], asked) for start, end in spans)
 
 
 def _tells_more(span: str, asked: set[str]) -> bool:

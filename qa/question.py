@@ -6,7 +6,7 @@ import calendar
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,15 +47,6 @@ DOCUMENT_KINDS = frozenset(
     "statement statements communique communiqué communiques communiqués declaration declarations readout readouts"
     " one sheet".split()
 )
-# A kind noun in its singular form, to compare a question's kinds with a title's.
-_KIND_OF = {
-    "statements": "statement",
-    "communiques": "communique",
-    "communiqué": "communique",
-    "communiqués": "communique",
-    "declarations": "declaration",
-    "readouts": "readout",
-}
 # Words a statement's name often holds between its subject and its kind noun
 # ("the Quad leaders' joint statement"): read through, and matched like the rest.
 _NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
@@ -207,14 +198,20 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     )
 
 
-def _kinds(words: frozenset[str] | set[str]) -> set[str]:
-    return {_KIND_OF.get(w, w) for w in words if w in DOCUMENT_KINDS and w != "one"}
+def _kinds(words: Iterable[str]) -> set[str]:
+    """The kind nouns among `words`, each in one form to compare a question's with a title's ("communiqués",
+    "communique" -> "communique")."""
+    return {_unaccented(w).removesuffix("s") for w in words if w in DOCUMENT_KINDS and w != "one"}
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def _of_the_kind_named(question: str, named: list[str], documents: Mapping[str, DocumentRecord]) -> list[str]:
     """Of the named documents, those of the kind the question names ("the India-US *statement*" is not
     the India-US fact sheet), where any is; else all of them."""
-    wanted = _kinds(set(_WORD.findall(unicodedata.normalize("NFKC", question.lower()))))
+    wanted = _kinds(_WORD.findall(unicodedata.normalize("NFKC", question.lower())))
     if not wanted or len(named) < 2:
         return named
     of_kind = [doc_id for doc_id in named if wanted & _kinds(token_set(documents[doc_id].title))]

@@ -260,15 +260,12 @@ _WH_TYPES = (
 def answer_type_of(question: str) -> AnswerType:
     """The hard condition on an answer: "when" needs a date, "how much" a quantity, "how many" a count,
     "how long" a span of time, "how often" a frequency, "who" (or "which minister") a person or office,
-    "where" a place ("where and when" asks for a date first)."""
-    for pattern, kind in _WH_TYPES:
-        if pattern.search(question):
-            return kind
-    return AnswerType.PERSON if _asks_for_an_office_holder(question) else AnswerType.ANY
+    "where" a place ("where and when" asks for a date first; `answer_types_of` gives both)."""
+    return answer_types_of(question)[0]
 
 
 def answer_types_of(question: str) -> tuple[AnswerType, ...]:
-    """Every kind the question asks for, `answer_type_of`'s first: "where and when" asks for a date and a
+    """Every kind the question asks for, in `_WH_TYPES` order: "where and when" asks for a date and a
     place, "how many …, and when?" for a count and a date; an answer must hold each."""
     kinds = [kind for pattern, kind in _WH_TYPES if pattern.search(question)]
     if AnswerType.PERSON not in kinds and _asks_for_an_office_holder(question):
