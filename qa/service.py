@@ -24,6 +24,7 @@ from qa.question import QuestionScope, normalise_question, question_scope, resol
 from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress, WhatsNew
+from vectorstore.resident import release_freed_memory
 from vectorstore.retrieval import HybridRetriever, SearchFilter
 from vectorstore.store import DocumentRecord, ParagraphStore
 
@@ -323,6 +324,7 @@ class StatementService:
             warm_answerer()
         if self.retriever.documents():
             self._warm_answering(WARM_UP_QUESTION)
+        release_freed_memory()  # what the reads above left freed stays out of the bot's RSS
         self.warmed_s = time.perf_counter() - started
         return self.warmed_s
 

@@ -107,7 +107,7 @@ def test_every_sentence_vector_is_read_into_memory_page_by_page(store: Paragraph
     from vectorstore.resident import read_resident
 
     _ingest(store)
-    monkeypatch.setattr(store_module, "_READ_PAGE", 2)  # several pages, one of them short
+    monkeypatch.setattr(store_module, "_VECTOR_READ_PAGE", 2)  # several pages, one of them short
     resident = read_resident(store, store.corpus_version(), max_mb=16)
     assert resident is not None
     assert resident.matrix.shape == (store.sentence_count(), MODEL_DIMENSION)
@@ -126,6 +126,43 @@ def test_every_sentence_vector_is_read_into_memory_page_by_page(store: Paragraph
     for seen in (count - 1, count + 1):
         monkeypatch.setattr(store, "sentence_count", lambda seen=seen: seen)
         assert read_resident(store, store.corpus_version(), max_mb=16) is None
+
+
+_FRAGMENTED_HEAP = """
+import sys
+from vectorstore.resident import release_freed_memory
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+
+blocks = [bytes(600) for _ in range(200_000)]  # ~130 MB of malloc'd blocks (over pymalloc's 512 bytes)
+kept = blocks[::50]  # one in fifty survives: the freed space between them is not at the heap's top
+del blocks
+before = rss_mb()
+print(release_freed_memory(), before, rss_mb())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc (Linux)")
+def test_freed_memory_goes_back_to_the_system():
+    """After the in-memory copy's read and the warm-up, the freed heap leaves the bot's RSS
+    (glibc keeps freed blocks between live ones counted until `malloc_trim`)."""
+    import subprocess
+    import sys
+
+    ran = subprocess.run(
+        [sys.executable, "-c", _FRAGMENTED_HEAP],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    trimmed, before, after = ran.stdout.split()
+    if trimmed == "False":
+        pytest.skip("no malloc_trim in this C library")
+    assert int(before) - int(after) > 60, (before, after)
 
 
 def test_document_record_fields(store: ParagraphStore):

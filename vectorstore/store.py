@@ -50,6 +50,10 @@ _SENTENCE_KEYS_PER_READ = 100  # x _SENTENCE_GUESS ids per read, well under SQLi
 # Up to this many documents, `keys_labelled` reads their ids rather than filtering on the label.
 _LABEL_SCAN_DOCUMENTS = 20
 _READ_PAGE = 5000
+# The in-memory copy's read (vectorstore.resident) pages smaller: each page arrives as Python
+# lists of floats, ~30 bytes a value, so a 5,000-record page of vectors peaked ~200 MB above the
+# copy itself at archive scale; 2,000 held the peak to ~50 MB for a read ~15 % slower.
+_VECTOR_READ_PAGE = 2000
 DEFAULT_SERVER_TIMEOUT_S = 10.0  # STATEMENTBOT_CHROMA_TIMEOUT_S
 # HNSW graph parameters. Chroma's defaults (ef_search 100, ef_construction 100,
 # M 16) let the approximate search miss true neighbours among hundreds of
@@ -729,7 +733,7 @@ class ParagraphStore:
     def sentence_pages(self) -> Iterator[tuple[list[Any], np.ndarray]]:
         """Every sentence record's metadata and vector, a page at a time (`vectorstore.resident`)."""
         with self._translate_errors():
-            for page in _read_pages(self._sentences, ["metadatas", "embeddings"]):
+            for page in _read_pages(self._sentences, ["metadatas", "embeddings"], page=_VECTOR_READ_PAGE):
                 yield list(page["metadatas"] or []), np.asarray(page["embeddings"], dtype=np.float32)
 
     def nearest_ids(self, kind: str, vector: np.ndarray, k: int) -> list[str]:
@@ -807,16 +811,20 @@ class ParagraphStore:
         return sorted(sentences, key=lambda s: (s.paragraph_key, s.index))
 
 
-def _read_pages(collection: Collection, include: list[Any], *, where: dict[str, Any] | None = None) -> Iterator[Any]:
-    """Every record of `collection` (matching `where`) as Chroma's pages of `_READ_PAGE`; no empty page."""
+def _read_pages(
+    collection: Collection, include: list[Any], *, where: dict[str, Any] | None = None, page: int | None = None
+) -> Iterator[Any]:
+    """Every record of `collection` (matching `where`) as Chroma's pages of `page` records
+    (default `_READ_PAGE`); no empty page."""
+    size = page or _READ_PAGE
     offset = 0
     while True:
-        page = collection.get(where=where, include=include, limit=_READ_PAGE, offset=offset)
-        if len(page["ids"]):
-            yield page
-        if len(page["ids"]) < _READ_PAGE:
+        read = collection.get(where=where, include=include, limit=size, offset=offset)
+        if len(read["ids"]):
+            yield read
+        if len(read["ids"]) < size:
             return
-        offset += _READ_PAGE
+        offset += size
 
 
 def _sentence_rows(page: Any) -> list[tuple[str | None, Any, Any]]:
