@@ -310,8 +310,9 @@ class StatementService:
         return result
 
     def warm(self) -> float:
-        """Load the query encoder, fill the per-corpus caches (documents, BM25 index, every sentence
-        vector within `resident_vectors_mb`) and answer one question along the whole path; returns seconds.
+        """Load the query encoder, fill the per-corpus caches (documents, BM25 index and its common
+        terms' postings, every sentence vector within `resident_vectors_mb`) and answer one question
+        along the whole path; returns seconds.
 
         A long-running front end calls it before it says it is ready, so the
         first question costs what the next ones do.
@@ -319,6 +320,7 @@ class StatementService:
         started = time.perf_counter()
         self.retriever.store.embedder.warm()
         self.retriever.load_resident()
+        self.retriever.lexical.warm()
         warm_answerer = getattr(self.answerer, "warm", None)  # a test's fake backend has nothing to load
         if warm_answerer is not None:
             warm_answerer()

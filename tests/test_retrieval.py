@@ -68,6 +68,75 @@ def test_lexical_search_leaves_out_words_in_most_paragraphs(retriever: HybridRet
     assert lexical.search("Ministers GIGO", 5) == lexical.search("GIGO", 5)
 
 
+_BM25_QUERIES = [
+    "When is GCAP meant to be delivered?",
+    "F-35B carrier strike group deployment",
+    "Japanese and British defence ministers industrial cooperation 2035",
+    "Global Combat Air Programme international organisation GIGO",
+    "Typhoon Eurofighter exercise Japan Air Self-Defense Force",
+]
+
+
+def _fts5_ranking(lexical: LexicalIndex, text: str, doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+    """What one FTS5 query over the same terms ranks: the index's own multi-term bm25()."""
+    import sqlite3
+
+    from ingest.text import content_terms
+
+    frequencies = lexical.document_frequency(content_terms(text))
+    terms = [t for t, df in frequencies.items() if 0 < df <= lexical.paragraph_count / 2]
+    sql = "SELECT key, -bm25(paragraphs) AS s FROM paragraphs WHERE paragraphs MATCH ?"
+    params: list[object] = [" OR ".join('"' + t + '"' for t in terms)]
+    if doc_ids is not None:
+        sql += f" AND doc_id IN ({','.join('?' * len(doc_ids))})"
+        params.extend(doc_ids)
+    with sqlite3.connect(lexical.path) as connection:
+        return [(str(k), float(v)) for k, v in connection.execute(sql + " ORDER BY s DESC, rowid", params)]
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["read-per-term", "held-in-memory"])
+def test_lexical_scores_are_fts5_bm25_summed_per_term(retriever: HybridRetriever, held: bool) -> None:
+    """A query's BM25 scores, summed from each term's own postings (read from the index or held in
+    memory after `warm`), equal FTS5's scores for the whole query, in the same order."""
+    lexical = retriever.lexical
+    if held:
+        assert lexical.warm() > 0
+    for text in _BM25_QUERIES:
+        found = lexical.search(text, 100)
+        assert found, text
+        assert found == _fts5_ranking(lexical, text)[:100]
+
+
+def test_held_postings_stay_within_their_budget_commonest_first(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`warm` holds the postings of the terms in the most paragraphs (of those in at most half of them),
+    up to the budget; a term outside it is read from the index and scores the same."""
+    from vectorstore import lexical as lexical_module
+
+    small.add("quokka-2026", QUOKKA)
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    monkeypatch.setattr(lexical_module, "_POSTINGS_BUDGET", 3)
+    before = [lexical.search(text, 10) for text in ("quokka frigates", "frigates", "quokka")]
+    held = lexical.warm()
+    assert 0 < held <= 3
+    assert [lexical.search(text, 10) for text in ("quokka frigates", "frigates", "quokka")] == before
+    lexical.close()
+
+
+def test_lexical_search_within_documents(small: SmallCorpus, tmp_path: Path) -> None:
+    """Restricted to some documents, the ranking is FTS5's over those documents alone."""
+    small.add("quokka-2026", QUOKKA)
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    for doc_ids in (["quokka-2026"], ["frigates-2024"], ["frigates-2024", "quokka-2026"], ["no-such-document"]):
+        for text in ("quokka frigates navy", "frigates"):
+            found = lexical.search(text, 10, doc_ids=doc_ids)
+            assert found == _fts5_ranking(lexical, text, doc_ids)[:10]
+            assert all(key.split(":", 1)[0] in doc_ids for key, _ in found)
+    assert lexical.search("quokka", 10, doc_ids=["frigates-2024"]) == []
+    lexical.close()
+
+
 def test_document_frequencies_follow_the_corpus_version(small: SmallCorpus, tmp_path: Path) -> None:
     """Cached paragraph counts per term are dropped when a statement is ingested."""
     lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
