@@ -55,6 +55,7 @@ from qa.text import (
     evidence_stems,
     evidence_words,
     names_someone,
+    party_spans,
     stem,
     tokenize,
 )
@@ -370,7 +371,11 @@ class ExtractiveAnswerer:
         term_stems = {term: stem(term) for term in weights}
         kind, *also = answer_types_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
-        known = _known_words(result) if asks_for_a_name(result.query) else None
+        # What a name must not be, for "who" (`_spans_of`), and whether the question names the office.
+        known, name_only = (
+            _known_words(result) if AnswerType.PERSON in (kind, *also) else set(),
+            asks_for_a_name(result.query),
+        )
         asked = {stem(term) for term in content_terms(result.query)}
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
@@ -400,7 +405,7 @@ class ExtractiveAnswerer:
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds, proximity = _answer_proximity(
-                    kind, sentence.text, columns, soft, shares, known=known, asked=asked
+                    kind, sentence.text, columns, soft, shares, known=known, name_only=name_only, asked=asked
                 )
                 sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
@@ -423,7 +428,7 @@ class ExtractiveAnswerer:
                         features,
                         holds,
                         also_holds=frozenset(
-                            k for k in also if _holds(sentence.text, answer_spans(k, sentence.text), asked)
+                            k for k in also if _holds(sentence.text, _spans_of(k, sentence.text, known), asked)
                         ),
                     )
                 )
@@ -590,22 +595,33 @@ def _answer_proximity(
     soft: np.ndarray,
     shares: np.ndarray,
     *,
-    known: set[str] | None = None,
+    known: set[str],
+    name_only: bool = False,
     asked: set[str],
 ) -> tuple[bool, float]:
     """Whether a sentence holds what the question asks for, and the soft coverage of the question's
     terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
-    With `known` (a question that names the office it asks about), only a person span with a name counts.
     A span whose every word the question already says (the stems `asked`) answers nothing ("in Jamaica"
     to "Where in Jamaica will the centre be?"); the words beside it are still read for the proximity."""
-    spans = answer_spans(kind, text)
-    if known is not None:
-        spans = [(start, end) for start, end in spans if names_someone(text[start:end], known)]
+    spans = _spans_of(kind, text, known, name_only=name_only)
     holds = kind is AnswerType.ANY or _holds(text, spans, asked)
     if not spans or not shares.size:
         return holds, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
     return holds, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
+
+
+def _spans_of(kind: AnswerType, text: str, known: set[str], *, name_only: bool = False) -> list[tuple[int, int]]:
+    """Where `text` holds what `kind` asks for. "Who" is answered by a person or an office, or by a
+    named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
+    for a question that names the office it asks about (`name_only`), only a person span with a name."""
+    spans = answer_spans(kind, text)
+    if kind is not AnswerType.PERSON:
+        return spans
+    if name_only:
+        return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
+    parties = [(start, end) for start, end in party_spans(text) if names_someone(text[start:end], known)]
+    return spans + parties
 
 
 def _holds(text: str, spans: list[tuple[int, int]], asked: set[str]) -> bool:

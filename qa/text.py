@@ -124,6 +124,11 @@ _SHARE_OR_MONEY = re.compile(
 _HONORIFIC = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|H\.E|Rt\.? Hon)\b\.?\s")
 # A sentence's capitalised "The" starts no name: "The Ministers welcomed…" names nobody.
 _CAPITALISED_RUN = re.compile(r"\b(?!The\s)[A-Z][\w'’.-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w'’.-]+)+")
+# A run of capitalised words, joined by "of", "for", "and" (perhaps with "the"): "Ministry of Defence",
+# "Germany and France", "Department of Homeland Security".
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’.&-]*(?:\s+(?:(?:of|for|and)\s+(?:the\s+)?)?[A-Z][\w'’.&-]*)*")
+# Where a passive's agent stands: "co-led by (the) …".
+_AGENT_PLACE = re.compile(r"\bby\s+(?:the\s+)?$")
 # A place: a name after a preposition of place, perhaps with one word before it ("in Warsaw", "at
 # Stanford University", "to northern Australia", "in the eastern Mediterranean"). The name's capital
 # is what marks it; "in the region" names no place.
@@ -176,6 +181,27 @@ def person_spans(text: str) -> list[Span]:
     offices = office_words()
     runs = [m.span() for m in _CAPITALISED_RUN.finditer(text) if not offices.isdisjoint(stems(m.group(0)))]
     return [m.span() for m in _HONORIFIC.finditer(text)] + runs
+
+
+def party_spans(text: str) -> list[Span]:
+    """A named party as a passive's agent: "co-led by Germany and France", "led by the U.K. Department
+    for Business…": a run of capitalised words after "by", holding a word that is neither a stop word
+    nor a month. What else answers "who" when the question does not name the office it asks about
+    ("Who co-leads the coalition?").
+
+    Only the agent: a party named elsewhere in the sentence ("between the United States and Mexico")
+    is not who did what the sentence says, and a sentence's subject could not be told from its first
+    word ("Earlier today in Doha, …", "Nations should…": measured, it answered more near-misses than
+    questions). A capitalised word is no name when the text around it writes it in lower case: the
+    answerer tests that (`names_someone`)."""
+    found = []
+    for match in _NAME_RUN.finditer(text):
+        if not _AGENT_PLACE.search(text[: match.start()]):
+            continue
+        terms = content_terms(match.group(0))
+        if any(term not in MONTHS and not term.isdigit() for term in terms):
+            found.append(match.span())
+    return found
 
 
 def place_spans(text: str) -> list[Span]:

@@ -22,6 +22,7 @@ from qa.text import (
     holds_type,
     names_someone,
     office_words,
+    party_spans,
     stem,
     tokenize,
 )
@@ -133,6 +134,35 @@ def test_names_and_offices_are_persons(text: str) -> None:
 )
 def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
     assert not has_person(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        (
+            "the Integrated Air and Missile Defense Capability Coalition, co-led by Germany and France.",
+            ["Germany and France"],
+        ),
+        ("a Strategic Energy Dialogue, led by the U.K. Department for Business", ["U.K. Department for Business"]),
+        ("collaboration between the United States and Mexico", []),  # named, but not as who acts
+        ("The United States is reinforcing security at the Port of Chancay.", []),  # a subject is not told apart
+        ("the summit, hosted by September", []),  # a month is a time
+    ],
+)
+def test_a_named_party_answers_who_as_a_passives_agent(text: str, parties: list[str]) -> None:
+    """`party_spans`: a run of capitalised words after "by" is who acted; a party named elsewhere is not."""
+    assert [text[start:end].rstrip(".") for start, end in party_spans(text)] == parties
+
+
+def test_who_is_answered_by_a_named_agent_unless_the_question_names_the_office() -> None:
+    """ "Who co-leads the coalition?" is answered by "co-led by Germany and France"; "who is the coalition's
+    secretary?" only by a person's name; a capitalised word the text writes in lower case names no one."""
+    from qa.extractive import _spans_of
+
+    text = "The coalition is co-led by Germany and France."
+    assert [text[s:e] for s, e in _spans_of(AnswerType.PERSON, text, {"coalition", "who"})] == ["Germany and France."]
+    assert _spans_of(AnswerType.PERSON, text, {"coalition", "who"}, name_only=True) == []
+    assert _spans_of(AnswerType.PERSON, "It was led by Leaders of industry.", {"leaders", "who"}) == []
 
 
 @pytest.mark.parametrize(
