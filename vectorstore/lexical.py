@@ -57,9 +57,9 @@ class LexicalIndex:
         # Paragraph counts per query term for the current corpus version: questions
         # repeat their words ("ministers", "Japan"), and each count is a posting-list scan.
         self._frequencies: dict[str, int] = {}
+        # Each document's paragraph keys and row ids, read in one pass when first needed (`_documents`).
         self._keys_by_document: dict[str, list[str]] | None = None
         self._rowids_by_document: dict[str, np.ndarray] = {}
-        self._key_of_rowid: list[str] = []
         # A term's postings, by the index tokens it stands for: the row ids of the paragraphs
         # holding it and its BM25 score in each.
         self._postings: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
@@ -92,22 +92,24 @@ class LexicalIndex:
             self._keys_by_document = None
             self._postings = {}
             self._postings_held = 0
-            self._read_rows(connection)
+            row = connection.execute("SELECT count(*) FROM paragraphs").fetchone()
+            self._paragraph_count = int(row[0])
 
-    def _read_rows(self, connection: sqlite3.Connection) -> None:
-        """Each row's paragraph key and each document's rows: one pass over the index per corpus version."""
-        key_of_rowid: list[str] = []
-        rows_by_document: dict[str, list[int]] = {}
-        by_document: dict[str, list[str]] = {}
-        for rowid, key, doc_id in connection.execute("SELECT rowid, key, doc_id FROM paragraphs ORDER BY rowid"):
-            key_of_rowid.extend([""] * (rowid + 1 - len(key_of_rowid)))  # row ids are dense after a rebuild
-            key_of_rowid[rowid] = str(key)
-            rows_by_document.setdefault(str(doc_id), []).append(rowid)
-            by_document.setdefault(str(doc_id), []).append(str(key))
-        self._key_of_rowid = key_of_rowid
-        self._rowids_by_document = {d: np.asarray(rows, dtype=np.int64) for d, rows in rows_by_document.items()}
-        self._keys_by_document = by_document
-        self._paragraph_count = sum(len(rows) for rows in rows_by_document.values())
+    def _documents(self) -> dict[str, list[str]]:
+        """Each document's paragraph keys in index order, and (`_rowids_by_document`) their row ids: one
+        pass over the index per corpus version, when a search is first restricted to documents or a
+        document's keys are asked for (a one-shot unrestricted question never pays for it). The caller
+        holds the lock."""
+        if self._keys_by_document is None:
+            assert self._connection is not None
+            keys: dict[str, list[str]] = {}
+            rowids: dict[str, list[int]] = {}
+            for rowid, key, doc_id in self._connection.execute("SELECT rowid, key, doc_id FROM paragraphs"):
+                keys.setdefault(str(doc_id), []).append(str(key))
+                rowids.setdefault(str(doc_id), []).append(int(rowid))
+            self._rowids_by_document = {d: np.asarray(r, dtype=np.int64) for d, r in rowids.items()}
+            self._keys_by_document = keys
+        return self._keys_by_document
 
     def _open_existing(self, version: str) -> sqlite3.Connection | None:
         if not self.path.exists():
@@ -172,6 +174,7 @@ class LexicalIndex:
             totals = np.bincount(rowids, weights=np.concatenate([scores for _, scores in postings]))
             found = np.flatnonzero(totals)
             if doc_ids is not None:
+                self._documents()
                 allowed = np.zeros(len(totals), dtype=bool)
                 for doc_id in set(doc_ids):
                     rows = self._rowids_by_document.get(doc_id)
@@ -179,7 +182,12 @@ class LexicalIndex:
                         allowed[rows[rows < len(totals)]] = True
                 found = found[allowed[found]]
             best = found[np.lexsort((found, -totals[found]))][:k]  # score, then index order
-            return [(self._key_of_rowid[rowid], float(totals[rowid])) for rowid in best]
+            if not len(best):
+                return []
+            # Only placeholders are formatted in; the row ids are bound.
+            sql = f"SELECT rowid, key FROM paragraphs WHERE rowid IN ({','.join('?' * len(best))})"  # noqa: S608
+            key_of = dict(self._connection.execute(sql, best.tolist()))
+            return [(str(key_of[rowid]), float(totals[rowid])) for rowid in best.tolist()]
 
     def _tokens_of(self, term: str) -> tuple[str, ...]:
         """The index tokens `term` stands for, by the index's own tokenizer ("Ministers" -> ("minist",));
@@ -272,8 +280,8 @@ class LexicalIndex:
         """The paragraph keys of the given documents, in index order."""
         self.ensure_fresh(version)
         with self._lock:
-            assert self._keys_by_document is not None
-            return [key for doc_id in doc_ids for key in self._keys_by_document.get(doc_id, [])]
+            by_document = self._documents()
+            return [key for doc_id in doc_ids for key in by_document.get(doc_id, [])]
 
     def used_outside(self, term: str, doc_id: str, *, version: str | None = None) -> bool:
         """Whether a paragraph of any document other than `doc_id` contains `term`.
