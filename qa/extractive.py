@@ -373,7 +373,7 @@ class ExtractiveAnswerer:
         typed = 0.0 if kind is AnswerType.ANY else 1.0
         # What a name must not be, for "who" (`_spans_of`), and whether the question names the office.
         known, name_only = (
-            _known_words(result) if AnswerType.PERSON in (kind, *also) else set(),
+            _known_words(result) if {AnswerType.PERSON, AnswerType.NAME} & {kind, *also} else set(),
             asks_for_a_name(result.query),
         )
         asked = {stem(term) for term in content_terms(result.query)}
@@ -616,6 +616,8 @@ def _spans_of(kind: AnswerType, text: str, known: set[str], *, name_only: bool =
     named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
     for a question that names the office it asks about (`name_only`), only a person span with a name."""
     spans = answer_spans(kind, text)
+    if kind is AnswerType.NAME:
+        return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
     if kind is not AnswerType.PERSON:
         return spans
     if name_only:

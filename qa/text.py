@@ -198,10 +198,20 @@ def party_spans(text: str) -> list[Span]:
     for match in _NAME_RUN.finditer(text):
         if not _AGENT_PLACE.search(text[: match.start()]):
             continue
-        terms = content_terms(match.group(0))
-        if any(term not in MONTHS and not term.isdigit() for term in terms):
+        if _names_a_thing(match.group(0)):
             found.append(match.span())
     return found
+
+
+def name_spans(text: str) -> list[Span]:
+    """A name: a run of capitalised words ("Bengaluru and Ahmedabad", "UNSCR 2593", "Audacious Initiative")
+    holding a word that is neither a stop word nor a month: what answers "which …?". Whether it names
+    something beyond the question and the surrounding text is the answerer's test (`names_someone`)."""
+    return [match.span() for match in _NAME_RUN.finditer(text) if _names_a_thing(match.group(0))]
+
+
+def _names_a_thing(run: str) -> bool:
+    return any(term not in MONTHS and not term.isdigit() for term in content_terms(run))
 
 
 def place_spans(text: str) -> list[Span]:
@@ -254,6 +264,7 @@ class AnswerType(Enum):
     PLACE = "place"
     DURATION = "duration"  # "how long": a span of time ("five years", "a two-year term") or a length
     FREQUENCY = "frequency"  # "how often": a rate of recurrence ("annually", "every six months")
+    NAME = "name"  # "which banks…?": a named instance (never a question's first kind: see `answer_types_of`)
 
 
 _WHEN = re.compile(
@@ -269,6 +280,9 @@ _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
 # Chat spells "who's" and "where's" without the apostrophe ("whos the minister…"); "whose" is no "who".
 _WHO = re.compile(r"^\W*(?:(?:and|so|but)\s+)?who(?:s|'s|’s)?\b|\b(?:and|,) who\b", re.IGNORECASE)
 _WHERE = re.compile(r"^\W*(?:(?:and|so|but)\s+)?where(?:s|'s|’s)?\b|\b(?:and|,) where\b", re.IGNORECASE)
+
+
+_WHICH = re.compile(r"^\W*(?:(?:and|so|but)\s+)?which\b|\b(?:and|,) which\b", re.IGNORECASE)
 
 
 # In this order: "how many" before "how much", a frequency or span before "when", "when" before "where".
@@ -296,6 +310,10 @@ def answer_types_of(question: str) -> tuple[AnswerType, ...]:
     kinds = [kind for pattern, kind in _WH_TYPES if pattern.search(question)]
     if AnswerType.PERSON not in kinds and _asks_for_an_office_holder(question):
         kinds.append(AnswerType.PERSON)
+    if not kinds and _WHICH.search(question):
+        # "Which Russian banks …?" asks for the banks by name: "selected Russian banks" answers
+        # nothing. A further kind only, so the question stays untyped for the fitted features.
+        return (AnswerType.ANY, AnswerType.NAME)
     return tuple(kinds) or (AnswerType.ANY,)
 
 
@@ -375,6 +393,7 @@ _SPANS = {
     AnswerType.PLACE: place_spans,
     AnswerType.DURATION: duration_spans,
     AnswerType.FREQUENCY: frequency_spans,
+    AnswerType.NAME: name_spans,
 }
 
 

@@ -20,6 +20,7 @@ from qa.text import (
     has_person,
     has_quantity,
     holds_type,
+    name_spans,
     names_someone,
     office_words,
     party_spans,
@@ -152,6 +153,32 @@ def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
 def test_a_named_party_answers_who_as_a_passives_agent(text: str, parties: list[str]) -> None:
     """`party_spans`: a run of capitalised words after "by" is who acted; a party named elsewhere is not."""
     assert [text[start:end].rstrip(".") for start, end in party_spans(text)] == parties
+
+
+def test_which_question_asks_for_a_name_as_a_further_kind() -> None:
+    """ "Which Russian banks …?" asks for names, as a further kind only (the question stays untyped for the
+    fitted features); "which minister" asks for a person, and a typed question keeps its own kind."""
+    assert answer_types_of("which russian banks exactly are being cut off from SWIFT?") == (
+        AnswerType.ANY,
+        AnswerType.NAME,
+    )
+    assert answer_types_of("Which minister represented Japan?") == (AnswerType.PERSON,)
+    assert answer_types_of("Which banks, and when?") == (AnswerType.DATE,)
+    assert answer_types_of("What is GCAP?") == (AnswerType.ANY,)
+
+
+def test_a_which_question_is_answered_by_a_name_the_question_does_not_say() -> None:
+    """`_spans_of(NAME)`: "selected Russian banks … from SWIFT" names nothing the question did not;
+    "Sberbank and VTB" does."""
+    from qa.extractive import _spans_of
+
+    known = {"which", "russian", "banks", "cut", "off", "from", "swift", "selected", "are", "removed"}
+    text = "selected Russian banks are removed from the SWIFT messaging system."
+    assert _spans_of(AnswerType.NAME, text, known) == []
+    text = "Sberbank and VTB are removed from the SWIFT messaging system."
+    assert [text[s:e] for s, e in _spans_of(AnswerType.NAME, text, known)] == ["Sberbank and VTB"]
+    text = "They meet in May and sign UNSCR 2593."
+    assert [text[s:e] for s, e in name_spans(text)] == ["UNSCR"]  # "They" is a stop word, "May" a month
 
 
 def test_who_is_answered_by_a_named_agent_unless_the_question_names_the_office() -> None:
