@@ -269,7 +269,7 @@ class AnswerType(Enum):
 
 _WHEN = re.compile(
     r"^\W*(?:(?:and|so|but)\s+)?(?:by\s+)?when\b|\b(?:and|or)\s+when\b"
-    r"|\b(?:on|by|from|until|in) what (?:date|day|year|month)\b|^\W*what (?:date|day|year|month)\b",
+    r"|\b(?:on|by|from|until|in) (?:what|which) (?:date|day|year|month)\b|^\W*(?:what|which) (?:date|day|year|month)\b",
     re.IGNORECASE,
 )
 # "How big/large" asks for a magnitude as "how much" does ("how big is the loan?": "$530 million").

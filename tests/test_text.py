@@ -165,6 +165,8 @@ def test_which_question_asks_for_a_name_as_a_further_kind() -> None:
     assert answer_types_of("Which minister represented Japan?") == (AnswerType.PERSON,)
     assert answer_types_of("Which banks, and when?") == (AnswerType.DATE,)
     assert answer_types_of("What is GCAP?") == (AnswerType.ANY,)
+    assert answer_types_of("Which year did they meet?") == (AnswerType.DATE,)  # a date, not a name
+    assert answer_types_of("In which month is the summit?") == (AnswerType.DATE,)
 
 
 def test_a_which_question_is_answered_by_a_name_the_question_does_not_say() -> None:
