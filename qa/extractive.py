@@ -616,14 +616,16 @@ def _spans_of(kind: AnswerType, text: str, known: set[str], *, name_only: bool =
     named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
     for a question that names the office it asks about (`name_only`), only a person span with a name."""
     spans = answer_spans(kind, text)
-    if kind is AnswerType.NAME:
-        return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
-    if kind is not AnswerType.PERSON:
-        return spans
-    if name_only:
-        return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
-    parties = [(start, end) for start, end in party_spans(text) if names_someone(text[start:end], known)]
-    return spans + parties
+    if kind is AnswerType.NAME or (kind is AnswerType.PERSON and name_only):
+        return _naming(text, spans, known)
+    if kind is AnswerType.PERSON:
+        return spans + _naming(text, party_spans(text), known)
+    return spans
+
+
+def _naming(text: str, spans: list[tuple[int, int]], known: set[str]) -> list[tuple[int, int]]:
+    """The spans that name someone or something beyond the `known` words (`qa.text.names_someone`)."""
+    return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
 
 
 def _holds(text: str, spans: list[tuple[int, int]], asked: set[str]) -> bool:

@@ -194,13 +194,7 @@ def party_spans(text: str) -> list[Span]:
     word ("Earlier today in Doha, …", "Nations should…": measured, it answered more near-misses than
     questions). A capitalised word is no name when the text around it writes it in lower case: the
     answerer tests that (`names_someone`)."""
-    found = []
-    for match in _NAME_RUN.finditer(text):
-        if not _AGENT_PLACE.search(text[: match.start()]):
-            continue
-        if _names_a_thing(match.group(0)):
-            found.append(match.span())
-    return found
+    return [(start, end) for start, end in name_spans(text) if _AGENT_PLACE.search(text[:start])]
 
 
 def name_spans(text: str) -> list[Span]:
