@@ -56,6 +56,7 @@ from qa.text import (
     evidence_words,
     names_someone,
     party_spans,
+    speaker_terms,
     stem,
     tokenize,
 )
@@ -221,11 +222,19 @@ class Passage:
     # What else the question asks for ("where and when": a place besides the date), each to be held by
     # one of its sentences.
     also_asks: tuple[AnswerType, ...] = ()
+    # Whether its statement names whom the question asks the words of ("What did Beijing say…?":
+    # `qa.text.speaker_terms`); true when the question asks no one's words.
+    names_speaker: bool = True
 
     @property
     def holds_type(self) -> bool:
         held = any(s.holds_type for s in self.sentences)
         return held and all(any(kind in s.also_holds for s in self.sentences) for kind in self.also_asks)
+
+    @property
+    def may_answer(self) -> bool:
+        """The hard conditions: it holds what the question asks for, in a statement that names its speaker."""
+        return self.holds_type and self.names_speaker
 
 
 def _log_decision(
@@ -461,9 +470,37 @@ class ExtractiveAnswerer:
             passages.append(
                 Passage(hit.paragraph, ranks[hit.paragraph.key], features, candidates, also_asks=tuple(also))
             )
+        return self._settled(result, passages)
+
+    def _settled(self, result: SearchResult, passages: list[Passage]) -> list[Passage]:
+        """Once every passage's own features are known: its margins, its probability, and the speaker check."""
         set_margins(passages)
         apply_params(passages, self.params)
+        self._check_speaker(result, passages)
         return passages
+
+    def _check_speaker(self, result: SearchResult, passages: list[Passage]) -> None:
+        """Mark the passages whose statement does not name whom the question asks the words of.
+
+        "What did Beijing say about the Biden-Widodo statement?" is answered by no sentence of a
+        statement that never names Beijing, however close its topic: a U.S. readout does not report
+        another government's reaction. The whole statement counts (its title and every paragraph), not
+        the passage alone, so "what did Biden and Ardern say…?" is answered by a paragraph that calls
+        them "the two leaders"; one of the speaker's words suffices ("the IAEA head") (`_names_any`)."""
+        speakers = [term for term in speaker_terms(result.query) if term not in result.naming_words]
+        if not speakers:
+            return
+        speaker_stems = {term: stem(term) for term in speakers}
+        named: dict[str, bool] = {}
+        for passage in passages:
+            doc_id = passage.paragraph.doc_id
+            if doc_id not in named:
+                record = result.documents.get(doc_id)
+                text = " ".join(
+                    [record.title if record else "", *(p.text for p in self.retriever.store.paragraphs(doc_id))]
+                )
+                named[doc_id] = _names_any(speaker_stems, text)
+            passage.names_speaker = named[doc_id]
 
     def _soft_evidence(
         self, hits: list[Hit], terms: list[str], shares: np.ndarray
@@ -536,6 +573,20 @@ def _unbacked(term_stems: dict[str, str], text: str) -> list[str]:
     """The terms (keys of `term_stems`, in order) whose stem `text` does not back; `text` is stemmed once."""
     backed = evidence_stems(text)
     return [term for term, term_stem in term_stems.items() if term_stem not in backed]
+
+
+def _names_any(term_stems: dict[str, str], text: str) -> bool:
+    """Whether `text` backs one of the terms: by stem or abbreviation, or by a word of four letters or more
+    that begins with the term or that the term begins with ("Australia" in "Australian-hosted", as
+    `qa.text.names_someone` reads names)."""
+    if len(_unbacked(term_stems, text)) < len(term_stems):
+        return True
+    words = set(tokenize(text))
+    return any(
+        len(word) >= 4 and len(term) >= 4 and (word.startswith(term) or term.startswith(word))
+        for term in term_stems
+        for word in words
+    )
 
 
 def _quotable(stored: list[StoredSentence]) -> tuple[list[StoredSentence], dict[tuple[str, int], str]]:
@@ -691,9 +742,10 @@ def choose_quotes(
 
     Decisions 2 and 3 of the module docstring. The answer type is a hard
     condition: only a paragraph with a sentence that holds what the question
-    asks for (a date for "when") may answer, and that sentence leads its quote.
+    asks for (a date for "when") may answer, and that sentence leads its quote;
+    so is the speaker of a "what did X say?" question (`Passage.names_speaker`).
     """
-    eligible = sorted((p for p in passages if p.holds_type), key=lambda p: p.probability, reverse=True)
+    eligible = sorted((p for p in passages if p.may_answer), key=lambda p: p.probability, reverse=True)
     if not eligible or eligible[0].probability < abstain_below:
         return []
     chosen: list[tuple[Passage, list[Candidate]]] = []

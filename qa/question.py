@@ -49,7 +49,7 @@ DOCUMENT_KINDS = frozenset(
 )
 # Words a statement's name often holds between its subject and its kind noun
 # ("the Quad leaders' joint statement"): read through, and matched like the rest.
-_NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
+NAME_FILLERS = frozenset("joint leaders leader summit meeting ministerial fact".split())
 # Words that end a statement's name when reading backwards from its kind noun.
 _NAME_STOPS = frozenset(
     "the this that these those its their in on at of about from for to with by during according what which did"
@@ -230,13 +230,13 @@ def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecor
         return [], frozenset()
     titles = {doc_id: name_words(record.title) for doc_id, record in documents.items()}
     every_title = set().union(*titles.values())
-    wanted = {t for t in terms if t not in _NAME_FILLERS or t in every_title}
-    if not wanted - _NAME_FILLERS:
+    wanted = {t for t in terms if t not in NAME_FILLERS or t in every_title}
+    if not wanted - NAME_FILLERS:
         return [], frozenset()
     named = [doc_id for doc_id, words in titles.items() if wanted <= words]
     if len(named) == len(documents) and len(documents) > 1:
         return [], frozenset()  # words every title has name nothing
-    return named, frozenset(wanted - _NAME_FILLERS) if named else frozenset()
+    return named, frozenset(wanted - NAME_FILLERS) if named else frozenset()
 
 
 def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> str:

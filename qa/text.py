@@ -24,6 +24,7 @@ from importlib import resources
 import snowballstemmer
 
 from ingest.text import MONTHS, STOPWORDS, abbreviations, content_terms, fold, tokenize  # noqa: F401 - re-exported
+from qa.question import DOCUMENT_KINDS, NAME_FILLERS
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -400,3 +401,33 @@ def answer_spans(kind: AnswerType, text: str) -> list[Span]:
 def holds_type(kind: AnswerType, text: str) -> bool:
     """Whether `text` holds the kind of thing `kind` asks for (always, for ANY)."""
     return kind is AnswerType.ANY or bool(answer_spans(kind, text))
+
+
+# "What did Beijing say about …?", "how did the Kremlin react to …?": the question asks what someone
+# said; only a statement that names them can tell (US readouts do not report Beijing's reaction).
+_REPORTED_SPEECH = re.compile(
+    r"(?:^\W*|[,;:]\s*)(?:(?:and|so|but)\s+)?(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\s+"
+    r"(?P<speaker>(?:[\w'’.-]+\s+){0,3}?[\w'’.-]+)\s+"
+    r"(?:say|said|warn|tell|respond|react|reply|claim|think|comment)\b",
+    re.IGNORECASE,
+)
+
+
+def speaker_terms(question: str) -> list[str]:
+    """The words naming whom a question asks the words of ("What did Beijing say…?" -> ["beijing"]).
+
+    Offices and numbers name nobody in particular ("what did the two presidents say…?", "what did the
+    ministers say…?"), nor does a statement's kind ("what does the statement say…?"), and "they" is a
+    stop word: such questions have no speaker terms."""
+    match = _REPORTED_SPEECH.search(question)
+    if match is None:
+        return []
+    return [
+        term
+        for term in content_terms(match.group("speaker"))
+        if not _names_office(term)
+        and term not in DOCUMENT_KINDS
+        and term not in NAME_FILLERS
+        and not term.isdigit()
+        and not re.fullmatch(_NUMBER_WORD, term)
+    ]

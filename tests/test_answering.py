@@ -640,3 +640,17 @@ def test_a_question_asking_when_and_where_needs_a_paragraph_holding_both(service
     assert not holds("When and where is GCAP meant to be delivered?")
     met = service.ask("When and where did the defence ministers meet?")  # the preamble: 28 August 2025, in Tokyo
     assert labels(met) == ["preamble"]
+
+
+def test_a_question_asking_what_someone_said_needs_a_statement_that_names_them(service: StatementService) -> None:
+    """ "What did Seoul say about North Korea?" is not answered by ¶3, the UK and Japanese ministers' words
+    on North Korea: the statement never names Seoul, so it abstains and shows ¶3 first (without this check
+    it cited ¶3). Asked of the ministers, or of a party the statement names only by its adjective
+    ("Australian-hosted"), the statement answers."""
+    ministers = service.ask("What did the ministers say about North Korea?")
+    assert "3" in labels(ministers)
+    seoul = service.ask("What did Seoul say about North Korea?")
+    assert_abstained(seoul)
+    assert seoul.closest
+    assert seoul.closest[0].label == "3"
+    assert not service.ask("What did Australia say about Exercise Talisman Sabre?").abstained

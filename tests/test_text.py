@@ -24,6 +24,7 @@ from qa.text import (
     names_someone,
     office_words,
     party_spans,
+    speaker_terms,
     stem,
     tokenize,
 )
@@ -153,6 +154,27 @@ def test_organisations_and_unnamed_offices_are_not_persons(text: str) -> None:
 def test_a_named_party_answers_who_as_a_passives_agent(text: str, parties: list[str]) -> None:
     """`party_spans`: a run of capitalised words after "by" is who acted; a party named elsewhere is not."""
     assert [text[start:end].rstrip(".") for start, end in party_spans(text)] == parties
+
+
+@pytest.mark.parametrize(
+    ("question", "speaker"),
+    [
+        ("what did beijing say about the biden-widodo statement?", ["beijing"]),
+        ("How did Hamas respond to the US bridging proposal?", ["hamas"]),
+        ("what did the IAEA head say about the aukus countries so far?", ["iaea", "head"]),
+        ("In the readout of the call, what did Biden and Ardern say about the deal?", ["biden", "ardern"]),
+        ("What did the ministers say about GCAP?", []),  # an office names no one in particular
+        ("what did the two presidents say about the taliban?", []),
+        ("In the 2021 Quad statement, what did they say about North Korea?", []),
+        ("What does the statement say about GCAP?", []),  # a statement's kind is no speaker
+        ("What did the fact sheet say about chips?", []),
+        ("What did Beijing agree to?", []),  # no reported speech
+        ("Who did Beijing say was responsible?", []),
+    ],
+)
+def test_a_question_asking_what_someone_said_names_its_speaker(question: str, speaker: list[str]) -> None:
+    """`speaker_terms`: the words naming whose words a question asks for, without offices and numbers."""
+    assert speaker_terms(question) == speaker
 
 
 def test_which_question_asks_for_a_name_as_a_further_kind() -> None:
