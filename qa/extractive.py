@@ -381,10 +381,10 @@ class ExtractiveAnswerer:
         kind, *also = answer_types_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
         # What a name must not be, for "who" (`_spans_of`), and whether the question names the office.
-        known, name_only = (
-            _known_words(result) if {AnswerType.PERSON, AnswerType.NAME} & {kind, *also} else set(),
-            asks_for_a_name(result.query),
+        known, capitalised = (
+            _known_words(result) if {AnswerType.PERSON, AnswerType.NAME} & {kind, *also} else (set(), frozenset())
         )
+        name_only = asks_for_a_name(result.query)
         asked = {stem(term) for term in content_terms(result.query)}
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
@@ -414,7 +414,15 @@ class ExtractiveAnswerer:
                 coverage = 1.0 - sum(weights[t] for t in absent) / total
                 semantic = sum(weights[t] * max(float(gains[t][index]), 0.0) for t in absent) / total
                 holds, proximity = _answer_proximity(
-                    kind, sentence.text, columns, soft, shares, known=known, name_only=name_only, asked=asked
+                    kind,
+                    sentence.text,
+                    columns,
+                    soft,
+                    shares,
+                    known=known,
+                    capitalised=capitalised,
+                    name_only=name_only,
+                    asked=asked,
                 )
                 sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
@@ -437,7 +445,9 @@ class ExtractiveAnswerer:
                         features,
                         holds,
                         also_holds=frozenset(
-                            k for k in also if _holds(sentence.text, _spans_of(k, sentence.text, known), asked)
+                            k
+                            for k in also
+                            if _holds(sentence.text, _spans_of(k, sentence.text, known, capitalised=capitalised), asked)
                         ),
                     )
                 )
@@ -627,16 +637,25 @@ def set_margins(passages: list[Passage]) -> None:
             passage.features[PASSAGE_FEATURES.index(name)] = float(value)
 
 
-def _known_words(result: SearchResult) -> set[str]:
+def _known_words(result: SearchResult) -> tuple[set[str], frozenset[str]]:
     """What a name must not be (`qa.text.names_someone`): the question's words and every word the
-    retrieved paragraphs write in lower case."""
+    retrieved paragraphs write in lower case; and the words they capitalise within a sentence (after
+    a lower-case word or a comma), which alone may be names as a sentence's first word (`_naming`)."""
     known = set(tokenize(result.query))
+    capitalised: set[str] = set()
     for hit in result.hits:
         known.update(_LOWER_WORD.findall(hit.paragraph.text))
-    return known
+        capitalised.update(word.lower() for word in _MID_SENTENCE_CAPITAL.findall(hit.paragraph.text))
+    return known, frozenset(capitalised)
 
 
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+")
+_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][\w'’-]*")
+# Where a sentence's first word starts: after nothing but opening quotes, brackets or list marks.
+_SENTENCE_OPENING = re.compile(r"^[\s\"'“‘(*•-]*$")
+# An acronym ("SWIFT", "IAEA"): a name for "which …?", though `names_someone` reads only words
+# written as names ("Sberbank"), since "U.S." or "UK" name no person.
+_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 
 
 def _answer_proximity(
@@ -647,6 +666,7 @@ def _answer_proximity(
     shares: np.ndarray,
     *,
     known: set[str],
+    capitalised: frozenset[str] = frozenset(),
     name_only: bool = False,
     asked: set[str],
 ) -> tuple[bool, float]:
@@ -654,7 +674,7 @@ def _answer_proximity(
     terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
     A span whose every word the question already says (the stems `asked`) answers nothing ("in Jamaica"
     to "Where in Jamaica will the centre be?"); the words beside it are still read for the proximity."""
-    spans = _spans_of(kind, text, known, name_only=name_only)
+    spans = _spans_of(kind, text, known, name_only=name_only, capitalised=capitalised)
     holds = kind is AnswerType.ANY or _holds(text, spans, asked)
     if not spans or not shares.size:
         return holds, 0.0
@@ -662,21 +682,48 @@ def _answer_proximity(
     return holds, float(shares @ _best_per_term(soft, _columns_of(columns, near)))
 
 
-def _spans_of(kind: AnswerType, text: str, known: set[str], *, name_only: bool = False) -> list[tuple[int, int]]:
+def _spans_of(
+    kind: AnswerType,
+    text: str,
+    known: set[str],
+    *,
+    name_only: bool = False,
+    capitalised: frozenset[str] = frozenset(),
+) -> list[tuple[int, int]]:
     """Where `text` holds what `kind` asks for. "Who" is answered by a person or an office, or by a
     named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
-    for a question that names the office it asks about (`name_only`), only a person span with a name."""
+    for a question that names the office it asks about (`name_only`), only a person span with a name;
+    "which …?" by a name, an acronym included. `capitalised`: see `_naming`."""
     spans = answer_spans(kind, text)
-    if kind is AnswerType.NAME or (kind is AnswerType.PERSON and name_only):
-        return _naming(text, spans, known)
+    if kind is AnswerType.NAME:
+        return _naming(text, spans, known, capitalised, acronyms=True)
+    if kind is AnswerType.PERSON and name_only:
+        return _naming(text, spans, known, capitalised)
     if kind is AnswerType.PERSON:
-        return spans + _naming(text, party_spans(text), known)
+        return spans + _naming(text, party_spans(text), known, capitalised)
     return spans
 
 
-def _naming(text: str, spans: list[tuple[int, int]], known: set[str]) -> list[tuple[int, int]]:
-    """The spans that name someone or something beyond the `known` words (`qa.text.names_someone`)."""
-    return [(start, end) for start, end in spans if names_someone(text[start:end], known)]
+def _naming(
+    text: str, spans: list[tuple[int, int]], known: set[str], capitalised: frozenset[str], *, acronyms: bool = False
+) -> list[tuple[int, int]]:
+    """The spans that name someone or something beyond the `known` words (`qa.text.names_someone`).
+
+    Every sentence starts with a capital, so a sentence's first word is a name only when the retrieved
+    text also capitalises it within a sentence (the words `capitalised`): "First, we commit to…" names
+    nothing, "Treasury designated…" names the Treasury written so elsewhere. With `acronyms` (for
+    "which …?"), an acronym the question does not say is a name too ("SWIFT" answers "which payment
+    network…?")."""
+    kept = []
+    for start, end in spans:
+        span = text[start:end]
+        if _SENTENCE_OPENING.match(text[:start]) and span.split()[0].lower() not in capitalised:
+            span = span[len(span.split()[0]) :]
+        if names_someone(span, known) or (
+            acronyms and any(acronym.lower() not in known for acronym in _ACRONYM.findall(span))
+        ):
+            kept.append((start, end))
+    return kept
 
 
 def _holds(text: str, spans: list[tuple[int, int]], asked: set[str]) -> bool:

@@ -205,6 +205,22 @@ def test_a_which_question_is_answered_by_a_name_the_question_does_not_say() -> N
     assert [text[s:e] for s, e in name_spans(text)] == ["UNSCR"]  # "They" is a stop word, "May" a month
 
 
+def test_a_sentences_first_word_is_a_name_only_where_the_text_capitalises_it_within_a_sentence() -> None:
+    """`_naming`: every sentence starts with a capital, so "First, …" names nothing, while "Treasury", which
+    the retrieved text writes "the Treasury" too, does; an acronym the question does not say names something."""
+    from qa.extractive import _spans_of
+
+    text = "First, we commit to ensuring that selected Russian banks are removed from the SWIFT messaging system."
+    asked = {"which", "russian", "banks", "exactly", "cut", "off", "from", "swift"}
+    assert _spans_of(AnswerType.NAME, text, asked | {"selected", "messaging", "system"}) == []
+    network = {"which", "payment", "network", "russian", "banks", "kicked", "out", "selected"}
+    assert [text[s:e] for s, e in _spans_of(AnswerType.NAME, text, network)] == ["SWIFT"]
+    text = "Treasury designated six companies."
+    assert _spans_of(AnswerType.NAME, text, {"which", "companies"}) == []
+    found = _spans_of(AnswerType.NAME, text, {"which", "companies"}, capitalised=frozenset({"treasury"}))
+    assert [text[s:e] for s, e in found] == ["Treasury"]
+
+
 def test_who_is_answered_by_a_named_agent_unless_the_question_names_the_office() -> None:
     """ "Who co-leads the coalition?" is answered by "co-led by Germany and France"; "who is the coalition's
     secretary?" only by a person's name; a capitalised word the text writes in lower case names no one."""
