@@ -181,12 +181,18 @@ class QuestionResult:
     recall: float | None = None
     latency_ms: float | None = None
     answer_chars: int | None = None
+    reference: bool = False  # asked for a paragraph by number, answered with it whole (`Answer.reference`)
     error: str | None = None
 
     @property
     def scored(self) -> bool:
         """Answerable with at least one resolved gold paragraph."""
         return not self.unanswerable and self.gold_units > 0
+
+    @property
+    def factoid_chars(self) -> int | None:
+        """The answer's length when it is a factoid answer: not a paragraph asked for by number, nor a list."""
+        return None if self.reference or self.multi else self.answer_chars
 
     @property
     def gold_cited(self) -> bool:
@@ -228,6 +234,7 @@ class QuestionResult:
             "recall": _round(self.recall),
             "latency_ms": _round(self.latency_ms, 1),
             "answer_chars": self.answer_chars,
+            "reference": self.reference,
             "error": self.error,
         }
 
@@ -272,6 +279,8 @@ class EvalSummary:
     warm_up_excluded: bool = False
     warnings: list[str] = field(default_factory=list)
     multi_document: bool = False
+    # Mean length of factoid answers (`QuestionResult.factoid_chars`): the target is on these.
+    mean_factoid_chars: float | None = None
 
     @property
     def errors(self) -> int:
@@ -313,6 +322,7 @@ class EvalSummary:
                 "false_abstentions": self.false_abstentions,
             },
             "answer_chars_mean": _round(self.mean_answer_chars, 1),
+            "factoid_chars_mean": _round(self.mean_factoid_chars, 1),
             "latency_ms": {
                 "p50": _round(self.latency_p50_ms, 1),
                 "p95": _round(self.latency_p95_ms, 1),
@@ -390,6 +400,7 @@ def _evaluate_one(service: StatementService, question: EvalQuestion, units: list
         return result
     result.latency_ms = answer.latency_ms
     result.abstained = answer.abstained
+    result.reference = answer.reference
     result.cited = tuple(dict.fromkeys((c.doc_id, c.label) for c in answer.citations))
     if not answer.abstained:
         result.answer_chars = len(answer.text)
@@ -452,6 +463,7 @@ def summarise(results: list[QuestionResult], warnings: list[str], *, multi_docum
     with_facts = [r for r in answerable if r.facts_ok is not None]
     unanswerable = [r for r in results if r.unanswerable]
     answered = [r.answer_chars for r in results if r.answer_chars is not None]
+    factoid = [r.factoid_chars for r in results if r.factoid_chars is not None]
     timed = [r.latency_ms for r in results if r.latency_ms is not None]
     warm_up = len(results) > WARM_UP_AFTER and results[0].latency_ms is not None
     if warm_up:
@@ -474,6 +486,7 @@ def summarise(results: list[QuestionResult], warnings: list[str], *, multi_docum
         warm_up_excluded=warm_up,
         warnings=warnings,
         multi_document=multi_document,
+        mean_factoid_chars=sum(factoid) / len(factoid) if factoid else None,
     )
 
 
@@ -605,7 +618,8 @@ def format_summary(summary: EvalSummary, *, width: int = 110) -> str:
         f"Facts       {_pct(summary.facts)}   ({int(summary.facts.hits)}/{summary.facts.total})",
         f"Abstention  accuracy {_pct(summary.abstention)} ({int(summary.abstention.hits)}/{summary.abstention.total})"
         f"  false abstentions {summary.false_abstentions}",
-        f"Answers     mean {summary.mean_answer_chars or 0:.0f} chars",
+        f"Answers     mean {summary.mean_answer_chars or 0:.0f} chars; factoid answers "
+        f"{summary.mean_factoid_chars or 0:.0f} (without paragraphs asked for by number and list questions)",
         f"Latency     p50 {_ms(summary.latency_p50_ms)}  p95 {_ms(summary.latency_p95_ms)}  "
         f"({summary.latency_samples} timed{', first left out as warm-up' if summary.warm_up_excluded else ''})",
         rule,

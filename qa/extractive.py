@@ -343,7 +343,7 @@ class ExtractiveAnswerer:
         if result.exact:
             citations = tuple(citation_of(h.paragraph, result, h.paragraph.text) for h in result.hits)
             text = " ".join(f"{c.text} {c.marker(with_document=multi_doc)}" for c in citations)
-            return Answer(question, text, citations, False, retrieval_query=result.query)
+            return Answer(question, text, citations, False, retrieval_query=result.query, reference=True)
         passages = self.candidates(result, without_term=without_term)
         chosen = self.choose(passages)
         _log_decision(question, passages, chosen, self.abstain_threshold)

@@ -73,6 +73,9 @@ class Answer:
     backend: str = "extractive"
     note: str | None = None  # e.g. "the language model timed out; showing the extractive answer"
     retrieval_query: str = ""  # what was searched (the condensed follow-up), for debugging
+    # The question asked for paragraphs by number ("What does paragraph 14 say?"): the answer quotes them
+    # whole, so it is no factoid answer and its length says nothing of the answerer's concision.
+    reference: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` line (a public contract: extend, never rename)."""

@@ -240,6 +240,21 @@ def test_exact_answers_score_full_precision_recall_and_rank_one(small_run: tuple
     assert by_id["e6"].ok  # the `document` field restricts the question and the gold to that document
 
 
+def test_factoid_answer_length_leaves_out_paragraphs_asked_for_and_lists(small_run: tuple) -> None:
+    """The mean factoid answer (the issue's target) leaves out answers quoting a paragraph asked for by
+    number and list questions; the mean of every answer keeps them."""
+    summary, by_id = small_run
+    assert by_id["e1"].reference
+    assert by_id["e1"].factoid_chars is None
+    assert not by_id["e5"].reference
+    factoid = [r.answer_chars for r in by_id.values() if r.answer_chars and not r.reference and not r.multi]
+    assert factoid  # e5's answer, and e4's if it was answered
+    assert summary.mean_factoid_chars == pytest.approx(sum(factoid) / len(factoid))
+    every = [r.answer_chars for r in by_id.values() if r.answer_chars]
+    assert summary.mean_answer_chars == pytest.approx(sum(every) / len(every))
+    assert summary.to_json()["factoid_chars_mean"] == pytest.approx(summary.mean_factoid_chars, abs=0.05)
+
+
 def test_missing_fact_fails_the_question_and_names_the_fact(small_run: tuple) -> None:
     """An answer citing the right paragraph still fails when a required fact is absent."""
     _, by_id = small_run
@@ -310,13 +325,13 @@ def test_json_report_has_stable_keys_and_serialises(small_run: tuple) -> None:
     report = json.loads(json.dumps(summary.to_json()))
     assert list(report) == [
         "questions", "answerable", "unanswerable", "multi", "errors", "passed", "retrieval", "citations",
-        "facts", "abstention", "answer_chars_mean", "latency_ms", "warnings", "per_question",
+        "facts", "abstention", "answer_chars_mean", "factoid_chars_mean", "latency_ms", "warnings", "per_question",
     ]  # fmt: skip
     assert set(report["retrieval"]) == {"scored", "depth", "hit@1", "hit@3", "hit@5", "mrr"}
     assert set(report["latency_ms"]) == {"p50", "p95", "samples", "warm_up_excluded"}
     assert set(report["per_question"][0]) == {
         "id", "question", "unanswerable", "multi", "ok", "abstained", "cited", "gold", "retrieval_rank",
-        "facts_ok", "missing_facts", "precision", "recall", "latency_ms", "answer_chars", "error",
+        "facts_ok", "missing_facts", "precision", "recall", "latency_ms", "answer_chars", "reference", "error",
     }  # fmt: skip
     assert report["per_question"][0]["cited"] == [{"document": DOC, "paragraph": "12"}]
     assert (report["questions"], report["multi"], report["unanswerable"]) == (7, 1, 1)
