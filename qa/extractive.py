@@ -496,21 +496,27 @@ class ExtractiveAnswerer:
         statement that never names Beijing, however close its topic: a U.S. readout does not report
         another government's reaction. The whole statement counts (its title and every paragraph), not
         the passage alone, so "what did Biden and Ardern say…?" is answered by a paragraph that calls
-        them "the two leaders"; one of the speaker's words suffices ("the IAEA head") (`_names_any`)."""
+        them "the two leaders"; one of the speaker's words suffices ("the IAEA head"): in the title and the
+        retrieved paragraphs by stem, abbreviation or word start (`_names_any`), elsewhere in the statement
+        by the BM25 index's words and word starts (`LexicalIndex.documents_holding`)."""
         speakers = [term for term in speaker_terms(result.query) if term not in result.naming_words]
         if not speakers:
             return
         speaker_stems = {term: stem(term) for term in speakers}
-        named: dict[str, bool] = {}
+        # The title and the retrieved paragraphs first (stems, abbreviations, word starts); then, for a
+        # statement they do not name the speaker in, its other paragraphs, through the BM25 index (reading
+        # whole statements from Chroma cost ~100 ms each at archive scale).
+        evidence: dict[str, list[str]] = {}
         for passage in passages:
-            doc_id = passage.paragraph.doc_id
-            if doc_id not in named:
-                record = result.documents.get(doc_id)
-                text = " ".join(
-                    [record.title if record else "", *(p.text for p in self.retriever.store.paragraphs(doc_id))]
-                )
-                named[doc_id] = _names_any(speaker_stems, text)
-            passage.names_speaker = named[doc_id]
+            record = result.documents.get(passage.paragraph.doc_id)
+            evidence.setdefault(passage.paragraph.doc_id, [record.title if record else ""]).append(
+                passage.paragraph.text
+            )
+        named = {doc_id for doc_id, texts in evidence.items() if _names_any(speaker_stems, " ".join(texts))}
+        unnamed = [doc_id for doc_id in evidence if doc_id not in named]
+        named |= self.retriever.lexical.documents_holding(speakers, unnamed, version=result.corpus_version)
+        for passage in passages:
+            passage.names_speaker = passage.paragraph.doc_id in named
 
     def _soft_evidence(
         self, hits: list[Hit], terms: list[str], shares: np.ndarray

@@ -137,6 +137,22 @@ def test_lexical_search_within_documents(small: SmallCorpus, tmp_path: Path) -> 
     lexical.close()
 
 
+def test_documents_holding_a_term_as_a_word_or_the_start_of_one(small: SmallCorpus, tmp_path: Path) -> None:
+    """`documents_holding`: the statements among those asked of that hold a term ("frigate"), or a word it
+    starts ("Rottnest" for "rottne"; only from four letters); quoted, so FTS5 syntax in it stays data."""
+    small.add("quokka-2026", QUOKKA)
+    lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")
+    both = ["frigates-2024", "quokka-2026"]
+    assert lexical.documents_holding(["frigate"], both) == {"frigates-2024"}
+    assert lexical.documents_holding(["beijing", "quokka"], both) == {"quokka-2026"}
+    assert lexical.documents_holding(["rottne"], both) == {"quokka-2026"}
+    assert lexical.documents_holding(["rot"], both) == set()  # too short to stand for a word's start
+    assert lexical.documents_holding(["quokka"], ["frigates-2024"]) == set()
+    assert lexical.documents_holding(['quokka" OR "frigate'], both) == set()
+    assert lexical.documents_holding([], both) == set()
+    lexical.close()
+
+
 def test_document_frequencies_follow_the_corpus_version(small: SmallCorpus, tmp_path: Path) -> None:
     """Cached paragraph counts per term are dropped when a statement is ingested."""
     lexical = LexicalIndex(small.store, tmp_path / "lexical.sqlite3")

@@ -297,6 +297,22 @@ class LexicalIndex:
             ).fetchone()
         return row is not None
 
+    def documents_holding(
+        self, terms: Sequence[str], doc_ids: Sequence[str], *, version: str | None = None
+    ) -> set[str]:
+        """Which of `doc_ids` have a paragraph holding one of `terms`, as a word or (for a term of four
+        letters or more) the start of one: "Australia" is held by "Australian-hosted"."""
+        if not terms or not doc_ids:
+            return set()
+        self.ensure_fresh(version)
+        assert self._connection is not None
+        query = " OR ".join(_quoted(term) + (" *" if len(term) >= 4 else "") for term in terms)
+        marks = ",".join("?" * len(doc_ids))
+        sql = f"SELECT DISTINCT doc_id FROM paragraphs WHERE paragraphs MATCH ? AND doc_id IN ({marks})"  # noqa: S608
+        with self._lock:
+            rows = self._connection.execute(sql, (query, *doc_ids)).fetchall()
+        return {doc_id for (doc_id,) in rows}
+
     def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
         """BM25-style inverse document frequency; unseen terms get the highest weight."""
         frequencies = self.document_frequency(terms, version=version)
