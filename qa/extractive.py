@@ -37,6 +37,7 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -50,7 +51,9 @@ from qa.text import (
     AnswerType,
     answer_spans,
     answer_types_of,
+    asks_about_the_future,
     asks_for_a_name,
+    before,
     content_terms,
     evidence_stems,
     evidence_words,
@@ -401,6 +404,7 @@ class ExtractiveAnswerer:
             if not indexes:
                 continue
             columns, soft = soft_by_paragraph[hit.paragraph.key]
+            not_before = _not_before(result, hit.paragraph, (kind, *also))
             paragraph_best = _best_per_term(soft, list(columns.values()))
             lacking = _unbacked(term_stems, hit.paragraph.text)
             best = max(float(similarities[i]) for i in indexes)
@@ -423,6 +427,7 @@ class ExtractiveAnswerer:
                     capitalised=capitalised,
                     name_only=name_only,
                     asked=asked,
+                    not_before=not_before,
                 )
                 sentence_best = _best_per_term(soft, _columns_of(columns, evidence))
                 features = np.array(
@@ -447,7 +452,11 @@ class ExtractiveAnswerer:
                         also_holds=frozenset(
                             k
                             for k in also
-                            if _holds(sentence.text, _spans_of(k, sentence.text, known, capitalised=capitalised), asked)
+                            if _holds(
+                                sentence.text,
+                                _spans_of(k, sentence.text, known, capitalised=capitalised, not_before=not_before),
+                                asked,
+                            )
                         ),
                     )
                 )
@@ -643,6 +652,15 @@ def set_margins(passages: list[Passage]) -> None:
             passage.features[PASSAGE_FEATURES.index(name)] = float(value)
 
 
+def _not_before(result: SearchResult, paragraph: StoredParagraph, kinds: tuple[AnswerType, ...]) -> date | None:
+    """The date before which no date answers: the statement's own, for a question asking when something
+    yet to come will be (`qa.text.asks_about_the_future`); None for any other question."""
+    if AnswerType.DATE not in kinds or not asks_about_the_future(result.query):
+        return None
+    record = result.documents.get(paragraph.doc_id)
+    return record.date if record is not None else None
+
+
 def _known_words(result: SearchResult) -> tuple[set[str], frozenset[str]]:
     """What a name must not be (`qa.text.names_someone`): the question's words and every word the
     retrieved paragraphs write in lower case; and the words they capitalise within a sentence (after
@@ -675,12 +693,13 @@ def _answer_proximity(
     capitalised: frozenset[str] = frozenset(),
     name_only: bool = False,
     asked: set[str],
+    not_before: date | None = None,
 ) -> tuple[bool, float]:
     """Whether a sentence holds what the question asks for, and the soft coverage of the question's
     terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
     A span whose every word the question already says (the stems `asked`) answers nothing ("in Jamaica"
     to "Where in Jamaica will the centre be?"); the words beside it are still read for the proximity."""
-    spans = _spans_of(kind, text, known, name_only=name_only, capitalised=capitalised)
+    spans = _spans_of(kind, text, known, name_only=name_only, capitalised=capitalised, not_before=not_before)
     holds = kind is AnswerType.ANY or _holds(text, spans, asked)
     if not spans or not shares.size:
         return holds, 0.0
@@ -695,12 +714,17 @@ def _spans_of(
     *,
     name_only: bool = False,
     capitalised: frozenset[str] = frozenset(),
+    not_before: date | None = None,
 ) -> list[tuple[int, int]]:
     """Where `text` holds what `kind` asks for. "Who" is answered by a person or an office, or by a
     named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
     for a question that names the office it asks about (`name_only`), only a person span with a name;
-    "which …?" by a name, an acronym included. `capitalised`: see `_naming`."""
+    "which …?" by a name, an acronym included. `capitalised`: see `_naming`. With `not_before` (a question
+    about what is yet to come, asked of a statement of that date), a date before it answers nothing: "met for
+    the first time in Pittsburgh on 29 September 2021" does not say when the second meeting will be."""
     spans = answer_spans(kind, text)
+    if kind is AnswerType.DATE and not_before is not None:
+        return [span for span in spans if not before(span, text, not_before)]
     if kind is AnswerType.NAME:
         return _naming(text, spans, known, capitalised, acronyms=True)
     if kind is AnswerType.PERSON and name_only:

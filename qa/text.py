@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import date
 from enum import Enum
 from importlib import resources
 
@@ -431,3 +432,38 @@ def speaker_terms(question: str) -> list[str]:
         and not term.isdigit()
         and not re.fullmatch(_NUMBER_WORD, term)
     ]
+
+
+# A question about what is yet to come ("When is the next meeting?", "when will they meet?", "when is the
+# second TTC meeting going to be?"): a date before the statement's own is no answer to it.
+_FUTURE = re.compile(r"\b(?:will|going to|next|upcoming|scheduled|planned)\b", re.IGNORECASE)
+_PAST_PERIOD = re.compile(r"^(?:last|past|yesterday)\b", re.IGNORECASE)
+_MONTH_BEFORE_YEAR = re.compile(rf"\b({_MONTH})\.?(?:\s+\d{{1,2}},?)?\s*$")
+_YEAR_AFTER_MONTH = re.compile(r"^\.?(?:\s+\d{1,2},?)?\s+((?:19|20)\d\d)\b")
+
+
+def asks_about_the_future(question: str) -> bool:
+    """Whether a question asks about something yet to come (`_FUTURE`)."""
+    return bool(_FUTURE.search(question))
+
+
+def before(span: Span, text: str, day: date) -> bool:
+    """Whether a date span of `text` is a moment before `day`: a year before its year, a month of its year
+    before its month ("29 September 2021" in a statement of December 2021), "last year", "yesterday".
+    A month without its year, a decade or a span still to come ("next year", "by 2030") is not."""
+    start, end = span
+    words = text[start:end]
+    if _PAST_PERIOD.match(words):
+        return True
+    if words.lower() in MONTHS:  # "September 2021", "September 29, 2021": the month of a year
+        year_after = _YEAR_AFTER_MONTH.match(text[end : end + 12])
+        if year_after is None:
+            return False
+        return (int(year_after.group(1)), MONTHS[words.lower()]) < (day.year, day.month)
+    if not _YEAR.match(words):
+        return False
+    year = int(words)
+    if year != day.year:
+        return year < day.year
+    month = _MONTH_BEFORE_YEAR.search(text[max(start - 16, 0) : start])
+    return month is not None and MONTHS[month.group(1).lower()] < day.month

@@ -654,3 +654,14 @@ def test_a_question_asking_what_someone_said_needs_a_statement_that_names_them(s
     assert seoul.closest
     assert seoul.closest[0].label == "3"
     assert not service.ask("What did Australia say about Exercise Talisman Sabre?").abstained
+
+
+def test_a_question_about_what_is_yet_to_come_is_not_answered_by_a_date_before_the_statement(
+    service: StatementService,
+) -> None:
+    """¶14 dates the Panel's Letter of Intent "October 2024", before the statement (28 August 2025): it says
+    when the letter was signed, not when one will be (without this check it cited ¶14); the next 2+2 "in 2026"
+    (¶16) still answers."""
+    assert labels(service.ask("When was the letter of intent on maritime defence equipment signed?")) == ["14"]
+    assert_abstained(service.ask("When will the letter of intent on maritime defence equipment be signed?"))
+    assert labels(service.ask("When is the next 2+2 meeting?")) == ["16"]

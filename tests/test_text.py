@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from qa.text import (
@@ -10,8 +12,11 @@ from qa.text import (
     answer_spans,
     answer_type_of,
     answer_types_of,
+    asks_about_the_future,
     asks_for_a_name,
+    before,
     content_terms,
+    date_spans,
     evidence_stems,
     evidence_words,
     has_amount,
@@ -411,3 +416,29 @@ def test_a_question_naming_the_office_asks_for_a_name() -> None:
 def test_a_name_is_a_capitalised_word_beyond_the_office_and_the_known_words(span: str, named: bool) -> None:
     known = {"who", "was", "the", "japanese", "french", "armed", "forces", "minister", "defense", "for"}
     assert names_someone(span, known) is named
+
+
+@pytest.mark.parametrize(
+    ("text", "past"),
+    [
+        ("The TTC met in Pittsburgh on 29 September 2021.", {"September": True, "2021": True}),
+        ("On September 29, 2021 they met.", {"September": True, "2021": True}),
+        ("They met in December 2021 and will meet next year.", {"December": False, "2021": False, "next year": False}),
+        ("They will meet in 2022.", {"2022": False}),
+        ("They met last year, in 2020.", {"last year": True, "2020": True}),
+        ("They will deliver it in the early 2040s.", {"2040s": False}),  # a decade is no moment
+        ("They meet in May.", {"May": False}),  # a month without its year could be either
+    ],
+)
+def test_a_date_before_the_statements_own_is_in_the_past(text: str, past: dict[str, bool]) -> None:
+    """`before`, for a statement dated 2 December 2021: years before it, months of its year before its month."""
+    spans = {text[a:b]: before((a, b), text, date(2021, 12, 2)) for a, b in date_spans(text)}
+    assert spans == past
+
+
+def test_a_question_about_what_is_yet_to_come() -> None:
+    assert asks_about_the_future("When is the next meeting?")
+    assert asks_about_the_future("when is the second TTC meeting going to be?")
+    assert asks_about_the_future("When will the radars be delivered?")
+    assert not asks_about_the_future("When did the ministers meet?")
+    assert not asks_about_the_future("When was the letter of intent signed?")
