@@ -452,11 +452,7 @@ class ExtractiveAnswerer:
                         also_holds=frozenset(
                             k
                             for k in also
-                            if _holds(
-                                sentence.text,
-                                _spans_of(k, sentence.text, known, capitalised=capitalised, not_before=not_before),
-                                asked,
-                            )
+                            if _answers(k, sentence.text, known, asked, capitalised=capitalised, not_before=not_before)
                         ),
                     )
                 )
@@ -699,8 +695,8 @@ def _answer_proximity(
     terms by its words within PROXIMITY_CHARS of it (0 for an untyped question or without terms).
     A span whose every word the question already says (the stems `asked`) answers nothing ("in Jamaica"
     to "Where in Jamaica will the centre be?"); the words beside it are still read for the proximity."""
-    spans = _spans_of(kind, text, known, name_only=name_only, capitalised=capitalised, not_before=not_before)
-    holds = kind is AnswerType.ANY or _holds(text, spans, asked)
+    spans = _spans_of(kind, text, known, name_only=name_only, capitalised=capitalised)
+    holds = kind is AnswerType.ANY or _holds(text, _current(kind, text, spans, not_before), asked)
     if not spans or not shares.size:
         return holds, 0.0
     near = " … ".join(text[max(start - PROXIMITY_CHARS, 0) : end + PROXIMITY_CHARS] for start, end in spans)
@@ -714,17 +710,12 @@ def _spans_of(
     *,
     name_only: bool = False,
     capitalised: frozenset[str] = frozenset(),
-    not_before: date | None = None,
 ) -> list[tuple[int, int]]:
     """Where `text` holds what `kind` asks for. "Who" is answered by a person or an office, or by a
     named party (a country, an organisation) that is a name beyond the `known` words (`names_someone`);
     for a question that names the office it asks about (`name_only`), only a person span with a name;
-    "which …?" by a name, an acronym included. `capitalised`: see `_naming`. With `not_before` (a question
-    about what is yet to come, asked of a statement of that date), a date before it answers nothing: "met for
-    the first time in Pittsburgh on 29 September 2021" does not say when the second meeting will be."""
+    "which …?" by a name, an acronym included. `capitalised`: see `_naming`."""
     spans = answer_spans(kind, text)
-    if kind is AnswerType.DATE and not_before is not None:
-        return [span for span in spans if not before(span, text, not_before)]
     if kind is AnswerType.NAME:
         return _naming(text, spans, known, capitalised, acronyms=True)
     if kind is AnswerType.PERSON and name_only:
@@ -732,6 +723,33 @@ def _spans_of(
     if kind is AnswerType.PERSON:
         return spans + _naming(text, party_spans(text), known, capitalised)
     return spans
+
+
+def _answers(
+    kind: AnswerType,
+    text: str,
+    known: set[str],
+    asked: set[str],
+    *,
+    capitalised: frozenset[str],
+    not_before: date | None,
+) -> bool:
+    """Whether `text` holds what `kind` asks for, saying more than the question (`_holds`), at a date that
+    may answer (`_current`): the test of a question's further kinds ("where and when")."""
+    spans = _spans_of(kind, text, known, capitalised=capitalised)
+    return _holds(text, _current(kind, text, spans, not_before), asked)
+
+
+def _current(
+    kind: AnswerType, text: str, spans: list[tuple[int, int]], not_before: date | None
+) -> list[tuple[int, int]]:
+    """The spans that may answer: with `not_before` (a question about what is yet to come, asked of a
+    statement of that date), a date before it answers nothing ("October 2024" in a statement of August 2025
+    says when something was done, not when it will be). The words beside such a date still count for the
+    answer proximity, as those beside a span the question already says do."""
+    if kind is not AnswerType.DATE or not_before is None:
+        return spans
+    return [span for span in spans if not before(span, text, not_before)]
 
 
 def _naming(
