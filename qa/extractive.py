@@ -383,11 +383,13 @@ class ExtractiveAnswerer:
         term_stems = {term: stem(term) for term in weights}
         kind, *also = answer_types_of(result.query)
         typed = 0.0 if kind is AnswerType.ANY else 1.0
-        # What a name must not be, for "who" (`_spans_of`), and whether the question names the office.
+        # What a name must not be, for "who" and "which" (`_spans_of`).
         known, capitalised = (
             _known_words(result) if {AnswerType.PERSON, AnswerType.NAME} & {kind, *also} else (set(), frozenset())
         )
-        name_only = asks_for_a_name(result.query)
+        # Whether the question names the office it asks about; the statements' dates before which no date
+        # answers a question about what is yet to come. Both read the question once, not once per paragraph.
+        name_only, not_before_in = asks_for_a_name(result.query), _not_before(result, (kind, *also))
         asked = {stem(term) for term in content_terms(result.query)}
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
@@ -404,7 +406,7 @@ class ExtractiveAnswerer:
             if not indexes:
                 continue
             columns, soft = soft_by_paragraph[hit.paragraph.key]
-            not_before = _not_before(result, hit.paragraph, (kind, *also))
+            not_before = not_before_in.get(hit.paragraph.doc_id)
             paragraph_best = _best_per_term(soft, list(columns.values()))
             lacking = _unbacked(term_stems, hit.paragraph.text)
             best = max(float(similarities[i]) for i in indexes)
@@ -648,13 +650,13 @@ def set_margins(passages: list[Passage]) -> None:
             passage.features[PASSAGE_FEATURES.index(name)] = float(value)
 
 
-def _not_before(result: SearchResult, paragraph: StoredParagraph, kinds: tuple[AnswerType, ...]) -> date | None:
-    """The date before which no date answers: the statement's own, for a question asking when something
-    yet to come will be (`qa.text.asks_about_the_future`); None for any other question."""
+def _not_before(result: SearchResult, kinds: tuple[AnswerType, ...]) -> dict[str, date]:
+    """By statement, the date before which no date answers: its own, for a question asking when something
+    yet to come will be (`qa.text.asks_about_the_future`); none for any other question."""
     if AnswerType.DATE not in kinds or not asks_about_the_future(result.query):
-        return None
-    record = result.documents.get(paragraph.doc_id)
-    return record.date if record is not None else None
+        return {}
+    records = (result.documents.get(hit.paragraph.doc_id) for hit in result.hits)
+    return {record.id: record.date for record in records if record is not None and record.date is not None}
 
 
 def _known_words(result: SearchResult) -> tuple[set[str], frozenset[str]]:
@@ -765,8 +767,9 @@ def _naming(
     kept = []
     for start, end in spans:
         span = text[start:end]
-        if _SENTENCE_OPENING.match(text[:start]) and span.split()[0].lower() not in capitalised:
-            span = span[len(span.split()[0]) :]
+        first = span.split()[0]
+        if _SENTENCE_OPENING.match(text[:start]) and first.lower() not in capitalised:
+            span = span[len(first) :]
         if names_someone(span, known) or (
             acronyms and any(acronym.lower() not in known for acronym in _ACRONYM.findall(span))
         ):
