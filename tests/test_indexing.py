@@ -339,6 +339,31 @@ def test_a_store_failure_mid_run_is_raised_as_itself(
         Indexer(embedded_store, group_texts=2, group_documents=1).ingest_paths([corpus])
 
 
+def test_an_interrupted_run_writes_the_groups_it_embedded(
+    embedded_store: ParagraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's writes start when the next group is embedded; an error before that (here while a later
+    file is read) still writes every group embedded so far, whole, and leaves the rest unstored."""
+    corpus = tmp_path / "corpus"
+    for n in range(4):
+        write(corpus / f"s{n}.txt", statement(f"Statement {n}", [f"Paragraph {n} one.", f"Paragraph {n} two."]))
+    load_path = indexing.load_path
+
+    def load_until_s2(path: Path, **kwargs: object) -> object:
+        if path.name == "s2.txt":
+            raise KeyboardInterrupt
+        return load_path(path, **kwargs)
+
+    monkeypatch.setattr(indexing, "load_path", load_until_s2)
+    with pytest.raises(KeyboardInterrupt):
+        Indexer(embedded_store, group_texts=100, group_documents=1).ingest_paths([corpus])
+
+    assert {r.id for r in embedded_store.documents()} == {"s0", "s1"}
+    for n in (0, 1):
+        assert stored_texts(embedded_store, f"s{n}") == {"1": f"Paragraph {n} one.", "2": f"Paragraph {n} two."}
+    assert stored_texts(embedded_store, "s2") == {}
+
+
 def test_remove_deletes_document_and_paragraphs(store: ParagraphStore, tmp_path: Path):
     """remove() takes the record, windows and sentences; an unknown id is an UnknownDocument."""
     path = write(tmp_path / "a.txt", statement("Statement A", PARAGRAPHS))

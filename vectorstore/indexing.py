@@ -237,7 +237,9 @@ class _Run:
     pending_texts: int = 0
     # Vectors embedded in this run, by text: boilerplate repeated across statements is embedded once.
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    # The previous group's writes, running while the next group is embedded (one at a time, in order).
+    # The last embedded group's writes, started when the next group's embedding starts, so that they
+    # run while the model runs (one group at a time, in order).
+    deferred: Callable[[], None] | None = None
     writing: Future[None] | None = None
     writer: ThreadPoolExecutor | None = None
 
@@ -257,8 +259,25 @@ class _Run:
             writing, self.writing = self.writing, None
             writing.result()
 
+    def start_writes(self) -> None:
+        """Start the last embedded group's writes in the background, once the group before is written.
+
+        Started just before the model embeds the next group, not right after this one: Chroma's
+        bindings hold the GIL while they write, so writes that overlapped the parsing of the next
+        files stalled it, while the model runs without the GIL (bench/bench_archive.py).
+        """
+        if self.deferred is None:
+            return
+        self.wait_for_writes()
+        write, self.deferred = self.deferred, None
+        if self.writer is None:
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-write")
+        self.writing = self.writer.submit(write)
+
     def close(self) -> None:
+        """Write what is embedded and wait for it; a failed write drops the groups after it."""
         try:
+            self.start_writes()
             self.wait_for_writes()
         finally:
             if self.writer is not None:
@@ -332,20 +351,23 @@ class Indexer:
             report.failed.append(UnreadableDocument(", ".join(map(str, paths)), "--id needs exactly one file"))
             return report
         run = _Run(self.store.index_state(), report)
-        for done, path in enumerate(found.files):
-            if progress:
-                progress(done, len(found.files), str(path))
-            fingerprint = self._fingerprint(path)
-            if doc_id is None and self._unchanged_file(path, fingerprint, run):
-                continue
-            try:
-                loaded = load_path(path, max_bytes=self.max_bytes)
-                document = self._prepare(loaded, run, doc_id=doc_id)
-                run.fingerprints[document.id] = fingerprint
-                self._stage(document, run)
-            except UnreadableDocument as error:
-                report.failed.append(error)
-        self._flush(run, last=True)
+        try:
+            for done, path in enumerate(found.files):
+                if progress:
+                    progress(done, len(found.files), str(path))
+                fingerprint = self._fingerprint(path)
+                if doc_id is None and self._unchanged_file(path, fingerprint, run):
+                    continue
+                try:
+                    loaded = load_path(path, max_bytes=self.max_bytes)
+                    document = self._prepare(loaded, run, doc_id=doc_id)
+                    run.fingerprints[document.id] = fingerprint
+                    self._stage(document, run)
+                except UnreadableDocument as error:
+                    report.failed.append(error)
+            self._flush(run, last=True)
+        finally:
+            run.close()  # an interrupted run still writes the groups it embedded
         for superseded in sorted(run.replaced - run.seen_ids):
             self._remove(superseded, run.state, report)
         if progress:
@@ -666,6 +688,7 @@ class Indexer:
 
     def _embed_and_write(self, run: _Run) -> None:
         group, run.pending, run.pending_texts = run.pending, [], 0
+        run.start_writes()  # the group before is written while this one is embedded
         group = self._embed(run, group)
         if not group:
             return
@@ -714,10 +737,7 @@ class Indexer:
             self.store.put_documents(titled, title_vectors)
             self.store.put_documents(moved)
 
-        run.wait_for_writes()
-        if run.writer is None:
-            run.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-write")
-        run.writing = run.writer.submit(write)
+        run.deferred = write
         self._record(run, group)
 
     def _embed(self, run: _Run, group: list[_Staged]) -> list[_Staged]:
@@ -844,12 +864,15 @@ class Indexer:
 
 
 @functools.cache
+@functools.cache
 def _reader_version() -> str:
     """A digest of the code that turns a file into stored rows: the ingest package and this module.
 
     Part of every file fingerprint, so a change to any loader, the parser or the
     chunking makes the next ingest read every file again instead of trusting
-    rows that the old code made.
+    rows that the old code made. Read once per process: that is the code the process
+    runs, and reading some 20 source files per ingested file cost 10 % of an archive
+    ingest (each read waits for the GIL while Chroma writes in the background).
     """
     import ingest
 
