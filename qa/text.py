@@ -268,8 +268,17 @@ _WHEN = re.compile(
     r"|\b(?:on|by|from|until|in) (?:what|which) (?:date|day|year|month)\b|^\W*(?:what|which) (?:date|day|year|month)\b",
     re.IGNORECASE,
 )
-# "How big/large" asks for a magnitude as "how much" does ("how big is the loan?": "$530 million").
-_HOW_MUCH = re.compile(r"\bhow (?:much|big|large)\b", re.IGNORECASE)
+# "How big/large" asks for a magnitude as "how much" does ("how big is the loan?": "$530 million"); so
+# does "what share / percentage / proportion / fraction …?" ("fifty percent", "7%"), and a question
+# that names the unit its answer is in ("what's the range in km …?", "… worth in dollars?"): no
+# sentence without a figure answers them.
+_CURRENCY = r"dollars?|euros?|pounds?(?: sterling)?|yen|yuan|renminbi|rupees?|francs?|usd|eur|gbp"
+_HOW_MUCH = re.compile(
+    r"\bhow (?:much|big|large)\b"
+    r"|\bwhat(?:'s|’s|s| is| was| are| were)?\s+(?:the\s+)?(?:share|percentage|proportion|fraction|per ?cent)\b"
+    rf"|\bin (?:{_CURRENCY}|{_LENGTH_UNIT}|per ?cent|percent|tonnes|tons)\b",
+    re.IGNORECASE,
+)
 _HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
 _HOW_OFTEN = re.compile(r"\bhow (?:often|frequently)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)

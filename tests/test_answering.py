@@ -665,3 +665,19 @@ def test_a_question_about_what_is_yet_to_come_is_not_answered_by_a_date_before_t
     assert labels(service.ask("When was the letter of intent on maritime defence equipment signed?")) == ["14"]
     assert_abstained(service.ask("When will the letter of intent on maritime defence equipment be signed?"))
     assert labels(service.ask("When is the next 2+2 meeting?")) == ["16"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What's the range in km of the carrier strike group deployment?",
+        "What share of the GCAP programme does Japan fund?",
+        "What percentage of GCAP work goes to Japan?",
+        "How far in km did the carrier strike group sail?",
+    ],
+)
+def test_a_question_for_a_share_or_a_figure_in_a_unit_needs_a_figure(service: StatementService, question: str) -> None:
+    """A share, a percentage or a quantity in a named unit is asked for as "how much" is: the statement
+    gives no figure for any of these, so each abstains (without the check the first and the last cited ¶5,
+    the CSG's arrival, and the second ¶11, GCAP's preparation)."""
+    assert_abstained(service.ask(question))
