@@ -269,13 +269,16 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 # "How big/large" asks for a magnitude as "how much" does ("how big is the loan?": "$530 million"); so
-# does "what share / percentage / proportion / fraction …?" ("fifty percent", "7%"), and a question
-# that names the unit its answer is in ("what's the range in km …?", "… worth in dollars?"): no
-# sentence without a figure answers them.
+# does "what share / percentage / proportion / fraction / % …?" ("fifty percent", "7%"), "what's the
+# (dollar) value / cost / price (tag) of …?" (a sum: "what gas price benchmark…?" asks for a name and
+# is not one), and a question that names the unit its answer is in ("what's the range in km …?",
+# "… worth in dollars?"): no sentence without a figure answers them.
 _CURRENCY = r"dollars?|euros?|pounds?(?: sterling)?|yen|yuan|renminbi|rupees?|francs?|usd|eur|gbp"
+_WHAT_IS_THE = r"\bwhat(?:'s|’s|s| is| was| are| were)?\s+(?:the\s+)?"
 _HOW_MUCH = re.compile(
     r"\bhow (?:much|big|large)\b"
-    r"|\bwhat(?:'s|’s|s| is| was| are| were)?\s+(?:the\s+)?(?:share|percentage|proportion|fraction|per ?cent)\b"
+    rf"|{_WHAT_IS_THE}(?:share|percentage|proportion|fraction|per ?cent)\b|\bwhat\s?%"
+    rf"|{_WHAT_IS_THE}(?:(?:dollar|monetary|total)\s+)?(?:value|cost|price(?:\s+tag)?)\s+(?:of|on|for|per)\b"
     rf"|\bin (?:{_CURRENCY}|{_LENGTH_UNIT}|per ?cent|percent|tonnes|tons)\b",
     re.IGNORECASE,
 )
