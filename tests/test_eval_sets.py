@@ -27,10 +27,10 @@ OWN = ROOT / "tests" / "data"
 SETS = {
     # Each set's check-half figures as `statementbot eval` reached them with the shipped fit (gold cited /
     # precision / facts / abstention; README, "Abstention"); the minimums sit about 0.05 below.
-    # Reached: 0.67 / 0.91 / 0.67 / 0.75.
+    # Reached: 0.67 / 0.91 / 0.67 / 0.88 (7 of 8 near-misses; 0.75 before the figure questions of stop 26).
     "real_dev": (
         ROOT.parent / "shared" / "eval" / "real_dev",
-        Minimums(hit=0.60, precision=0.85, facts=0.60, abstain=0.70),
+        Minimums(hit=0.60, precision=0.85, facts=0.60, abstain=0.80),
     ),
     # Reached: 0.69 / 0.90 / 0.63 / 0.89.
     "archive": (OWN / "archive_eval", Minimums(hit=0.64, precision=0.85, facts=0.58, abstain=0.82)),
