@@ -268,8 +268,8 @@ class _Run:
         """
         if self.deferred is None:
             return
-        self.wait_for_writes()
         write, self.deferred = self.deferred, None
+        self.wait_for_writes()  # a failed write is raised here, and this group is dropped with it
         if self.writer is None:
             self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statementbot-write")
         self.writing = self.writer.submit(write)
