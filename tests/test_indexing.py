@@ -374,7 +374,7 @@ def test_an_interrupted_run_writes_the_groups_it_embedded(
         write(corpus / f"s{n}.txt", statement(f"Statement {n}", [f"Paragraph {n} one.", f"Paragraph {n} two."]))
     load_path = indexing.load_path
 
-    def load_until_s2(path: Path, **kwargs: object) -> object:
+    def load_until_s2(path: Path, **kwargs: Any) -> Any:
         if path.name == "s2.txt":
             raise KeyboardInterrupt
         return load_path(path, **kwargs)
