@@ -365,9 +365,9 @@ class Indexer:
                     self._stage(document, run)
                 except UnreadableDocument as error:
                     report.failed.append(error)
-            self._flush(run, last=True)
+            self._flush(run)
         finally:
-            run.close()  # an interrupted run still writes the groups it embedded
+            run.close()  # writes the last group; an interrupted run still writes the groups it embedded
         for superseded in sorted(run.replaced - run.seen_ids):
             self._remove(superseded, run.state, report)
         if progress:
@@ -864,15 +864,12 @@ class Indexer:
 
 
 @functools.cache
-@functools.cache
 def _reader_version() -> str:
     """A digest of the code that turns a file into stored rows: the ingest package and this module.
 
     Part of every file fingerprint, so a change to any loader, the parser or the
     chunking makes the next ingest read every file again instead of trusting
-    rows that the old code made. Read once per process: that is the code the process
-    runs, and reading some 20 source files per ingested file cost 10 % of an archive
-    ingest (each read waits for the GIL while Chroma writes in the background).
+    rows that the old code made.
     """
     import ingest
 
