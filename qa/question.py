@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from errors import InvalidQuestion, UnknownDocument
-from ingest.text import MONTHS, STOPWORDS, name_words, token_set, tokenize
+from ingest.text import MONTHS, STOPWORDS, name_words, title_terms, token_set, tokenize
 from qa.sanitise import INVISIBLE
 from vectorstore.store import DocumentRecord
 
@@ -60,8 +60,13 @@ _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 # A time that places the statement, not its content: "in 2023", "the 2023
 # statement", "2023's", "in March 2022", "from June 2023". Targets a statement
 # sets ("by 2030", "until 2035") are not its date.
+# A day may come with the month, either way round ("from 11 October 2022", "the G7's 11 Oct 2022
+# statement", "of October 11, 2022"): then the statement of that day is meant.
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 _YEAR_SCOPE = re.compile(
-    r"(?:\b(?P<prep>in|of|from|during|the)\s+(?:(?P<month>" + _MONTH + r")\.?\s+)?(?P<year>(?:19|20)\d\d)\b(?!\s*[-–]))"
+    r"(?:(?:\b(?P<prep>in|of|from|during|the|dated)|(?P<possessive>['’]s))\s+"
+    r"(?:(?:(?P<day>" + _DAY + r")\s+)?(?P<month>" + _MONTH + r")\.?\s+(?:(?P<day2>" + _DAY + r"),?\s+)?)?"
+    r"(?P<year>(?:19|20)\d\d)\b(?!\s*[-–]))"
     r"|(?:\b(?P<year2>(?:19|20)\d\d)['’]s\b)",
     re.IGNORECASE,
 )
@@ -104,10 +109,20 @@ def time_scope(question: str, *, today: date) -> tuple[date | None, date | None]
         opens = not question[: match.start()].strip(" ,")
         # "the 2021 AUKUS one": a year as a statement's attribute, when the words it leads end in a
         # kind noun; "the 2024 Indo-Pacific Business Forum" is an event of that year, not a statement.
-        attribute = (match["prep"] or "").lower() == "the" and _leads_to_kind(question[match.end() :])
+        attribute = ((match["prep"] or "").lower() == "the" or bool(match["possessive"])) and _leads_to_kind(
+            question[match.end() :]
+        )
         if match["year2"] or opens or about_statements or attribute:
             year = int(match["year"] or match["year2"])
             month = _MONTHS.get((match["month"] or "").lower().rstrip("."))
+            day = match["day"] or match["day2"]
+            if month and day:
+                try:
+                    named_day = date(year, month, int(day.rstrip("stndrh")))
+                except ValueError:  # "31 June 2023": no such day; the month still places it
+                    pass
+                else:
+                    return named_day, named_day
             if month:
                 return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
             return date(year, 1, 1), date(year, 12, 31)
@@ -169,25 +184,33 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
       year no statement is dated in is about content: "What happens in 2030?").
     * Words naming a statement are matched against titles: "the Quad
       statement" means the statements whose titles say Quad.
+    * Of several matching titles, the one the question's words cover best is
+      meant: "the US-India statement" is "Joint Statement from the United
+      States and India", not the Quad declaration whose title lists Australia,
+      India, Japan and the United States.
     * Several statements of a series match equally: the newest is meant,
       unless the question names a time.
     """
     date_from, date_to = time_scope(question, today=today)
-    in_time = [
-        doc_id
-        for doc_id, record in documents.items()
-        if date_from is not None and record.date is not None and date_from <= record.date <= (date_to or date.max)
-    ]
+    in_time = _dated_within(documents, date_from, date_to)
+    if not in_time and date_from is not None and date_from == date_to:
+        # No statement of that day (a statement is often published the day after it is made): its month.
+        date_from, date_to = (
+            date_from.replace(day=1),
+            date_from.replace(day=calendar.monthrange(date_from.year, date_from.month)[1]),
+        )
+        in_time = _dated_within(documents, date_from, date_to)
     if not in_time:
         date_from = date_to = None
     named, naming_words = _named_documents(statement_name_terms(question), documents)
     named = _of_the_kind_named(question, named, documents)
     if named and date_from is not None:
-        dated = [doc_id for doc_id in named if doc_id in set(in_time)]
+        dated = sorted(set(named) & set(in_time))
         named = dated or named
         if dated:
             date_from = date_to = None  # the named statements already carry the time
     elif named:
+        named = _best_covered(question, named, documents)
         newest = max(documents[d].date or date.min for d in named)
         named = [d for d in named if (documents[d].date or date.min) == newest]
     return QuestionScope(
@@ -196,6 +219,16 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
         doc_ids=tuple(sorted(named)) if named else None,
         naming_words=naming_words,
     )
+
+
+def _dated_within(documents: Mapping[str, DocumentRecord], date_from: date | None, date_to: date | None) -> list[str]:
+    """The documents dated from `date_from` to `date_to` (none when no time is named)."""
+    if date_from is None:
+        return []
+    last = date_to or date.max
+    return [
+        doc_id for doc_id, record in documents.items() if record.date is not None and date_from <= record.date <= last
+    ]
 
 
 def _kinds(words: Iterable[str]) -> set[str]:
@@ -216,6 +249,23 @@ def _of_the_kind_named(question: str, named: list[str], documents: Mapping[str, 
         return named
     of_kind = [doc_id for doc_id in named if wanted & _kinds(token_set(documents[doc_id].title))]
     return of_kind or named
+
+
+def _best_covered(question: str, named: list[str], documents: Mapping[str, DocumentRecord]) -> list[str]:
+    """Of the named documents, those with the fewest title words the question leaves out.
+
+    A title's other words are what the name did not say: other parties ("Australia, India, Japan, and
+    the United States" for "the US-India statement"), another topic ("on Syria" for "the G7
+    statement"). The same order as a paragraph reference's (`vectorstore.retrieval`). `question_scope`
+    asks it only where no time is named: a named time already says which of a series is meant, and
+    keeps all it names.
+    """
+    if len(named) < 2:
+        return named
+    written = set(tokenize(question))
+    uncovered = {doc_id: len(title_terms(documents[doc_id].title) - written) for doc_id in named}
+    fewest = min(uncovered.values())
+    return [doc_id for doc_id in named if uncovered[doc_id] == fewest]
 
 
 def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecord]) -> tuple[list[str], frozenset[str]]:
@@ -243,7 +293,9 @@ def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> 
     """A document id from an id or a fragment of its title ("aukus", "spirit of camp david").
 
     An exact id wins; otherwise the documents whose id or title holds every
-    word of the fragment, the newest first (a series is asked of its latest).
+    word of the fragment; of those, the titles it covers best ("US India
+    statement" is the bilateral statement, not a Quad declaration listing
+    both), then the newest (a series is asked of its latest).
     """
     if fragment in documents:
         return fragment
@@ -255,6 +307,7 @@ def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> 
     ]
     if not matches:
         raise UnknownDocument(f"No document with id or title matching {fragment!r}.")
+    matches = _best_covered(fragment, matches, documents)
     return max(matches, key=lambda d: (documents[d].date or date.min, d))
 
 

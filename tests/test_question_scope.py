@@ -39,6 +39,13 @@ DOCUMENTS = {
             "camp-david", "The Spirit of Camp David: Joint Statement of Japan, the ROK and the US", date(2023, 8, 18)
         ),
         record("budget-2025", "Statement on the Budget", date(2025, 3, 1)),
+        record(
+            "wilmington-2024",
+            "The Wilmington Declaration Joint Statement from the Leaders of Australia, India, Japan, and the United States",
+            date(2024, 9, 21),
+        ),
+        record("g7-ukraine-2024", "G7 Leaders' Statement", date(2024, 2, 24)),
+        record("g7-syria-2024", "G7 Leaders' Statement on Syria", date(2024, 12, 12)),
     ]
 }
 
@@ -57,6 +64,12 @@ DOCUMENTS = {
         ("Where will the 2024 Indo-Pacific Business Forum be held?", (None, None)),
         ("Will GCAP be delivered by 2035?", (None, None)),
         ("What happens until 2030?", (None, None)),
+        ("What does paragraph 7 of the G7 statement from 11 October 2022 say?", (date(2022, 10, 11),) * 2),
+        ("What does point 12 of the G7's 11 Oct 2022 Ukraine statement say?", (date(2022, 10, 11),) * 2),
+        ("In the statement of October 11, 2022, what about Iran?", (date(2022, 10, 11),) * 2),
+        ("What did the statement dated 3rd March 2021 say?", (date(2021, 3, 3),) * 2),
+        ("In the statement from 31 June 2023, what about Iran?", (date(2023, 6, 1), date(2023, 6, 30))),
+        ("What happened on 7 October 2023, according to the statement?", (None, None)),
     ],
 )
 def test_time_scope_reads_the_statement_date_not_target_years(question: str, expected: tuple) -> None:
@@ -117,7 +130,9 @@ def test_an_abbreviation_names_the_title_that_spells_it_out() -> None:
     scope = question_scope("What did the US-India joint statement say about drones?", DOCUMENTS, today=TODAY)
     assert scope.doc_ids == ("india-2023",)
     assert resolve_document("US India statement", DOCUMENTS) == "india-2023"
-    assert resolve_document("US India", DOCUMENTS) == "india-sheet-2025"  # a fragment alone: the newest
+    # A fragment alone: the title it covers best (fewer other words than the fact sheet's), then the newest.
+    assert resolve_document("US India", DOCUMENTS) == "india-2023"
+    assert resolve_document("US India fact sheet", DOCUMENTS) == "india-sheet-2025"
 
 
 def test_a_name_prefers_the_kind_of_document_the_question_names() -> None:
@@ -126,6 +141,31 @@ def test_a_name_prefers_the_kind_of_document_the_question_names() -> None:
     assert scope.doc_ids == ("india-2023",)
     scope = question_scope("What did the India US fact sheet say about space?", DOCUMENTS, today=TODAY)
     assert scope.doc_ids == ("india-sheet-2025",)
+
+
+def test_a_name_prefers_the_title_its_words_cover_best() -> None:
+    """Of titles holding every word of the name, the one with the fewest words the question leaves out is
+    meant: "the US-India statement" is the bilateral one, not the newer Quad declaration that also lists both
+    countries; "the G7 statement" is "G7 Leaders' Statement", not the newer one "on Syria", unless the
+    question says Syria."""
+    scope = question_scope("What does paragraph 14 of the US-India joint statement say?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("india-2023",)
+    assert question_scope("What did the G7 statement say?", DOCUMENTS, today=TODAY).doc_ids == ("g7-ukraine-2024",)
+    scope = question_scope("What did the G7 statement on Syria say?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-syria-2024",)
+    # A named time keeps every statement of that time it names; coverage does not pick among them.
+    scope = question_scope("In the 2024 G7 statement, what was said?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-syria-2024", "g7-ukraine-2024")
+
+
+def test_a_named_day_picks_that_days_statement_else_its_month() -> None:
+    """'the G7 communiqué from 17 June 2025' is that day's; a day no statement has widens to its month."""
+    scope = question_scope("What did the G7 communiqué from 17 June 2025 say on China?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-2025",)
+    scope = question_scope("In the statement of 12 May 2023, what about vaccines?", DOCUMENTS, today=TODAY)
+    assert (scope.date_from, scope.date_to) == (date(2023, 5, 1), date(2023, 5, 31))
+    scope = question_scope("In the statement of 20 May 2023, what about vaccines?", DOCUMENTS, today=TODAY)
+    assert (scope.date_from, scope.date_to) == (date(2023, 5, 20), date(2023, 5, 20))
 
 
 def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
