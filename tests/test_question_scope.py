@@ -41,7 +41,8 @@ DOCUMENTS = {
         record("budget-2025", "Statement on the Budget", date(2025, 3, 1)),
         record(
             "wilmington-2024",
-            "The Wilmington Declaration Joint Statement from the Leaders of Australia, India, Japan, and the United States",
+            "The Wilmington Declaration Joint Statement from the Leaders of Australia, India, Japan,"
+            " and the United States",
             date(2024, 9, 21),
         ),
         record("g7-ukraine-2024", "G7 Leaders' Statement", date(2024, 2, 24)),
