@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 
 from errors import UnknownDocument
-from qa.question import question_scope, resolve_document, statement_name_terms, time_scope
+from qa.question import question_scope, resolve_document, statement_name_terms, statement_topic_terms, time_scope
 from qa.service import StatementService
 from vectorstore.store import DocumentRecord
 
@@ -47,6 +47,10 @@ DOCUMENTS = {
         ),
         record("g7-ukraine-2024", "G7 Leaders' Statement", date(2024, 2, 24)),
         record("g7-syria-2024", "G7 Leaders' Statement on Syria", date(2024, 12, 12)),
+        record("xi-call-2022", "Readout of President Biden's Call with President Xi Jinping", date(2022, 7, 28)),
+        record("xi-call-2024", "Readout of President Biden's Call with President Xi Jinping", date(2024, 4, 2)),
+        record("nato-madrid", "Fact Sheet: The 2022 NATO Summit in Madrid", date(2022, 6, 29)),
+        record("nato-vilnius", "Fact Sheet: The 2023 NATO Summit in Vilnius", date(2023, 7, 11)),
     ]
 }
 
@@ -167,6 +171,41 @@ def test_a_named_day_picks_that_days_statement_else_its_month() -> None:
     assert (scope.date_from, scope.date_to) == (date(2023, 5, 1), date(2023, 5, 31))
     scope = question_scope("In the statement of 20 May 2023, what about vaccines?", DOCUMENTS, today=TODAY)
     assert (scope.date_from, scope.date_to) == (date(2023, 5, 20), date(2023, 5, 20))
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("In the fact sheet on the 2022 NATO Summit in Madrid, how many allies?", ["nato", "summit", "madrid"]),
+        ("In the readout of Biden's call with Xi, what about Taiwan?", ["biden", "call", "xi"]),
+        ("What does paragraph 7 of the G7 statement on Ukraine from 11 October 2022 say?", ["ukraine"]),
+        ("What did the statement on Syria say about refugees?", ["syria"]),
+        ("What does the statement say about Ukraine?", []),
+        ("Which one of the statements mentions Taiwan?", []),
+    ],
+)
+def test_a_statements_topic_is_the_span_after_its_kind_noun(question: str, terms: list[str]) -> None:
+    """'the fact sheet *on X*', 'the readout *of X*': up to punctuation or a word that goes on with the question."""
+    assert statement_topic_terms(question) == terms
+
+
+def test_a_topic_keeps_every_statement_whose_title_holds_it() -> None:
+    """'the readout of Biden's call with Xi' is either call's readout: the question's content chooses; the
+    name before the kind noun alone ('the Biden Xi readout') is a series, of which the newest is meant; a topic
+    no title holds names nothing."""
+    scope = question_scope("In the readout of Biden's call with Xi, what about Taiwan?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("xi-call-2022", "xi-call-2024")
+    assert question_scope("In the Biden Xi readout, what about Taiwan?", DOCUMENTS, today=TODAY).doc_ids == (
+        "xi-call-2024",
+    )
+    scope = question_scope(
+        "In the fact sheet on the NATO summit in Madrid, what about spending?", DOCUMENTS, today=TODAY
+    )
+    assert scope.doc_ids == ("nato-madrid",)
+    # A topic no title holds in those words names nothing, not the name alone (the newest Quad statement
+    # is not the Quad statement on gardening); without the topic the name chooses.
+    assert question_scope("What did the Quad statement on gardening say?", DOCUMENTS, today=TODAY).empty
+    assert question_scope("What did the Quad statement say?", DOCUMENTS, today=TODAY).doc_ids == ("quad-2023",)
 
 
 def test_a_time_alone_filters_by_date_when_statements_are_dated_then() -> None:
