@@ -17,6 +17,7 @@ from langchain_core.documents import Document as LCDocument
 
 from errors import UnknownDocument
 from tests.conftest import SEED
+from vectorstore import retrieval
 from vectorstore.embeddings import Embedder
 from vectorstore.indexing import Indexer
 from vectorstore.lexical import LexicalIndex
@@ -511,6 +512,45 @@ def test_resident_vectors_answer_as_chroma_does_without_reading_sentences(
     assert resident._exact_dense(vector, ["cables-2025"], version) == plain._exact_dense(
         vector, ["cables-2025"], version
     )
+    plain.lexical.close()
+    resident.lexical.close()
+
+
+def test_with_resident_vectors_a_restriction_too_small_for_the_deep_query_is_searched_here(
+    small: SmallCorpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement named by its topic can hold thousands of paragraphs: too many for the few-paragraph rule,
+    too small a share for Chroma's deep unfiltered query. With the vectors held in memory it is searched in
+    process (no filtered Chroma query), with the ranking Chroma's filtered query gives; without them, Chroma's."""
+    small.add("quokka-2026", QUOKKA)
+    small.add("cables-2025", statement("Cable Statement", "3 March 2025", [LONG_PARAGRAPH, "Radars by 2032."]))
+    plain, resident = _plain_and_resident(small, tmp_path)
+    assert resident.load_resident()
+    # The archive's proportions, scaled down: the restriction holds more than the few-paragraph limit, and
+    # its share of the corpus asks the unfiltered query deeper than it may go.
+    monkeypatch.setattr(retrieval, "EXACT_SEARCH_PARAGRAPHS", 1)
+    monkeypatch.setattr(retrieval, "OVERFETCH_MAX_DEPTH", 1)
+    filtered_queries: list[str] = []
+    for name in ("dense_search", "sentence_search"):
+        original = getattr(small.store, name)
+
+        def counting(vector, n, doc_ids=None, _original=original, _name=name):  # type: ignore[no-untyped-def]
+            if doc_ids is not None:
+                filtered_queries.append(_name)
+            return _original(vector, n, doc_ids=doc_ids)
+
+        monkeypatch.setattr(small.store, name, counting)
+    only_cables = SearchFilter(doc_ids=("cables-2025",))
+    expected = plain.search("When will radars be delivered?", search_filter=only_cables)
+    assert sorted(filtered_queries) == ["dense_search", "sentence_search"]  # without them: Chroma's filtered query
+    filtered_queries.clear()
+    found = resident.search("When will radars be delivered?", search_filter=only_cables)
+    assert filtered_queries == []
+    assert [h.paragraph.key for h in found.hits] == [h.paragraph.key for h in expected.hits]
+    # The long paragraph is stored as windows of its sentences, and ranked here by their mean: its fused
+    # score differs a little (as it does for the few-paragraph rule); the short one's does not.
+    assert [h.score for h in found.hits] == pytest.approx([h.score for h in expected.hits], abs=0.01)
+    assert found.hits[0].score == pytest.approx(expected.hits[0].score, abs=1e-4)
     plain.lexical.close()
     resident.lexical.close()
 

@@ -444,7 +444,7 @@ class HybridRetriever:
         restrict = doc_ids if len(doc_ids) < len(documents) else None
         restricted = sum(documents[d].paragraphs for d in restrict) if restrict is not None else 0
         lexical_query = _topic_of(query, naming) if restrict is not None else query
-        if restrict is not None and restricted <= EXACT_SEARCH_PARAGRAPHS:
+        if restrict is not None and self._searches_here(restricted, documents, version):
             dense, sentences = self._exact_dense(vector, restrict, version)
             lexical = self.lexical.search(lexical_query, CANDIDATES, doc_ids=restrict, version=version)
         else:
@@ -537,6 +537,21 @@ class HybridRetriever:
             )
         return candidates
 
+    def _searches_here(self, restricted: int, documents: dict[str, DocumentRecord], version: str) -> bool:
+        """Whether dense search within `restricted` paragraphs runs here rather than in Chroma.
+
+        A few paragraphs always do: reading their vectors costs less than Chroma's filtered
+        query. With every sentence vector held in memory, so does any restriction too small for
+        the deep unfiltered query (`_nearest_within`): at the archive's 200,000 paragraphs, a
+        topic's 7,500 paragraphs take ~55 ms here against ~240 ms in Chroma's filtered query.
+        """
+        if restricted <= EXACT_SEARCH_PARAGRAPHS:
+            return True
+        if self._resident_at(version) is None:
+            return False
+        share = restricted / (sum(record.paragraphs for record in documents.values()) or 1)
+        return math.ceil(CANDIDATES / max(share, 1e-9) * OVERFETCH_MARGIN) > OVERFETCH_MAX_DEPTH
+
     def _exact_dense(
         self, vector: np.ndarray, doc_ids: Sequence[str], version: str
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -551,20 +566,27 @@ class HybridRetriever:
         if not vectors:
             return [], []
         keys = sorted(vectors)  # paragraph order, then sentence order, as the ties were always broken
+        counts = np.array([len(vectors[key]) for key in keys])
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         matrix = np.concatenate([vectors[key] for key in keys])
-        owners = [key for key in keys for _row in range(len(vectors[key]))]
         similarities = matrix @ vector
-        by_sentence = sorted(
-            ((owner, float(sim)) for owner, sim in zip(owners, similarities, strict=True)),
-            key=lambda pair: pair[1],
-            reverse=True,
-        )
-        by_paragraph = []
-        for key in keys:
-            mean = vectors[key].mean(axis=0)
-            by_paragraph.append((key, float(mean @ vector / (np.linalg.norm(mean) or 1.0))))
-        by_paragraph.sort(key=lambda pair: pair[1], reverse=True)
-        return by_paragraph[:CANDIDATES], by_sentence[:CANDIDATES]
+        # In NumPy, not Python loops: a statement named by its topic can hold thousands of paragraphs.
+        # A stable sort of the negated scores keeps the ties in paragraph and sentence order.
+        order = np.argsort(-similarities, kind="stable")[:CANDIDATES]
+        owner_of_row = np.repeat(np.arange(len(keys)), counts)
+        by_sentence = [(keys[owner_of_row[row]], float(similarities[row])) for row in order]
+        # A paragraph's vector is its sentences' mean, normalised: its cosine is the mean's dot
+        # product over the mean's norm. Means are taken for the paragraphs of each sentence count
+        # together (NumPy's `add.reduceat` over rows took 80 ms for 8,000 paragraphs; this ~15 ms).
+        means = np.empty((len(keys), matrix.shape[1]), dtype=matrix.dtype)
+        for count in np.unique(counts):
+            chosen = np.flatnonzero(counts == count)
+            means[chosen] = matrix[starts[chosen, None] + np.arange(count)].mean(axis=1)
+        norms = np.linalg.norm(means, axis=1)
+        paragraph_scores = (means @ vector) / np.where(norms > 0, norms, 1.0)
+        best = np.argsort(-paragraph_scores, kind="stable")[:CANDIDATES]
+        by_paragraph = [(keys[index], float(paragraph_scores[index])) for index in best]
+        return by_paragraph, by_sentence
 
     # Exact references -----------------------------------------------------
     def exact_references(
