@@ -444,6 +444,22 @@ def test_dense_search_within_a_document_matches_chromas_filtered_query(retriever
         assert ours == pytest.approx(theirs, abs=1e-4)
 
 
+def test_dense_search_within_documents_in_chunks_ranks_as_in_one(
+    retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of paragraphs are scored a chunk at a time; the rankings are those of one pass."""
+    vector = retriever.store.embedder.encode(["When is GCAP meant to be delivered?"])[0]
+    version = retriever.store.corpus_version()
+    whole = retriever._exact_dense(vector, [DOC], version)
+    monkeypatch.setattr(retrieval, "_EXACT_CHUNK_PARAGRAPHS", 2)
+    chunked = retriever._exact_dense(vector, [DOC], version)
+    assert len(whole[0]) > 2  # more paragraphs than one chunk holds
+    for ours, theirs in zip(chunked, whole, strict=True):
+        assert [key for key, _ in ours] == [key for key, _ in theirs]
+        # Matrix products of other shapes round the last bits differently.
+        assert [score for _, score in ours] == pytest.approx([score for _, score in theirs], abs=1e-6)
+
+
 def test_sentences_of_many_paragraphs_are_read_in_batches(small: SmallCorpus, tmp_path: Path) -> None:
     """700 paragraphs ask for 33,600 guessed sentence ids, over SQLite's variable limit in one read; all come back."""
     small.add("long-2025", statement("Long Statement", "2 May 2025", [f"Item {n} was agreed." for n in range(1, 701)]))

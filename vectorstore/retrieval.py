@@ -51,6 +51,8 @@ _GENERIC_TITLE_WORDS = frozenset(
 _KIND_WORDS = frozenset("statement joint document declaration communique communiqué".split())
 # Up to this many paragraphs in the filtered documents, dense search runs here, not in Chroma.
 EXACT_SEARCH_PARAGRAPHS = 150
+# Paragraphs whose sentence vectors one step of an in-process search holds (~10 MB).
+_EXACT_CHUNK_PARAGRAPHS = 2_000
 # A search within some documents asks Chroma, unfiltered, up to this deep (the cost grows with
 # the depth: ~30 ms at 200, ~70 ms at 400 on the archive), 1.5 times as deep as their share needs.
 OVERFETCH_MAX_DEPTH = 400
@@ -562,30 +564,46 @@ class HybridRetriever:
         A paragraph's vector is the normalised mean of its sentences' vectors, as
         the indexer builds it, so both rankings come from the sentence vectors (held in memory, or cached).
         """
-        vectors = self.sentence_vectors(self.lexical.keys_of(doc_ids, version=version), version=version)
-        if not vectors:
+        # Paragraph order, then sentence order, as the ties were always broken. A statement named by its
+        # topic can hold thousands of paragraphs: they are read and scored a chunk at a time, so memory
+        # holds one chunk's vectors (not 170 MB for the largest filter searched here), and in NumPy.
+        keys: list[str] = []
+        sentence_scores: list[np.ndarray] = []
+        sentence_owners: list[np.ndarray] = []
+        paragraph_scores: list[np.ndarray] = []
+        all_keys = sorted(self.lexical.keys_of(doc_ids, version=version))
+        for first in range(0, len(all_keys), _EXACT_CHUNK_PARAGRAPHS):
+            vectors = self.sentence_vectors(all_keys[first : first + _EXACT_CHUNK_PARAGRAPHS], version=version)
+            chunk = sorted(vectors)
+            if not chunk:
+                continue
+            counts = np.array([len(vectors[key]) for key in chunk])
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+            matrix = np.concatenate([vectors[key] for key in chunk])
+            sentence_scores.append(matrix @ vector)
+            sentence_owners.append(np.repeat(np.arange(len(keys), len(keys) + len(chunk)), counts))
+            # A paragraph's vector is its sentences' mean, normalised: its cosine is the mean's dot
+            # product over the mean's norm. Means are taken for the paragraphs of each sentence count
+            # together (NumPy's `add.reduceat` over rows took 80 ms for 8,000 paragraphs; this ~15 ms).
+            means = np.empty((len(chunk), matrix.shape[1]), dtype=matrix.dtype)
+            for count in np.unique(counts):
+                chosen = np.flatnonzero(counts == count)
+                means[chosen] = matrix[starts[chosen, None] + np.arange(count)].mean(axis=1)
+            norms = np.linalg.norm(means, axis=1)
+            paragraph_scores.append((means @ vector) / np.where(norms > 0, norms, 1.0))
+            keys.extend(chunk)
+        if not keys:
             return [], []
-        keys = sorted(vectors)  # paragraph order, then sentence order, as the ties were always broken
-        counts = np.array([len(vectors[key]) for key in keys])
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        matrix = np.concatenate([vectors[key] for key in keys])
-        similarities = matrix @ vector
-        # In NumPy, not Python loops: a statement named by its topic can hold thousands of paragraphs.
         # A stable sort of the negated scores keeps the ties in paragraph and sentence order.
-        order = np.argsort(-similarities, kind="stable")[:CANDIDATES]
-        owner_of_row = np.repeat(np.arange(len(keys)), counts)
-        by_sentence = [(keys[owner_of_row[row]], float(similarities[row])) for row in order]
-        # A paragraph's vector is its sentences' mean, normalised: its cosine is the mean's dot
-        # product over the mean's norm. Means are taken for the paragraphs of each sentence count
-        # together (NumPy's `add.reduceat` over rows took 80 ms for 8,000 paragraphs; this ~15 ms).
-        means = np.empty((len(keys), matrix.shape[1]), dtype=matrix.dtype)
-        for count in np.unique(counts):
-            chosen = np.flatnonzero(counts == count)
-            means[chosen] = matrix[starts[chosen, None] + np.arange(count)].mean(axis=1)
-        norms = np.linalg.norm(means, axis=1)
-        paragraph_scores = (means @ vector) / np.where(norms > 0, norms, 1.0)
-        best = np.argsort(-paragraph_scores, kind="stable")[:CANDIDATES]
-        by_paragraph = [(keys[index], float(paragraph_scores[index])) for index in best]
+        by_row = np.concatenate(sentence_scores)
+        owners = np.concatenate(sentence_owners)
+        by_sentence = [
+            (keys[owners[row]], float(by_row[row])) for row in np.argsort(-by_row, kind="stable")[:CANDIDATES]
+        ]
+        by_key = np.concatenate(paragraph_scores)
+        by_paragraph = [
+            (keys[index], float(by_key[index])) for index in np.argsort(-by_key, kind="stable")[:CANDIDATES]
+        ]
         return by_paragraph, by_sentence
 
     # Exact references -----------------------------------------------------
