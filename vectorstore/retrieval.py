@@ -51,7 +51,7 @@ _GENERIC_TITLE_WORDS = frozenset(
 _KIND_WORDS = frozenset("statement joint document declaration communique communiqué".split())
 # Up to this many paragraphs in the filtered documents, dense search runs here, not in Chroma.
 EXACT_SEARCH_PARAGRAPHS = 150
-# Paragraphs whose sentence vectors one step of an in-process search holds (~10 MB).
+# Paragraphs whose sentence vectors one step of an in-process search holds (~15 MB, ~5 sentences each).
 _EXACT_CHUNK_PARAGRAPHS = 2_000
 # A search within some documents asks Chroma, unfiltered, up to this deep (the cost grows with
 # the depth: ~30 ms at 200, ~70 ms at 400 on the archive), 1.5 times as deep as their share needs.
@@ -566,7 +566,7 @@ class HybridRetriever:
         """
         # Paragraph order, then sentence order, as the ties were always broken. A statement named by its
         # topic can hold thousands of paragraphs: they are read and scored a chunk at a time, so memory
-        # holds one chunk's vectors (not 170 MB for the largest filter searched here), and in NumPy.
+        # holds one chunk's vectors (not ~170 MB for the largest filter searched here), and in NumPy.
         keys: list[str] = []
         sentence_scores: list[np.ndarray] = []
         sentence_owners: list[np.ndarray] = []
