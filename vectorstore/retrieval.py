@@ -445,17 +445,15 @@ class HybridRetriever:
         # document would cost time at 100k paragraphs for nothing.
         restrict = doc_ids if len(doc_ids) < len(documents) else None
         restricted = sum(documents[d].paragraphs for d in restrict) if restrict is not None else 0
+        share = restricted / (sum(r.paragraphs for r in documents.values()) or 1) if restrict is not None else 1.0
         lexical_query = _topic_of(query, naming) if restrict is not None else query
-        if restrict is not None and self._searches_here(restricted, documents, version):
+        if restrict is not None and self._searches_here(restricted, share, version):
             dense, sentences = self._exact_dense(vector, restrict, version)
             lexical = self.lexical.search(lexical_query, CANDIDATES, doc_ids=restrict, version=version)
         else:
             lexical_search = self._searchers.submit(
                 self.lexical.search, lexical_query, CANDIDATES, doc_ids=restrict, version=version
             )
-            share = 1.0
-            if restrict is not None:
-                share = restricted / (sum(record.paragraphs for record in documents.values()) or 1)
             sentence_search = self._searchers.submit(
                 _nearest_within, self.store.sentence_search, vector, restrict, share
             )
@@ -539,8 +537,8 @@ class HybridRetriever:
             )
         return candidates
 
-    def _searches_here(self, restricted: int, documents: dict[str, DocumentRecord], version: str) -> bool:
-        """Whether dense search within `restricted` paragraphs runs here rather than in Chroma.
+    def _searches_here(self, restricted: int, share: float, version: str) -> bool:
+        """Whether dense search within `restricted` paragraphs (`share` of the corpus) runs here rather than in Chroma.
 
         A few paragraphs always do: reading their vectors costs less than Chroma's filtered
         query. With every sentence vector held in memory, so does any restriction too small for
@@ -549,10 +547,7 @@ class HybridRetriever:
         """
         if restricted <= EXACT_SEARCH_PARAGRAPHS:
             return True
-        if self._resident_at(version) is None:
-            return False
-        share = restricted / (sum(record.paragraphs for record in documents.values()) or 1)
-        return math.ceil(CANDIDATES / max(share, 1e-9) * OVERFETCH_MARGIN) > OVERFETCH_MAX_DEPTH
+        return self._resident_at(version) is not None and _overfetch_depth(share) > OVERFETCH_MAX_DEPTH
 
     def _exact_dense(
         self, vector: np.ndarray, doc_ids: Sequence[str], version: str
@@ -573,8 +568,9 @@ class HybridRetriever:
         paragraph_scores: list[np.ndarray] = []
         all_keys = sorted(self.lexical.keys_of(doc_ids, version=version))
         for first in range(0, len(all_keys), _EXACT_CHUNK_PARAGRAPHS):
-            vectors = self.sentence_vectors(all_keys[first : first + _EXACT_CHUNK_PARAGRAPHS], version=version)
-            chunk = sorted(vectors)
+            wanted = all_keys[first : first + _EXACT_CHUNK_PARAGRAPHS]
+            vectors = self.sentence_vectors(wanted, version=version)
+            chunk = [key for key in wanted if key in vectors]  # in order; paragraphs without sentences left out
             if not chunk:
                 continue
             counts = np.array([len(vectors[key]) for key in chunk])
@@ -698,6 +694,12 @@ def record_words(record: DocumentRecord) -> frozenset[str]:
     return token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
 
 
+def _overfetch_depth(share: float) -> int:
+    """How deep an unfiltered query must go to hold `CANDIDATES` paragraphs of documents holding
+    `share` of the corpus (1.5 times the expected depth)."""
+    return math.ceil(CANDIDATES / max(share, 1e-9) * OVERFETCH_MARGIN)
+
+
 def _nearest_within(
     search: Callable[..., list[tuple[str, float]]],
     vector: np.ndarray,
@@ -714,7 +716,7 @@ def _nearest_within(
     """
     if restrict is None:
         return search(vector, CANDIDATES)
-    depth = math.ceil(CANDIDATES / max(share, 1e-9) * OVERFETCH_MARGIN)
+    depth = _overfetch_depth(share)
     if depth <= OVERFETCH_MAX_DEPTH:
         allowed = set(restrict)
         found = [(key, score) for key, score in search(vector, depth) if key.split(":", 1)[0] in allowed]
