@@ -18,7 +18,12 @@ run` this script starts on a free port), it ingests the archive slice
 * with the 8 `real_dev` statements and the sample statement in the store:
   hit@1, citation precision, abstention and p50/p95 latency on
   `real_dev/questions.jsonl` and on the sample's `dev_questions.jsonl`, next to
-  the same figures for their statements alone (the look-alike benchmark).
+  the same figures for their statements alone (the look-alike benchmark), and
+  for real_dev again with `bench/judgements/real_dev_at_archive.jsonl`: the
+  paragraphs of other statements a person read and judged for its questions
+  (a fact the same day's fact sheet states again; a near-miss of the 8 that
+  the archive answers), so the "judged" column counts those answers as right
+  or wrong, and says how many cited paragraphs nobody has read.
 
 Stores live under --work (default /tmp/statementbot-bench-archive) and are
 reused, so a second run only re-measures. Not part of the test suite.
@@ -47,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.runtime import build_service  # noqa: E402 - after the path tweak, so the bench runs from a checkout
 from bot.settings import load_settings  # noqa: E402
-from qa.evaluation import load_questions, run_evaluation  # noqa: E402
+from qa.evaluation import Judgement, load_judgements, load_questions, run_evaluation  # noqa: E402
 from qa.service import StatementService  # noqa: E402
 from vectorstore.embeddings import QUERY_TEXTS  # noqa: E402
 from vectorstore.store import HNSW_SEARCH_EF  # noqa: E402
@@ -211,11 +216,16 @@ EVAL_SETS = (
     ("real_dev", REAL_DEV / "questions.jsonl", REAL_DEV / "docs"),
     ("sample dev", SHARED / "eval/dev_questions.jsonl", ROOT / "bot/samples"),
 )
+# Paragraphs of other statements read for a set's questions (`statementbot eval --judgements`).
+JUDGEMENTS = {"real_dev": ROOT / "bench/judgements/real_dev_at_archive.jsonl"}
 
 
-def evaluation(service: StatementService, path: Path) -> dict[str, float | None]:
+def evaluation(
+    service: StatementService, path: Path, judgements: list[Judgement] | None = None
+) -> dict[str, float | None]:
     questions = load_questions(path)
-    summary = run_evaluation(service, questions).to_json()
+    summary = run_evaluation(service, questions, judgements).to_json()
+    judged = summary["judgements"] or {}
     return {
         "hit@1": summary["retrieval"]["hit@1"],
         "citation precision": summary["citations"]["precision"],
@@ -227,7 +237,20 @@ def evaluation(service: StatementService, path: Path) -> dict[str, float | None]
         "false abstentions": summary["abstention"]["false_abstentions"],
         "p50 ms": summary["latency_ms"]["p50"],
         "p95 ms": summary["latency_ms"]["p95"],
+        "questions whose gold judgements changed": judged.get("questions_judged"),
+        "cited paragraphs nobody judged": judged.get("unjudged_citations"),
     }
+
+
+def print_beside(service: StatementService, name: str, questions: Path, alone: dict[str, float | None]) -> None:
+    """A set's figures with the slice beside its statements, next to theirs alone (and judged, where judged)."""
+    with_slice = evaluation(service, questions)
+    judged_path = JUDGEMENTS.get(name)
+    judged = evaluation(service, questions, load_judgements(judged_path)) if judged_path else None
+    print(f"{name}: {'':38} {'alone':>10} {'with slice':>12}" + (f" {'judged':>12}" if judged else ""))
+    for figure, value in with_slice.items():
+        row = f"  {figure:44} {alone[figure]!s:>10} {value!s:>12}"
+        print(row + (f" {judged[figure]!s:>12}" if judged else ""))
 
 
 def measure_ingest(
@@ -349,10 +372,7 @@ def main() -> int:
                 service.warm()
             print(bot_rss(mode, args.work, slice_name if mode != "server" else f"{slice_name}-server-data", server))
             for name, questions_path, _docs in eval_sets:
-                with_slice = evaluation(service, questions_path)
-                print(f"{name}: {'':38} {'alone':>10} {'with slice':>12}")
-                for figure, value in with_slice.items():
-                    print(f"  {figure:44} {alone[name][figure]!s:>10} {value!s:>12}")
+                print_beside(service, name, questions_path, alone[name])
         finally:
             service.close()
             if server is not None:

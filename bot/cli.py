@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score the answerer on a question set (JSON lines)")
     evaluate.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")
     evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument(
+        "--judgements",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="paragraphs read and judged for questions (e.g. at archive scale): those in the store extend the gold",
+    )
     # Exit status 1 when a figure is below its minimum, so CI can hold the figures.
     for name, figure in (
         ("hit", "share of answerable questions citing a gold paragraph"),
@@ -328,11 +334,12 @@ def _cmd_chat(service: StatementService, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(service: StatementService, args: argparse.Namespace) -> int:
-    from qa.evaluation import Minimums, format_summary, load_questions, run_evaluation
+    from qa.evaluation import Minimums, format_summary, load_judgements, load_questions, run_evaluation
 
     _first_use(service, quiet=True)
     questions = load_questions(args.questions)
-    summary = run_evaluation(service, questions)
+    judgements = load_judgements(args.judgements) if args.judgements else None
+    summary = run_evaluation(service, questions, judgements)
     minimums = Minimums(hit=args.min_hit, precision=args.min_precision, facts=args.min_facts, abstain=args.min_abstain)
     missed = minimums.missed(summary)
     if args.json:

@@ -26,6 +26,17 @@ What is measured, and over which questions:
 * latency p50/p95 from `Answer.latency_ms`, the first question left out as
   warm-up when there are more than five.
 
+Judgements (`--judgements FILE`, `load_judgements`) extend the gold for a
+store larger than the one a set was written for: with the whole archive, a
+fact is often stated again by a sibling statement (the same day's fact sheet),
+and a near-miss of 8 statements may be answered by the 6,454. Each line judges
+one paragraph for one question, read by a person: `answers` true makes it gold
+as well (an unanswerable question it answers becomes answerable, scored on the
+judgement's `facts`); false records that it was read and does not answer. Only
+judgements whose paragraph is in the store apply, and every cited paragraph
+that is neither gold nor judged is counted (`unjudged`), so figures that rest
+on unread citations show it.
+
 A question whose `ask` raises a domain error counts as failed everywhere it
 has a denominator; the error is listed. A gold phrase that matches no
 paragraph is a warning, not a crash: the question is then scored on what did
@@ -39,7 +50,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +172,114 @@ def _parse_line(path: Path, number: int, line: str) -> EvalQuestion:
 Ref = tuple[str, str]  # (document id, paragraph label)
 
 
+# Judgements ----------------------------------------------------------------
+_JUDGEMENT_FIELDS = {"id", "document", "paragraph", "answers", "facts", "why"}
+_JUDGEMENT_HINT = (
+    'Each line: {"id": "d02", "document": "<doc id>", "paragraph": "7", "answers": true, '
+    '"facts": [["2027"]], "why": "…"} (facts only for a paragraph that answers).'
+)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A person's reading of one paragraph for one question: does it answer it?"""
+
+    id: str
+    ref: Ref
+    answers: bool
+    facts: tuple[tuple[str, ...], ...] = ()  # for a near-miss it answers: what a right answer holds
+    why: str = ""
+
+
+def load_judgements(path: Path | str) -> list[Judgement]:
+    """Parse a JSON-lines judgement file; a malformed line raises QuestionFileError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QuestionFileError(f"{path}: no such judgement file.", hint="Check the path.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionFileError(f"{path}: cannot be read ({error.__class__.__name__}).") from None
+    judgements: list[Judgement] = []
+    seen: dict[tuple[str, Ref], int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        judgement = _parse_judgement(path, number, line)
+        key = (judgement.id, judgement.ref)
+        if key in seen:
+            raise QuestionFileError(
+                f"{path}, line {number}: {judgement.id} {_marker(judgement.ref, True)} was already judged on line "
+                f"{seen[key]}.",
+                hint=_JUDGEMENT_HINT,
+            )
+        seen[key] = number
+        judgements.append(judgement)
+    return judgements
+
+
+def _parse_judgement(path: Path, number: int, line: str) -> Judgement:
+    where = f"{path}, line {number}"
+    hint = _JUDGEMENT_HINT
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise QuestionFileError(f"{where}: not valid JSON ({error.msg}, column {error.colno}).", hint=hint) from None
+    if not isinstance(data, dict):
+        raise QuestionFileError(f"{where}: expected a JSON object, got {type(data).__name__}.", hint=hint)
+    unknown = sorted(set(data) - _JUDGEMENT_FIELDS)
+    if unknown:
+        raise QuestionFileError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_JUDGEMENT_FIELDS))}.",
+            hint=hint,
+        )
+    for name in ("id", "document", "paragraph"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise QuestionFileError(f"{where}: `{name}` must be a non-empty string.", hint=hint)
+    if not isinstance(data.get("answers"), bool):
+        raise QuestionFileError(f"{where}: `answers` must be true or false.", hint=hint)
+    facts = data.get("facts", [])
+    if not isinstance(facts, list) or not all(
+        isinstance(group, list) and group and all(isinstance(s, str) and s.strip() for s in group) for group in facts
+    ):
+        raise QuestionFileError(f"{where}: `facts` must be a list of non-empty lists of strings.", hint=hint)
+    if facts and not data["answers"]:
+        raise QuestionFileError(f"{where}: `facts` belong to a paragraph that answers.", hint=hint)
+    why = data.get("why", "")
+    if not isinstance(why, str):
+        raise QuestionFileError(f"{where}: `why` must be a string.", hint=hint)
+    return Judgement(
+        id=data["id"].strip(),
+        ref=(data["document"].strip(), data["paragraph"].strip()),
+        answers=data["answers"],
+        facts=tuple(tuple(group) for group in facts),
+        why=why,
+    )
+
+
+def apply_judgements(
+    question: EvalQuestion,
+    units: list[frozenset[Ref]],
+    judgements: Sequence[Judgement],
+    present: frozenset[Ref] | set[Ref],
+) -> tuple[EvalQuestion, list[frozenset[Ref]]]:
+    """The question and its gold units once the judgements of paragraphs in the store are counted.
+
+    A paragraph judged to answer is gold as well: it joins every gold unit (citing it answers as
+    the gold phrase's paragraph does), or, for a near-miss, makes the question answerable with the
+    judgement's facts.
+    """
+    answering = frozenset(j.ref for j in judgements if j.id == question.id and j.answers and j.ref in present)
+    if not answering:
+        return question, units
+    if question.unanswerable:
+        facts = next((j.facts for j in judgements if j.id == question.id and j.answers and j.ref in present), ())
+        return replace(question, unanswerable=False, facts=facts), [answering]
+    if not units:
+        return question, [answering]
+    return question, [unit | answering for unit in units]
+
+
 @dataclass
 class QuestionResult:
     """How one question fared."""
@@ -183,6 +302,9 @@ class QuestionResult:
     answer_chars: int | None = None
     reference: bool = False  # asked for a paragraph by number, answered with it whole (`Answer.reference`)
     error: str | None = None
+    judged: bool = False  # a judgement of a paragraph in the store made it gold (see `apply_judgements`)
+    # Cited paragraphs that are neither gold nor judged either way: what a reader has not checked.
+    unjudged: tuple[Ref, ...] = ()
 
     @property
     def scored(self) -> bool:
@@ -236,6 +358,8 @@ class QuestionResult:
             "answer_chars": self.answer_chars,
             "reference": self.reference,
             "error": self.error,
+            "judged": self.judged,
+            "unjudged": [_ref_json(r) for r in self.unjudged],
         }
 
 
@@ -281,6 +405,9 @@ class EvalSummary:
     multi_document: bool = False
     # Mean length of factoid answers (`QuestionResult.factoid_chars`): the target is on these.
     mean_factoid_chars: float | None = None
+    # With judgements: how many were given and how many name a paragraph of this store (None without).
+    judgements_given: int | None = None
+    judgements_applicable: int | None = None
 
     @property
     def errors(self) -> int:
@@ -330,6 +457,14 @@ class EvalSummary:
                 "warm_up_excluded": self.warm_up_excluded,
             },
             "warnings": list(self.warnings),
+            "judgements": None
+            if self.judgements_given is None
+            else {
+                "given": self.judgements_given,
+                "applicable": self.judgements_applicable,
+                "questions_judged": sum(1 for r in self.results if r.judged),
+                "unjudged_citations": sum(len(r.unjudged) for r in self.results),
+            },
             "per_question": [r.to_json() for r in self.results],
         }
 
@@ -339,20 +474,40 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 # Running -------------------------------------------------------------------
-def run_evaluation(service: StatementService, questions: Sequence[EvalQuestion]) -> EvalSummary:
+def run_evaluation(
+    service: StatementService, questions: Sequence[EvalQuestion], judgements: Sequence[Judgement] | None = None
+) -> EvalSummary:
     """Ask every question (each in a fresh conversation) and score the answers.
 
     The service is warmed first, as the Discord bot is before it says it is ready,
-    so the latency figures are those of answering, not of loading.
+    so the latency figures are those of answering, not of loading. `judgements`
+    (`load_judgements`) extend the gold where their paragraphs are in the store.
     """
     service.warm()
     paragraphs = service.store.paragraphs()
+    present = {(p.doc_id, p.label) for p in paragraphs}
     warnings: list[str] = []
+    judged = list(judgements or ())
+    if judged:
+        asked = {q.id for q in questions}
+        for name in sorted({j.id for j in judged} - asked):
+            warnings.append(f"judgements name question {name!r}, which is not in the question set")
+        absent = sum(1 for j in judged if j.ref not in present)
+        if absent:
+            warnings.append(f"{absent} of {len(judged)} judgements name paragraphs not in this store; not counted")
     results = []
     for question in questions:
         units = resolve_gold(question, paragraphs, warnings)
-        results.append(_evaluate_one(service, question, units))
-    return summarise(results, warnings, multi_document=len({p.doc_id for p in paragraphs}) > 1)
+        scored_as, scored_units = apply_judgements(question, units, judged, present)
+        read = frozenset(j.ref for j in judged if j.id == question.id and j.ref in present)
+        result = _evaluate_one(service, scored_as, scored_units, read=read)
+        result.judged = scored_units != units
+        results.append(result)
+    summary = summarise(results, warnings, multi_document=len({p.doc_id for p in paragraphs}) > 1)
+    if judgements is not None:
+        summary.judgements_given = len(judged)
+        summary.judgements_applicable = sum(1 for j in judged if j.ref in present)
+    return summary
 
 
 def resolve_gold(
@@ -378,7 +533,14 @@ def resolve_gold(
     return units
 
 
-def _evaluate_one(service: StatementService, question: EvalQuestion, units: list[frozenset[Ref]]) -> QuestionResult:
+def _evaluate_one(
+    service: StatementService,
+    question: EvalQuestion,
+    units: list[frozenset[Ref]],
+    *,
+    read: frozenset[Ref] = frozenset(),
+) -> QuestionResult:
+    """Ask one question and score its answer; `read` are paragraphs judged for it (either way)."""
     gold_refs = frozenset().union(*units) if units else frozenset()
     result = QuestionResult(
         id=question.id,
@@ -404,6 +566,7 @@ def _evaluate_one(service: StatementService, question: EvalQuestion, units: list
     result.cited = tuple(dict.fromkeys((c.doc_id, c.label) for c in answer.citations))
     if not answer.abstained:
         result.answer_chars = len(answer.text)
+        result.unjudged = tuple(ref for ref in result.cited if ref not in gold_refs and ref not in read)
     if question.unanswerable:
         return result
     if units:
@@ -622,6 +785,14 @@ def format_summary(summary: EvalSummary, *, width: int = 110) -> str:
         f"{summary.mean_factoid_chars or 0:.0f} (without paragraphs asked for by number and list questions)",
         f"Latency     p50 {_ms(summary.latency_p50_ms)}  p95 {_ms(summary.latency_p95_ms)}  "
         f"({summary.latency_samples} timed{', first left out as warm-up' if summary.warm_up_excluded else ''})",
+    ]
+    judged = s["judgements"]
+    if judged is not None:
+        lines.append(
+            f"Judgements  {judged['applicable']}/{judged['given']} name paragraphs of this store; they changed the gold"
+            f" of {judged['questions_judged']} questions; {judged['unjudged_citations']} cited paragraphs not judged"
+        )
+    lines += [
         rule,
     ]
     return "\n".join(lines)

@@ -15,10 +15,14 @@ from hypothesis import strategies as st
 
 from errors import StatementbotError
 from qa.evaluation import (
+    EvalQuestion,
+    Judgement,
     Minimums,
     QuestionFileError,
     QuestionResult,
+    apply_judgements,
     format_summary,
+    load_judgements,
     load_questions,
     percentile,
     resolve_gold,
@@ -105,6 +109,115 @@ def test_missing_question_file_is_an_error(tmp_path: Path) -> None:
     """A path that does not exist is a domain error, not a traceback."""
     with pytest.raises(QuestionFileError, match="no such question file"):
         load_questions(tmp_path / "nope.jsonl")
+
+
+# Judgements ------------------------------------------------------------------
+def test_shipped_judgements_load_and_name_real_dev_questions() -> None:
+    """The archive-scale judgements of real_dev parse, and each names a question of the set."""
+    judgements = load_judgements(ROOT / "bench" / "judgements" / "real_dev_at_archive.jsonl")
+    assert len(judgements) >= 20
+    assert any(j.answers for j in judgements)
+    assert any(not j.answers for j in judgements)
+    assert all(j.why for j in judgements)  # every reading says what the paragraph holds
+    real_dev = ROOT.parent / "shared" / "eval" / "real_dev" / "questions.jsonl"
+    if real_dev.exists():
+        ids = {q.id for q in load_questions(real_dev)}
+        assert {j.id for j in judgements} <= ids
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"id": "a", "document": "d", "paragraph": "1"}', "`answers` must be true or false"),
+        ('{"id": "a", "document": "", "paragraph": "1", "answers": true}', "`document` must be a non-empty string"),
+        ('{"id": "a", "document": "d", "paragraph": 1, "answers": true}', "`paragraph` must be a non-empty string"),
+        ('{"id": "a", "document": "d", "paragraph": "1", "answers": true, "gold": []}', "unknown field(s) gold"),
+        ('{"id": "a", "document": "d", "paragraph": "1", "answers": false, "facts": [["x"]]}', "belong to a paragraph"),
+        ('{"id": "a", "document": "d", "paragraph": "1", "answers": true, "facts": "x"}', "`facts` must be a list"),
+        ('{"id": "v01", "document": "d", "paragraph": "2", "answers": false}', "already judged on line 1"),
+    ],
+)
+def test_malformed_judgement_is_an_error_naming_its_line(tmp_path: Path, line: str, expected: str) -> None:
+    """Any malformed judgement fails the file with a message naming the line and showing what a line looks like."""
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"id": "v01", "document": "d", "paragraph": "2", "answers": true}\n\n' + line + "\n")
+    with pytest.raises(QuestionFileError) as caught:
+        load_judgements(path)
+    assert "line 3" in str(caught.value)
+    assert expected in str(caught.value)
+    assert '"answers": true' in caught.value.user_message()
+    with pytest.raises(QuestionFileError, match="no such judgement file"):
+        load_judgements(tmp_path / "nope.jsonl")
+
+
+def test_judged_paragraphs_join_the_gold_only_where_the_store_holds_them() -> None:
+    """A paragraph judged to answer joins every gold unit; a near-miss it answers becomes answerable with the
+    judgement's facts; a judgement that does not answer, or of a paragraph not in the store, changes nothing."""
+    asked = EvalQuestion("q1", "When?", gold=("x",), facts=(("2027",),))
+    near_miss = EvalQuestion("q2", "Which base?", unanswerable=True)
+    judgements = [
+        Judgement("q1", ("sheet", "7"), True),
+        Judgement("q1", ("other", "3"), False),
+        Judgement("q2", ("sheet", "7"), True, facts=(("Stirling",),)),
+        Judgement("q2", ("elsewhere", "1"), True, facts=(("Perth",),)),
+    ]
+    present = {("doc", "6"), ("doc", "2"), ("sheet", "7"), ("other", "3")}
+    units = [frozenset({("doc", "6")}), frozenset({("doc", "2")})]
+    question, extended = apply_judgements(asked, units, judgements, present)
+    assert question is asked
+    assert extended == [frozenset({("doc", "6"), ("sheet", "7")}), frozenset({("doc", "2"), ("sheet", "7")})]
+    question, extended = apply_judgements(near_miss, [], judgements, present)
+    assert (question.unanswerable, question.facts, extended) == (False, (("Stirling",),), [frozenset({("sheet", "7")})])
+    alone = {("doc", "6"), ("doc", "2")}  # the statements a set was written for: judgements of others do nothing
+    assert apply_judgements(asked, units, judgements, alone) == (asked, units)
+    assert apply_judgements(near_miss, [], judgements, alone) == (near_miss, [])
+
+
+def test_judgements_are_scored_on_real_answers(service: StatementService, tmp_path: Path) -> None:
+    """With judgements, a judged paragraph counts as gold, a near-miss it answers is scored as answerable, a
+    citation read and judged wrong is not "unjudged", and judgements naming other stores or questions are warned of."""
+    questions = load_questions(
+        write_questions(
+            tmp_path / "q.jsonl",
+            [
+                {"id": "j1", "question": "What does paragraph 9 say?", "gold": ["Edgewing"]},
+                {"id": "j2", "question": "What does paragraph 9 say?", "gold": ["Edgewing"]},
+                {"id": "j3", "question": "What does paragraph 11 say?", "gold": ["Edgewing"]},
+                {"id": "j4", "question": "What does paragraph 12 say?", "unanswerable": True},
+            ],
+        )
+    )
+    judgements = [
+        Judgement("j1", (DOC, "9"), True),  # ¶9 read, and judged to answer j1
+        Judgement("j2", (DOC, "9"), False),  # read, and judged not to answer j2
+        Judgement("j4", (DOC, "12"), True, facts=(("GIGO",),)),
+        Judgement("j4", ("another-statement", "3"), True),
+        Judgement("zz", (DOC, "1"), True),
+    ]
+    plain = {r.id: r for r in run_evaluation(service, questions).results}
+    judged = run_evaluation(service, questions, judgements)
+    by_id = {r.id: r for r in judged.results}
+    assert plain["j1"].cited == ((DOC, "9"),)
+    assert not plain["j1"].gold_cited
+    assert plain["j1"].unjudged == ((DOC, "9"),)
+    assert by_id["j1"].gold_cited
+    assert by_id["j1"].judged
+    assert by_id["j1"].unjudged == ()
+    assert not by_id["j2"].gold_cited
+    assert not by_id["j2"].judged
+    assert by_id["j2"].unjudged == ()
+    assert by_id["j3"].unjudged == ((DOC, "11"),)  # cited, not gold, never read
+    assert plain["j4"].unanswerable
+    assert not plain["j4"].ok
+    assert not by_id["j4"].unanswerable
+    assert by_id["j4"].ok
+    assert by_id["j4"].facts_ok
+    report = judged.to_json()
+    assert report["judgements"] == {"given": 5, "applicable": 4, "questions_judged": 2, "unjudged_citations": 1}
+    assert any("'zz'" in w for w in judged.warnings)
+    assert any("1 of 5 judgements name paragraphs not in this store" in w for w in judged.warnings)
+    assert "cited paragraphs not judged" in format_summary(judged)
 
 
 # Arithmetic ----------------------------------------------------------------
@@ -325,13 +438,16 @@ def test_json_report_has_stable_keys_and_serialises(small_run: tuple) -> None:
     report = json.loads(json.dumps(summary.to_json()))
     assert list(report) == [
         "questions", "answerable", "unanswerable", "multi", "errors", "passed", "retrieval", "citations",
-        "facts", "abstention", "answer_chars_mean", "factoid_chars_mean", "latency_ms", "warnings", "per_question",
+        "facts", "abstention", "answer_chars_mean", "factoid_chars_mean", "latency_ms", "warnings", "judgements",
+        "per_question",
     ]  # fmt: skip
+    assert report["judgements"] is None  # no judgement file given
     assert set(report["retrieval"]) == {"scored", "depth", "hit@1", "hit@3", "hit@5", "mrr"}
     assert set(report["latency_ms"]) == {"p50", "p95", "samples", "warm_up_excluded"}
     assert set(report["per_question"][0]) == {
         "id", "question", "unanswerable", "multi", "ok", "abstained", "cited", "gold", "retrieval_rank",
         "facts_ok", "missing_facts", "precision", "recall", "latency_ms", "answer_chars", "reference", "error",
+        "judged", "unjudged",
     }  # fmt: skip
     assert report["per_question"][0]["cited"] == [{"document": DOC, "paragraph": "12"}]
     assert (report["questions"], report["multi"], report["unanswerable"]) == (7, 1, 1)
@@ -380,6 +496,26 @@ def test_eval_command_runs_on_a_question_file(data_dir: Path, service: Statement
     )  # fmt: skip
     assert text.returncode == 1
     assert "no such question file" in text.stderr
+    judgements = tmp_path / "judged.jsonl"
+    judgements.write_text(
+        json.dumps({"id": "c2", "document": DOC, "paragraph": "12", "answers": True, "facts": [["GIGO"]], "why": "t"})
+        + "\n"
+    )
+    judged = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", str(path), "--json", "--judgements", str(judgements)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+    report = json.loads(judged.stdout)
+    assert report["judgements"]["given"] == 1
+    assert report["judgements"]["questions_judged"] == 1
+    assert report["per_question"][1]["judged"] is True
+    assert report["per_question"][1]["unanswerable"] is False  # the judged paragraph answers it in this store
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", str(path), "--judgements", str(tmp_path / "nope.jsonl")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "no such judgement file" in missing.stderr
 
 
 def test_minimums_name_each_figure_below_its_threshold() -> None:
