@@ -82,6 +82,9 @@ class QuestionScope:
     date_to: date | None = None
     doc_ids: tuple[str, ...] | None = None
     naming_words: frozenset[str] = frozenset()  # question words that chose the statement, not the topic
+    # The statements the name matched equally well when `doc_ids` kept only the newest of them: a
+    # paragraph the newest lacks ("paragraph 30 of the India-US statement") is asked of the others.
+    series: tuple[str, ...] = ()
 
     @property
     def names_time(self) -> bool:
@@ -220,7 +223,8 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
       States and India", not the Quad declaration whose title lists Australia,
       India, Japan and the United States.
     * Several statements of a series match equally: the newest is meant,
-      unless the question names a time.
+      unless the question names a time (the others are kept as `series`, for
+      a paragraph number the newest does not have).
     * What the statement is about, after its kind noun ("the readout *of
       Biden's call with Xi*", "the fact sheet *on the NATO summit in
       Madrid*"), is matched with the name against titles; every statement
@@ -248,6 +252,7 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     if not named and not topic_terms:
         named, naming_words = _named_documents(name_terms, documents)
     named = _of_the_kind_named(question, named, documents)
+    series: tuple[str, ...] = ()
     if named and date_from is not None:
         dated = sorted(set(named) & set(in_time))
         named = dated or named
@@ -256,12 +261,15 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     elif named and not by_topic:  # a topic keeps every statement it names: the content chooses
         named = _best_covered(question, named, documents)
         newest = max(documents[d].date or date.min for d in named)
+        if len(named) > 1:
+            series = tuple(sorted(named))
         named = [d for d in named if (documents[d].date or date.min) == newest]
     return QuestionScope(
         date_from=date_from,
         date_to=date_to,
         doc_ids=tuple(sorted(named)) if named else None,
         naming_words=naming_words,
+        series=series if len(series) > len(named) else (),
     )
 
 

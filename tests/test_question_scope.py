@@ -8,12 +8,14 @@ store and model.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from errors import UnknownDocument
 from qa.question import question_scope, resolve_document, statement_name_terms, statement_topic_terms, time_scope
 from qa.service import StatementService
+from vectorstore.embeddings import Embedder
 from vectorstore.store import DocumentRecord
 
 TODAY = date(2026, 12, 2)
@@ -161,6 +163,53 @@ def test_a_name_prefers_the_title_its_words_cover_best() -> None:
     # A named time keeps every statement of that time it names; coverage does not pick among them.
     scope = question_scope("In the 2024 G7 statement, what was said?", DOCUMENTS, today=TODAY)
     assert scope.doc_ids == ("g7-syria-2024", "g7-ukraine-2024")
+
+
+def test_a_series_keeps_its_older_statements_beside_the_newest() -> None:
+    """'the AUKUS statement' is the newest of two with that title; the older stays as the series (for a
+    paragraph number the newest lacks), and a named time or a single match leaves no series."""
+    scope = question_scope("What does paragraph 3 of the AUKUS statement say?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("aukus-2023",)
+    assert scope.series == ("aukus-2021", "aukus-2023")
+    assert question_scope("What did the 2021 AUKUS statement say?", DOCUMENTS, today=TODAY).series == ()
+    assert question_scope("What did the Camp David statement say?", DOCUMENTS, today=TODAY).series == ()
+
+
+def test_a_paragraph_the_newest_of_a_series_lacks_is_read_from_the_newest_that_has_it(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """'paragraph 3 of the AUKUS statement' is the newest AUKUS statement's ¶3 when it has one, else the
+    newest older one's; a number none of them has is answered with the newest's paragraphs, citing nothing."""
+    from bot.runtime import build_service
+    from bot.settings import load_settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    aukus = "Joint Leaders Statement on AUKUS"
+    bodies = {
+        "2021-09-15-aukus.md": ("2021-09-15", aukus, ["Forming AUKUS.", "Sharing tech.", "Submarines for Australia."]),
+        "2023-03-13-aukus.md": ("2023-03-13", aukus, ["The pathway is set.", "Rotations begin in 2027."]),
+        # Newer than the older AUKUS statement and with a ¶3: the series, not the store, is asked.
+        "2022-05-24-quad.md": ("2022-05-24", "Quad Joint Leaders' Statement", ["Quad one.", "Quad two.", "Quad 3."]),
+    }
+    for name, (day, title, paragraphs) in bodies.items():
+        numbered = "\n\n".join(f"{n}. {text}" for n, text in enumerate(paragraphs, start=1))
+        (docs / name).write_text(f"---\ndate: '{day}'\ntitle: \"{title}\"\n---\n\n{numbered}\n", encoding="utf-8")
+    service = build_service(load_settings(data_dir=tmp_path / "data", llm_provider="none"), embedder=embedder)
+    try:
+        assert service.ingest_paths([docs]).ok
+        second = service.ask("What does paragraph 2 of the AUKUS statement say?")
+        third = service.ask("What does paragraph 3 of the AUKUS statement say?")
+        missing = service.ask("What does paragraph 9 of the AUKUS statement say?")
+    finally:
+        service.close()
+    assert [(c.doc_id, c.label) for c in second.citations] == [("2023-03-13-aukus", "2")]
+    assert [(c.doc_id, c.label) for c in third.citations] == [("2021-09-15-aukus", "3")]
+    assert "Submarines for Australia" in third.text
+    assert missing.abstained
+    assert missing.citations == ()
+    assert "2023-03-13-aukus" in missing.text
+    assert "no ¶9" in missing.text
 
 
 def test_a_named_day_picks_that_days_statement_else_its_month() -> None:
