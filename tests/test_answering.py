@@ -605,6 +605,13 @@ def test_warming_up_holds_every_sentence_vector_and_answers_the_same(service: St
     assert held is not None
     assert held.version == service.store.corpus_version()
     assert held.matrix.shape[0] == service.store.sentence_count() > 0
+    # What a first question naming a statement read: which titles hold each word, each document's BM25 keys.
+    from qa import question as question_module
+
+    warmed_titles = question_module._last_title_owners
+    assert warmed_titles is not None
+    assert warmed_titles.documents is service.retriever.documents()
+    assert service.retriever.lexical._keys_by_document is not None
     after = service.ask(question)
     assert (after.text, after.citations) == (before.text, before.citations)
     assert "end of 2025" in after.text
