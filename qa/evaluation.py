@@ -93,12 +93,7 @@ class EvalQuestion:
 def load_questions(path: Path | str) -> list[EvalQuestion]:
     """Parse a JSON-lines question set; any malformed line raises QuestionFileError naming it."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QuestionFileError(f"{path}: no such question file.", hint="Check the path.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise QuestionFileError(f"{path}: cannot be read ({error.__class__.__name__}).") from None
+    text = _read(path, "question file")
     questions: list[EvalQuestion] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -114,6 +109,23 @@ def load_questions(path: Path | str) -> list[EvalQuestion]:
     if not questions:
         raise QuestionFileError(f"{path}: the file holds no questions.")
     return questions
+
+
+def _read(path: Path, what: str) -> str:
+    """A JSON-lines file's text; a missing or unreadable file raises QuestionFileError saying so."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QuestionFileError(f"{path}: no such {what}.", hint="Check the path.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionFileError(f"{path}: cannot be read ({error.__class__.__name__}).") from None
+
+
+def _facts_ok(facts: object) -> bool:
+    """`facts` is a list of non-empty lists of non-empty strings."""
+    return isinstance(facts, list) and all(
+        isinstance(group, list) and group and all(isinstance(s, str) and s.strip() for s in group) for group in facts
+    )
 
 
 def _parse_line(path: Path, number: int, line: str) -> EvalQuestion:
@@ -140,9 +152,7 @@ def _parse_line(path: Path, number: int, line: str) -> EvalQuestion:
     if not isinstance(gold, list) or not all(isinstance(g, str) and g.strip() for g in gold):
         raise QuestionFileError(f"{where}: `gold` must be a list of non-empty strings.")
     facts = data.get("facts", [])
-    if not isinstance(facts, list) or not all(
-        isinstance(group, list) and group and all(isinstance(s, str) and s.strip() for s in group) for group in facts
-    ):
+    if not _facts_ok(facts):
         raise QuestionFileError(
             f'{where}: `facts` must be a list of non-empty lists of strings, e.g. [["2035"], ["GCAP", "Global"]].'
         )
@@ -194,12 +204,7 @@ class Judgement:
 def load_judgements(path: Path | str) -> list[Judgement]:
     """Parse a JSON-lines judgement file; a malformed line raises QuestionFileError naming it."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QuestionFileError(f"{path}: no such judgement file.", hint="Check the path.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise QuestionFileError(f"{path}: cannot be read ({error.__class__.__name__}).") from None
+    text = _read(path, "judgement file")
     judgements: list[Judgement] = []
     seen: dict[tuple[str, Ref], int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -239,9 +244,7 @@ def _parse_judgement(path: Path, number: int, line: str) -> Judgement:
     if not isinstance(data.get("answers"), bool):
         raise QuestionFileError(f"{where}: `answers` must be true or false.", hint=hint)
     facts = data.get("facts", [])
-    if not isinstance(facts, list) or not all(
-        isinstance(group, list) and group and all(isinstance(s, str) and s.strip() for s in group) for group in facts
-    ):
+    if not _facts_ok(facts):
         raise QuestionFileError(f"{where}: `facts` must be a list of non-empty lists of strings.", hint=hint)
     if facts and not data["answers"]:
         raise QuestionFileError(f"{where}: `facts` belong to a paragraph that answers.", hint=hint)
