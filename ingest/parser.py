@@ -27,7 +27,7 @@ from ingest.models import (
     slugify,
 )
 from ingest.sentences import split_sentences
-from ingest.text import MONTH_PATTERN, MONTHS
+from ingest.text import MONTH_PATTERN, MONTHS, without_silent_characters
 
 if TYPE_CHECKING:  # the loaders import this module (for numbered_sequence), so only for types
     from ingest.loaders import LoadedText
@@ -428,6 +428,9 @@ def parse_statement(
     first line when it looks like one (``title_hint`` when it does not) and the
     date the first one written near the top.
     """
+    text = without_silent_characters(text)
+    title = without_silent_characters(title) if title else title
+    title_hint = without_silent_characters(title_hint) if title_hint else title_hint
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if not any(line.strip() for line in lines):
         raise UnreadableDocument(source, "is empty")

@@ -49,6 +49,18 @@ STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"[\w]+", re.UNICODE)
 
+# Typesetting hints that print nothing: the soft hyphen, the zero-width space, the word joiner
+# ("Biden-\u2060Harris" in 649 of the archive's 6,454 titles) and the zero-width no-break space
+# (BOM). They split words for BM25 and stemming, and a title listing shows them as escapes.
+# Bidi controls and the zero-width (non-)joiner are not among them: they change what a reader
+# sees or how a script joins, so they stay and are shown escaped (`ingest.display.shown`).
+_SILENT = re.compile("[\u00ad\u200b\u2060\ufeff]")
+
+
+def without_silent_characters(text: str) -> str:
+    """`text` without soft hyphens, zero-width spaces, word joiners and BOMs."""
+    return _SILENT.sub("", text)
+
 
 def fold(text: str) -> str:
     """NFKC-normalised, lowercased, curly apostrophes made straight."""

@@ -181,6 +181,25 @@ def test_markdown_loses_markup_but_keeps_numbering_and_text(tmp_path: Path) -> N
     )
 
 
+def test_silent_typesetting_characters_leave_titles_and_paragraphs(tmp_path: Path) -> None:
+    """Word joiners ("Biden-\u2060Harris", as the archive's YAML titles write them), soft hyphens and zero-width
+    spaces print nothing: they are dropped from the title and the text, so listings do not show them as escapes
+    and BM25 reads whole words. A bidi override is not silent: it stays, for `shown` to escape."""
+    from ingest.display import shown
+    from ingest.parser import parse_loaded
+
+    path = write(
+        tmp_path,
+        "fact-sheet.md",
+        '---\ntitle: "FACT SHEET: Biden-\\u2060Harris Administration Acts\\u202e"\ndate: 2023-02-17\n---\n\n'
+        "The Ad\u00administration de\u200bployed teams within hours.\n",
+    )
+    document = parse_loaded(load_path(path))
+    assert document.title == "FACT SHEET: Biden-Harris Administration Acts\u202e"
+    assert shown(document.title) == "FACT SHEET: Biden-Harris Administration Acts\\u202e"
+    assert document.paragraphs[0].text == "The Administration deployed teams within hours."
+
+
 def test_markdown_wrapped_line_starting_with_a_year_is_not_a_list_item() -> None:
     """Only "1." may interrupt a paragraph, so hard-wrapped prose is not split."""
     loaded = load_bytes(b"Adopted in May\n2019. The text follows.\n", name="s.markdown")
