@@ -211,6 +211,58 @@ def statement_topic_terms(question: str) -> list[str]:
     return [term for term in dict.fromkeys(terms) if term not in STOPWORDS]
 
 
+def _day_number(word: str | None) -> int | None:
+    """A day of the month written as a word ("2", "2nd"), else None."""
+    if word is None:
+        return None
+    digits = word.rstrip("stndrh")
+    return int(digits) if digits.isdigit() and 1 <= int(digits) <= 31 else None
+
+
+def _month_and_day(words: Sequence[str], index: int) -> tuple[int, int | None]:
+    """The month at `words[index]` and the day written beside it ("April 2", "2 April"), if any."""
+    after = words[index + 1] if index + 1 < len(words) else None
+    before = words[index - 1] if index >= 1 else None
+    return _MONTHS[words[index]], _day_number(after) or _day_number(before)
+
+
+def statement_month(question: str) -> tuple[int, int | None] | None:
+    """A month (and day) said as a statement's attribute without a year, within its name or its topic:
+    "the G7 *october* statement", "the readout of Biden's *April 2* call with Xi". A month elsewhere in
+    the question is its content ("what did the G7 statement say about the October elections?")."""
+    words = [w.lower().strip(".,'’") for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
+    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+    for index, word in enumerate(words):
+        if word not in DOCUMENT_KINDS:
+            continue
+        cursor = index - 1
+        while cursor >= 0 and index - cursor <= 6 and words[cursor] not in _NAME_STOPS:
+            if words[cursor] in _MONTHS:
+                return _month_and_day(words, cursor)
+            cursor -= 1
+    for match in _TOPIC_AFTER_KIND.finditer(unicodedata.normalize("NFKC", question)):
+        topic = [w.lower().strip(".,'’") for w in _WORD.findall(match["topic"])]
+        for index, word in enumerate(topic):
+            if word in _TOPIC_ENDS:
+                break
+            if word in _MONTHS:
+                return _month_and_day(topic, index)
+    return None
+
+
+def _of_the_month(
+    named: list[str], documents: Mapping[str, DocumentRecord], month_day: tuple[int, int | None]
+) -> list[str]:
+    """Of the named documents, those dated in the month (on the day, when one is given), where any are."""
+    month, day = month_day
+
+    def dated_then(doc_id: str) -> bool:
+        when = documents[doc_id].date
+        return when is not None and when.month == month and (day is None or when.day == day)
+
+    return [doc_id for doc_id in named if dated_then(doc_id)] or named
+
+
 def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, today: date) -> QuestionScope:
     """The filter a question implies, matched against the stored documents' titles and dates.
 
@@ -224,7 +276,9 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
       India, Japan and the United States.
     * Several statements of a series match equally: the newest is meant,
       unless the question names a time (the others are kept as `series`, for
-      a paragraph number the newest does not have).
+      a paragraph number the newest does not have). A month without a year
+      in the name or topic ("the G7 october statement", "Biden's April 2 call
+      with Xi") keeps those dated in that month (on that day), where any are.
     * What the statement is about, after its kind noun ("the readout *of
       Biden's call with Xi*", "the fact sheet *on the NATO summit in
       Madrid*"), is matched with the name against titles; every statement
@@ -252,6 +306,10 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     if not named and not topic_terms:
         named, naming_words = _named_documents(name_terms, documents)
     named = _of_the_kind_named(question, named, documents)
+    # "the G7 october statement": a month without a year, said as the statement's attribute.
+    month_day = statement_month(question) if date_from is None and named else None
+    if month_day is not None:
+        named = _of_the_month(named, documents, month_day)
     series: tuple[str, ...] = ()
     if named and date_from is not None:
         dated = sorted(set(named) & set(in_time))

@@ -165,6 +165,20 @@ def test_a_name_prefers_the_title_its_words_cover_best() -> None:
     assert scope.doc_ids == ("g7-syria-2024", "g7-ukraine-2024")
 
 
+def test_a_month_in_the_name_or_topic_keeps_the_statements_of_that_month() -> None:
+    """'the G7 december statement' is the G7 statement of December, not the best-covered newest; 'Biden's April 2
+    call with Xi' is that day's readout of the two; a month in the content, or one no named statement is dated in,
+    changes nothing."""
+    scope = question_scope("Which regions did it name, according to the G7 december statement?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-syria-2024",)
+    scope = question_scope("In the readout of Biden's April 2 call with Xi, what about chips?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("xi-call-2024",)
+    scope = question_scope("What did the G7 statement say about the December elections?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-ukraine-2024",)
+    scope = question_scope("What did the G7 march statement say?", DOCUMENTS, today=TODAY)
+    assert scope.doc_ids == ("g7-ukraine-2024",)
+
+
 def test_a_series_keeps_its_older_statements_beside_the_newest() -> None:
     """'the AUKUS statement' is the newest of two with that title; the older stays as the series (for a
     paragraph number the newest lacks), and a named time or a single match leaves no series."""
