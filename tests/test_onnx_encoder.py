@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,28 @@ def test_a_small_ingest_does_not_pay_for_the_export(tmp_path: Path, monkeypatch:
     small.encode([*texts, "one more"])  # past the threshold
     assert len(exports) == 1
     assert small.backend == "torch"
+
+
+def test_warm_up_makes_the_export_when_none_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running process on a fresh machine (only the bundled sample ingested, so no export yet) makes the
+    export when it warms up, and answers through ONNX from the first question."""
+    machine = Embedder(backend="onnx")._onnx_encoder()
+    machine.load()  # this machine's export, made once and cached: copied below instead of exported again
+    exports: list[Path] = []
+
+    def copied_export(self: OnnxMiniLM, path: Path) -> None:
+        exports.append(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(machine._path, path)
+
+    monkeypatch.setattr(onnx_encoder, "default_cache_dir", lambda: tmp_path / "empty-cache")
+    monkeypatch.setattr(OnnxMiniLM, "_export", copied_export)
+    fresh = Embedder(backend="onnx")
+    assert not fresh._onnx_encoder().exported()
+    fresh.warm()
+    assert len(exports) == 1
+    assert fresh._onnx is not None
+    assert fresh._onnx.loaded
 
 
 def test_an_unknown_backend_is_refused() -> None:

@@ -106,12 +106,15 @@ class Embedder:
     def warm(self) -> None:
         """Load what answering a question needs, so the first question is not slower.
 
-        A long-running process (the Discord bot) opens the ONNX session when an export is
-        cached: it embeds a question and its variants about twice as fast as the NumPy
-        encoder (measured 76 vs 152 ms for 8 texts on a loaded machine). A one-shot `ask`
-        never calls this and keeps the NumPy encoder, which loads in a tenth of a second.
+        A long-running process (the Discord bot, `eval`) opens the ONNX session: it embeds a
+        question and its variants about twice as fast as the NumPy encoder (measured 76 vs
+        152 ms for 8 texts on a loaded machine). With no export cached it makes one first
+        (~14 s, once per machine and model): an ingest makes it only past `onnx_after_texts`,
+        so a fresh install holding just the bundled sample answered on the NumPy encoder
+        (the sample's p50 77 ms against 28 ms). A one-shot `ask` never calls this and keeps
+        the NumPy encoder, which loads in a tenth of a second.
         """
-        if self.backend == "onnx" and self._onnx_encoder().exported():
+        if self.backend == "onnx":
             try:
                 self._onnx_encoder().encode(["warm up"])
                 return
