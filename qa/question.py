@@ -6,7 +6,7 @@ import calendar
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -145,26 +145,45 @@ def _leads_to_kind(rest: str) -> bool:
     return False
 
 
+def _question_words(text: str) -> list[str]:
+    """The words of `text`: NFKC, lower case, without edge dots and apostrophes or a possessive 's."""
+    words = [w.lower().strip(".'’") for w in _WORD.findall(unicodedata.normalize("NFKC", text))]
+    return [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+
+
+def _names(word: str) -> bool:
+    """Whether a word before a kind noun can be part of the name: not a time or another kind noun."""
+    is_time = word.isdigit() or word in _MONTHS or word in {"year", "last", "past"}
+    return word not in DOCUMENT_KINDS and not is_time
+
+
+def _name_window(words: Sequence[str], index: int) -> list[int]:
+    """The positions read backwards from the kind noun at `index` to a determiner or preposition, up to six
+    name words (times and kind nouns on the way are read, not counted)."""
+    window: list[int] = []
+    kept = 0
+    cursor = index - 1
+    while cursor >= 0 and kept < 6 and words[cursor] not in _NAME_STOPS:
+        window.append(cursor)
+        kept += _names(words[cursor])
+        cursor -= 1
+    return window
+
+
 def statement_name_terms(question: str) -> list[str]:
     """Words that name a statement: those just before a kind noun ("the *Quad* statement", "the *AUKUS* one").
 
     Read backwards from each kind noun to a determiner or preposition; years,
     months and other kind nouns are skipped (they are time or kind, not name).
     """
-    words = [w.lower().strip(".'’") for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
-    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+    words = _question_words(question)
     names: list[str] = []
     for index, word in enumerate(words):
         if word not in DOCUMENT_KINDS or index == 0:
             continue
-        cursor = index - 1
-        span: list[str] = []
-        while cursor >= 0 and len(span) < 6 and words[cursor] not in _NAME_STOPS:
-            candidate = words[cursor]
-            is_time = candidate.isdigit() or candidate in _MONTHS or candidate in {"year", "last", "past"}
-            if candidate not in DOCUMENT_KINDS and not is_time:
-                span.append(candidate)
-            cursor -= 1
+        window = _name_window(words, index)
+        span = [words[position] for position in window if _names(words[position])]
+        cursor = (window[-1] if window else index) - 1
         # "the Spirit of the Quad statement", "the Spirit of Camp David statement": "of" joins a
         # longer name; keep reading past it. Not past a number: "paragraph 14 of the Quad
         # statement" refers to a part of the statement, which its name does not hold.
@@ -195,19 +214,24 @@ _TOPIC_ENDS = frozenset(
 )
 
 
+def _topic_spans(question: str) -> Iterator[list[str]]:
+    """The words of each topic said after a kind noun, up to the word where the question goes on."""
+    for match in _TOPIC_AFTER_KIND.finditer(unicodedata.normalize("NFKC", question)):
+        words = _question_words(match["topic"])
+        end = next((position for position, word in enumerate(words) if word in _TOPIC_ENDS), len(words))
+        yield words[:end]
+
+
 def statement_topic_terms(question: str) -> list[str]:
     """Words that say what a named statement is about, after its kind noun ("the statement *on
     Ukraine*"), up to punctuation or a word that ends a name; years and months are time, not topic."""
-    terms: list[str] = []
-    for match in _TOPIC_AFTER_KIND.finditer(unicodedata.normalize("NFKC", question)):
-        for raw in _WORD.findall(match["topic"]):
-            word = raw.lower().strip(".'’")
-            word = word[:-2] if word.endswith(("'s", "’s")) else word
-            if word in _TOPIC_ENDS:
-                break
-            if word.isdigit() or word in _MONTHS or word in DOCUMENT_KINDS:
-                continue
-            terms.extend(tokenize(word))
+    terms = [
+        term
+        for span in _topic_spans(question)
+        for word in span
+        if not (word.isdigit() or word in _MONTHS or word in DOCUMENT_KINDS)
+        for term in tokenize(word)
+    ]
     return [term for term in dict.fromkeys(terms) if term not in STOPWORDS]
 
 
@@ -230,23 +254,16 @@ def statement_month(question: str) -> tuple[int, int | None] | None:
     """A month (and day) said as a statement's attribute without a year, within its name or its topic:
     "the G7 *october* statement", "the readout of Biden's *April 2* call with Xi". A month elsewhere in
     the question is its content ("what did the G7 statement say about the October elections?")."""
-    words = [w.lower().strip(".,'’") for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
-    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+    words = _question_words(question)
     for index, word in enumerate(words):
-        if word not in DOCUMENT_KINDS:
-            continue
-        cursor = index - 1
-        while cursor >= 0 and index - cursor <= 6 and words[cursor] not in _NAME_STOPS:
-            if words[cursor] in _MONTHS:
-                return _month_and_day(words, cursor)
-            cursor -= 1
-    for match in _TOPIC_AFTER_KIND.finditer(unicodedata.normalize("NFKC", question)):
-        topic = [w.lower().strip(".,'’") for w in _WORD.findall(match["topic"])]
-        for index, word in enumerate(topic):
-            if word in _TOPIC_ENDS:
-                break
+        if word in DOCUMENT_KINDS:
+            for position in _name_window(words, index):
+                if words[position] in _MONTHS:
+                    return _month_and_day(words, position)
+    for span in _topic_spans(question):
+        for position, word in enumerate(span):
             if word in _MONTHS:
-                return _month_and_day(topic, index)
+                return _month_and_day(span, position)
     return None
 
 
