@@ -272,12 +272,12 @@ def apply_judgements(
     the gold phrase's paragraph does), or, for a near-miss, makes the question answerable with the
     judgement's facts.
     """
-    answering = frozenset(j.ref for j in judgements if j.id == question.id and j.answers and j.ref in present)
-    if not answering:
+    answers = [j for j in judgements if j.id == question.id and j.answers and j.ref in present]
+    if not answers:
         return question, units
+    answering = frozenset(j.ref for j in answers)
     if question.unanswerable:
-        facts = next((j.facts for j in judgements if j.id == question.id and j.answers and j.ref in present), ())
-        return replace(question, unanswerable=False, facts=facts), [answering]
+        return replace(question, unanswerable=False, facts=answers[0].facts), [answering]
     if not units:
         return question, [answering]
     return question, [unit | answering for unit in units]
@@ -491,25 +491,30 @@ def run_evaluation(
     present = {(p.doc_id, p.label) for p in paragraphs}
     warnings: list[str] = []
     judged = list(judgements or ())
+    # The judgements that apply here, by question: those of paragraphs this store holds.
+    applicable: dict[str, list[Judgement]] = {}
+    for judgement in judged:
+        if judgement.ref in present:
+            applicable.setdefault(judgement.id, []).append(judgement)
     if judged:
         asked = {q.id for q in questions}
         for name in sorted({j.id for j in judged} - asked):
             warnings.append(f"judgements name question {name!r}, which is not in the question set")
-        absent = sum(1 for j in judged if j.ref not in present)
+        absent = len(judged) - sum(len(group) for group in applicable.values())
         if absent:
             warnings.append(f"{absent} of {len(judged)} judgements name paragraphs not in this store; not counted")
     results = []
     for question in questions:
         units = resolve_gold(question, paragraphs, warnings)
-        scored_as, scored_units = apply_judgements(question, units, judged, present)
-        read = frozenset(j.ref for j in judged if j.id == question.id and j.ref in present)
-        result = _evaluate_one(service, scored_as, scored_units, read=read)
+        own = applicable.get(question.id, [])
+        scored_as, scored_units = apply_judgements(question, units, own, present)
+        result = _evaluate_one(service, scored_as, scored_units, read=frozenset(j.ref for j in own))
         result.judged = scored_units != units
         results.append(result)
     summary = summarise(results, warnings, multi_document=len({p.doc_id for p in paragraphs}) > 1)
     if judgements is not None:
         summary.judgements_given = len(judged)
-        summary.judgements_applicable = sum(1 for j in judged if j.ref in present)
+        summary.judgements_applicable = sum(len(group) for group in applicable.values())
     return summary
 
 

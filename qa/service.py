@@ -282,8 +282,8 @@ class StatementService:
         if date_from is None and date_to is None and scope.names_time:
             date_from, date_to = scope.date_from, scope.date_to
         doc_ids = doc_ids or scope.doc_ids
-        if scope.series and doc_ids == scope.doc_ids:
-            doc_ids = self._with_paragraph_asked(cleaned, doc_ids, scope.series)
+        if scope.series and scope.doc_ids and doc_ids == scope.doc_ids:
+            doc_ids = self._with_paragraph_asked(cleaned, scope.doc_ids, scope.series)
         search_filter = None
         if doc_ids or date_from or date_to:
             search_filter = SearchFilter(
@@ -291,22 +291,18 @@ class StatementService:
             )
         return cleaned, search_filter
 
-    def _with_paragraph_asked(
-        self, cleaned: str, doc_ids: tuple[str, ...] | None, series: tuple[str, ...]
-    ) -> tuple[str, ...] | None:
+    def _with_paragraph_asked(self, cleaned: str, newest: tuple[str, ...], series: tuple[str, ...]) -> tuple[str, ...]:
         """The statement a paragraph number is asked of: the newest of the series named, unless it lacks the
         number and an older one of the series has it ("paragraph 30 of the India-US statement" when the newest
         has 29). Questions without a paragraph number keep the newest."""
-        if doc_ids is None:
-            return None
         documents = self.retriever.documents()
-        newest = self.retriever.reference_in(cleaned, doc_ids, documents)
-        if newest is None or newest.hits:
-            return doc_ids
-        older = self.retriever.reference_in(cleaned, series, documents)
-        if older is None or not older.hits:
-            return doc_ids  # nobody has it: the answer says which paragraphs the newest has
-        return (older.hits[0].paragraph.doc_id,)
+        in_newest = self.retriever.reference_in(cleaned, newest, documents)
+        if in_newest is None or in_newest.hits:
+            return newest
+        in_series = self.retriever.reference_in(cleaned, series, documents)
+        if in_series is None or not in_series.hits:
+            return newest  # nobody has it: the answer says which paragraphs the newest has
+        return (in_series.hits[0].paragraph.doc_id,)
 
     def _missing_reference(self, cleaned: str, search_filter: SearchFilter | None) -> Answer | None:
         """The answer to a question asking for paragraphs by a number no candidate has, else None."""
