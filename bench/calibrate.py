@@ -77,6 +77,9 @@ OBJECTIVE = ("gold_cited", "precision", "facts", "abstention", "answered")
 # or misattributed fact), so abstaining on near-misses counts this many times in the mean; the
 # other four rates count once. A stated priority, not a fitted value (`--abstention-weight`).
 ABSTENTION_WEIGHT = 2.0
+# Thresholds tried for `count_match_above` (how close what a sentence's count counts must come to what
+# "how many X?" counts: 1 for a shared stem, else a static word-vector cosine).
+COUNT_MATCH_GRID = tuple(round(float(x), 3) for x in np.arange(0.0, 0.501, 0.025))
 
 
 @dataclass(frozen=True)
@@ -431,6 +434,29 @@ def choose_thresholds(
     return best[1]
 
 
+def choose_count_match(
+    items: Sequence[Collected], params: AnswererParams, abstention_weight: float = ABSTENTION_WEIGHT
+) -> tuple[AnswererParams, list[tuple[float, float]]]:
+    """`params` with the `count_match_above` that maximises `objective` on `items`, the other parameters
+    held; ties go to the lowest (fewer answers withdrawn). Also each threshold tried with its objective."""
+    by_set: dict[str, list[Collected]] = {}
+    for item in items:
+        by_set.setdefault(item.set_name, []).append(item)
+    tried: list[tuple[float, float]] = []
+    best: tuple[float, AnswererParams] | None = None
+    for threshold in COUNT_MATCH_GRID:
+        candidate = replace(params, count_match_above=threshold)
+        parts = [replay(group, candidate) for group in by_set.values()]
+        if any((part.rates()["mean_chars"] or 0.0) > FACTOID_MAX_CHARS for part in parts):
+            continue
+        score = objective(merged(parts), abstention_weight)
+        tried.append((threshold, score))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, candidate)
+    assert best is not None, "no count threshold keeps every set's mean answer within FACTOID_MAX_CHARS"
+    return best[1], tried
+
+
 # Report -----------------------------------------------------------------------------
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "  n/a" if value is None else f"{value:.{digits}f}"
@@ -475,6 +501,11 @@ def main() -> int:
         help="weight of near-miss abstention in the objective (the other four rates weigh 1)",
     )
     parser.add_argument("--report", action="store_true", help=f"print the figures of the shipped {PARAMS_FILE}, no fit")
+    parser.add_argument(
+        "--count-match-only",
+        action="store_true",
+        help=f"fit only count_match_above, holding the combiners and thresholds of the shipped {PARAMS_FILE}",
+    )
     args = parser.parse_args()
     # scikit-learn announces API changes to come; the fit itself is unaffected.
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -490,12 +521,15 @@ def main() -> int:
 
         report(items, default_params())
         return 0
+    if args.count_match_only:
+        return _fit_count_match_only(items, tune, args)
     passage, passage_c = fit_combiner(*passage_design(tune))
     sentence, sentence_c = fit_combiner(*sentence_design(tune))
     params = choose_thresholds(tune, passage, sentence, args.abstention_weight)
+    params, _tried = choose_count_match(tune, params, args.abstention_weight)
     print(
         f"abstain_below={params.abstain_below} join_above={params.join_above} quote_above={params.quote_above}"
-        f" max_chars={params.max_chars}"
+        f" max_chars={params.max_chars} count_match_above={params.count_match_above}"
         f"  (C passage {passage_c:g}, sentence {sentence_c:g})"
     )
     for title, features, combiner in (
@@ -516,6 +550,76 @@ def main() -> int:
         "split": "by document: sha1(document or id)[0] odd -> check; archive ids aNN-MM / bNN-MM by aNN / bNN",
         "figures": figures,
     }
+    PARAMS_PATH.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {PARAMS_PATH.relative_to(ROOT)}")
+    return 0
+
+
+# Windows compared for what a count counts (`qa.text.counted_words`): words after it, words before it.
+COUNT_WINDOWS = ((2, 3), (3, 3), (4, 3), (5, 3), (6, 3), (4, 0), (4, 2), (4, 4))
+
+
+def _recount(items: Sequence[Collected], after: int, before: int) -> None:
+    """Set every "how many" candidate's `count_match` as the answerer would with these windows."""
+    from qa.extractive import count_match
+    from qa.termvectors import bundled_term_vectors
+    from qa.text import AnswerType, answer_types_of, counted_terms
+
+    vectors = bundled_term_vectors()
+    for item in items:
+        question = item.question.question
+        counted = counted_terms(question) if answer_types_of(question)[0] is AnswerType.COUNT else []
+        if not counted:
+            continue
+        for passage in item.passages:
+            for candidate in passage.sentences:
+                candidate.count_match = count_match(
+                    candidate.sentence.text, counted=counted, vectors=vectors, after=after, before=before
+                )
+
+
+def _compare_count_windows(
+    items: Sequence[Collected], tune: Sequence[Collected], params: AnswererParams, abstention_weight: float
+) -> None:
+    """Print each window's best tune objective (its threshold fitted as `choose_count_match` does) and the check
+    halves' objective at that threshold; the cached candidates are left as the shipped windows make them."""
+    from qa.text import COUNTED_WORDS, COUNTED_WORDS_BEFORE
+
+    check = [item for item in items if item.half == "check"]
+    print("words after  before  count_match_above  tune objective  check objective")
+    for after, before in COUNT_WINDOWS:
+        _recount(items, after, before)
+        fitted, tried = choose_count_match(tune, params, abstention_weight)
+        _same, on_check = choose_count_match(check, params, abstention_weight)
+        print(
+            f"  {after:<11}{before:<8}{fitted.count_match_above:<19.3f}{dict(tried)[fitted.count_match_above]:<16.4f}"
+            f"{dict(on_check).get(fitted.count_match_above, float('nan')):.4f}"
+        )
+    _recount(items, COUNTED_WORDS, COUNTED_WORDS_BEFORE)
+    print(f"shipped windows: {COUNTED_WORDS} after, {COUNTED_WORDS_BEFORE} before")
+
+
+def _fit_count_match_only(items: Sequence[Collected], tune: Sequence[Collected], args: argparse.Namespace) -> int:
+    """Fit `count_match_above` on the tune halves with the shipped combiners and thresholds held; write it
+    and the new figures into the shipped file, keeping what it says of the fit that made the rest."""
+    from qa.extractive import default_params
+
+    shipped = default_params()
+    _compare_count_windows(items, tune, shipped, args.abstention_weight)
+    params, tried = choose_count_match(tune, shipped, args.abstention_weight)
+    check = [item for item in items if item.half == "check"]
+    _held, check_tried = choose_count_match(check, shipped, args.abstention_weight)
+    on_check = dict(check_tried)
+    print("count_match_above  tune objective  check objective")
+    for threshold, score in tried:
+        print(f"  {threshold:<17.3f}{score:<16.4f}{on_check.get(threshold, float('nan')):.4f}")
+    print(f"count_match_above={params.count_match_above} (was {shipped.count_match_above})")
+    figures = report(items, params)
+    if args.dry_run:
+        return 0
+    payload = json.loads(PARAMS_PATH.read_text(encoding="utf-8"))
+    payload.update(params.to_json())
+    payload["figures"] = figures
     PARAMS_PATH.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {PARAMS_PATH.relative_to(ROOT)}")
     return 0

@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -48,6 +49,8 @@ from qa.citations import content_of
 from qa.sanitise import is_instruction
 from qa.termvectors import TermVectors, bundled_term_vectors
 from qa.text import (
+    COUNTED_WORDS,
+    COUNTED_WORDS_BEFORE,
     AnswerType,
     answer_spans,
     answer_types_of,
@@ -55,6 +58,9 @@ from qa.text import (
     asks_for_a_name,
     before,
     content_terms,
+    count_spans,
+    counted_terms,
+    counted_words,
     evidence_stems,
     evidence_words,
     names_someone,
@@ -157,6 +163,9 @@ class AnswererParams:
     join_above: float  # passage probability from which another paragraph joins the answer
     quote_above: float  # sentence probability from which another sentence of a chosen paragraph is quoted
     max_chars: int = FACTOID_MAX_CHARS  # an answer grows by further sentences up to this length
+    # For "how many X?": the least `Candidate.count_match` of a sentence that answers (what its count counts
+    # must be X, by stem or static word vector: "two countries" does not say how many students).
+    count_match_above: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AnswererParams:
@@ -173,6 +182,7 @@ class AnswererParams:
             join_above=float(data["join_above"]),
             quote_above=float(data["quote_above"]),
             max_chars=int(data.get("max_chars", FACTOID_MAX_CHARS)),
+            count_match_above=float(data.get("count_match_above", 0.0)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -190,6 +200,7 @@ class AnswererParams:
             "join_above": self.join_above,
             "quote_above": self.quote_above,
             "max_chars": self.max_chars,
+            "count_match_above": self.count_match_above,
         }
 
 
@@ -211,6 +222,15 @@ class Candidate:
     holds_type: bool  # holds what the question's wh-word asks for (always true for other questions)
     probability: float = 0.0
     also_holds: frozenset[AnswerType] = frozenset()  # which of the question's further kinds it holds
+    # For "how many X?": how close what its counts count comes to X (`_count_match`); 1 for other questions.
+    count_match: float = 1.0
+    # Whether count_match reaches the fitted `count_match_above` (set with the probabilities: `apply_params`).
+    counts_asked: bool = True
+
+    @property
+    def answers_type(self) -> bool:
+        """The hard condition on a sentence: it holds what the question asks for, and for "how many X?" a count of X."""
+        return self.holds_type and self.counts_asked
 
 
 @dataclass
@@ -231,7 +251,7 @@ class Passage:
 
     @property
     def holds_type(self) -> bool:
-        held = any(s.holds_type for s in self.sentences)
+        held = any(s.answers_type for s in self.sentences)
         return held and all(any(kind in s.also_holds for s in self.sentences) for kind in self.also_asks)
 
     @property
@@ -391,11 +411,11 @@ class ExtractiveAnswerer:
         # answers a question about what is yet to come. Both read the question once, not once per paragraph.
         name_only, not_before_in = asks_for_a_name(result.query), _not_before(result, (kind, *also))
         asked = {stem(term) for term in content_terms(result.query)}
+        count_match = self._count_matcher(result.query, kind)  # for "how many X?", a sentence's match with X
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
             by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
-        top_fused = hits[0].score or 1.0
-        top_lexical = max((h.lexical for h in hits), default=0.0) or 1.0
+        top_fused, top_lexical = hits[0].score or 1.0, max((h.lexical for h in hits), default=0.0) or 1.0
         best_overall = float(similarities.max())
         term_list = list(weights)
         shares = np.array([weights[t] / total for t in term_list])
@@ -456,6 +476,7 @@ class ExtractiveAnswerer:
                             for k in also
                             if _answers(k, sentence.text, known, asked, capitalised=capitalised, not_before=not_before)
                         ),
+                        count_match=count_match(sentence.text),
                     )
                 )
                 proximities.append(proximity)
@@ -546,6 +567,13 @@ class ExtractiveAnswerer:
         vectors = self.term_vectors
         return np.clip(vectors.matrix(terms) @ vectors.matrix(words).T, 0.0, 1.0)
 
+    def _count_matcher(self, question: str, kind: AnswerType) -> Callable[[str], float]:
+        """For "how many X?", a sentence's `Candidate.count_match` (`count_match`); 1 for other questions."""
+        counted = counted_terms(question) if kind is AnswerType.COUNT else []
+        if not counted:
+            return lambda _text: 1.0
+        return functools.partial(count_match, counted=counted, vectors=self.term_vectors)
+
     def _term_weights(
         self,
         result: SearchResult,
@@ -590,6 +618,32 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def count_match(
+    text: str,
+    *,
+    counted: list[str],
+    vectors: TermVectors,
+    after: int = COUNTED_WORDS,
+    before: int = COUNTED_WORDS_BEFORE,
+) -> float:
+    """How close the best of the counts in `text` comes to counting what "how many …?" counts (`counted`):
+    1 when a counted word shares a stem with it ("six nuclear reactors" for "how many reactors"), else the
+    best static cosine ("200 American-made aircraft" for "how many planes": 0.61), 0 without a count. What a
+    count counts: `qa.text.counted_words`, in windows of `after` and `before` words (`bench/calibrate.py`
+    compares others)."""
+    counted_stems = {stem(word) for word in counted}
+    counted_vectors = vectors.matrix(counted)
+    best = 0.0
+    for span in count_spans(text):
+        words = counted_words(text, span, after=after, before=before)
+        if not words:
+            continue
+        if counted_stems & {stem(word) for word in words}:
+            return 1.0
+        best = max(best, float((counted_vectors @ vectors.matrix(words).T).max()))
+    return best
 
 
 def _unbacked(term_stems: dict[str, str], text: str) -> list[str]:
@@ -826,6 +880,7 @@ def apply_params(passages: list[Passage], params: AnswererParams) -> None:
         sentences, params.sentence.probability(np.stack([c.features for c in sentences])), strict=True
     ):
         sentence.probability = float(probability)
+        sentence.counts_asked = sentence.count_match >= params.count_match_above
 
 
 def choose_quotes(
@@ -852,7 +907,7 @@ def choose_quotes(
         if chosen and passage.probability < join_above:
             break
         ranked = sorted(passage.sentences, key=lambda c: c.probability, reverse=True)
-        lead = next(c for c in ranked if c.holds_type)
+        lead = next(c for c in ranked if c.answers_type)
         if chosen and length + len(lead.sentence.text) > max_chars:
             continue
         quoted = [lead]

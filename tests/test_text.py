@@ -16,6 +16,9 @@ from qa.text import (
     asks_for_a_name,
     before,
     content_terms,
+    count_spans,
+    counted_terms,
+    counted_words,
     date_spans,
     evidence_stems,
     evidence_words,
@@ -108,6 +111,44 @@ def test_numbers_of_things_are_counts(text: str) -> None:
 def test_shares_money_and_years_are_no_counts(text: str) -> None:
     """ "How many students?" is not answered by "an increase of 20 percent"."""
     assert not has_count(text)
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        (
+            "how many american attack subs is australia going to buy, and can it get more?",
+            ["american", "attack", "subs"],
+        ),
+        ("How many Indian students are studying in the US right now?", ["indian", "students"]),
+        ("how many 737 MAX jets is vietnam airlines buying?", ["737", "max", "jets"]),
+        ("When will the subs arrive?", []),
+    ],
+)
+def test_a_how_many_question_counts_the_words_after_how_many_up_to_a_stop_word(
+    question: str, counted: list[str]
+) -> None:
+    assert counted_terms(question) == counted
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "counted"),
+    [
+        # The words after the count, within its clause, stop words left out.
+        (
+            "the United States is expelling ten personnel from the Russian diplomatic mission in Washington.",
+            "ten",
+            ["personnel", "russian", "diplomatic", "mission"],
+        ),
+        ("partnerships between the two countries. Indian students are many.", "two", ["countries"]),
+        ("where 1,000 of Kenya’s police aim to bring security", "1,000", ["kenya’s", "police", "aim", "bring"]),
+        # A count that ends its clause counts what stands before it.
+        ("increase the number of destroyers from four to six.", "six", ["four", "destroyers", "number"]),
+    ],
+)
+def test_what_a_count_counts_is_read_from_its_clause(text: str, count: str, counted: list[str]) -> None:
+    span = next(span for span in count_spans(text) if text[span[0] : span[1]] == count)
+    assert counted_words(text, span) == counted
 
 
 @pytest.mark.parametrize(
