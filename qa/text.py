@@ -179,7 +179,8 @@ def count_spans(text: str) -> list[Span]:
 
 
 # What a count counts: its words, read up to COUNTED_WORDS content words on within its clause ("five
-# strategic air defense systems", "ten personnel from the Russian diplomatic mission"), or, for a count that
+# strategic air defense systems", "ten personnel from the Russian diplomatic mission") and to the end of the
+# run of words right after it ("six Westinghouse Electric Company AP-1000 nuclear reactors"), or, for a count that
 # ends its clause ("from four to six."), up to COUNTED_WORDS_BEFORE before it. The window sizes were
 # compared on the tune halves (README, "Abstention": 3 and 4 tied, 4 kept more answers over a wider
 # range of thresholds; 2, 5 and 6 did worse).
@@ -207,11 +208,25 @@ def counted_words(
     text: str, span: Span, *, after: int = COUNTED_WORDS, before: int = COUNTED_WORDS_BEFORE
 ) -> list[str]:
     """The words naming what the count at `span` of `text` counts (lowercased, stop words left out): up to `after`
-    content words after it within its clause, or, when none follow, up to `before` before it."""
-    following = _clause_words(_CLAUSE_WORD.findall(text[span[1] :]), after)
+    content words after it within its clause and the whole run of words right after it, or, when none follow,
+    up to `before` before it."""
+    tokens = _CLAUSE_WORD.findall(text[span[1] :])
+    following = _clause_words(tokens, after)
     if following:
-        return following
+        # And the rest of the run of words that follows it unbroken, so that a long name does not hide the noun
+        # it qualifies: "six Westinghouse Electric Company AP-1000 nuclear reactors in India" counts reactors.
+        return following + [word for word in _unbroken_words(tokens) if word not in following]
     return _clause_words(list(reversed(_CLAUSE_WORD.findall(text[: span[0]]))), before)
+
+
+def _unbroken_words(tokens: list[str]) -> list[str]:
+    """The leading tokens up to the first stop word or punctuation, lowercased."""
+    words: list[str] = []
+    for token in tokens:
+        if not (token[0].isalnum() or token[0] == "_") or token.lower() in STOPWORDS:
+            break
+        words.append(token.lower())
+    return words
 
 
 def _clause_words(tokens: list[str], limit: int) -> list[str]:

@@ -142,6 +142,12 @@ def test_a_how_many_question_counts_the_words_after_how_many_up_to_a_stop_word(
         ),
         ("partnerships between the two countries. Indian students are many.", "two", ["countries"]),
         ("where 1,000 of Kenya’s police aim to bring security", "1,000", ["kenya’s", "police", "aim", "bring"]),
+        # A long name does not hide the noun it qualifies.
+        (
+            "a contract to build six Westinghouse Electric Company AP-1000 nuclear reactors in India",
+            "six",
+            ["westinghouse", "electric", "company", "ap-1000", "nuclear", "reactors"],
+        ),
         # A count that ends its clause counts what stands before it.
         ("increase the number of destroyers from four to six.", "six", ["four", "destroyers", "number"]),
     ],
