@@ -519,14 +519,11 @@ class HybridRetriever:
             window_cosine[key] = max(window_cosine.get(key, -1.0), similarity)
         best_bm25 = max((score for _, score in lexical), default=0.0)
         bm25 = dict(lexical)
+        cosines = _paragraph_cosines(vector, {key: by_key[key] for key in keys if by_key.get(key) is not None})
         candidates: dict[str, Candidate] = {}
         for key in keys:
-            matrix = by_key.get(key)
-            if matrix is not None:
-                similarities = matrix @ vector
-                mean = matrix.mean(axis=0)
-                paragraph = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
-                best_sentence = float(similarities.max())
+            if key in cosines:
+                paragraph, best_sentence = cosines[key]
             else:  # sentences not readable (interrupted ingest): keep what the retrievers reported
                 paragraph = best_sentence = window_cosine.get(key, 0.0)
             candidates[key] = Candidate(
@@ -692,6 +689,23 @@ def record_words(record: DocumentRecord) -> frozenset[str]:
     """The words a statement is named by: its id's, its date's, its title's and the abbreviations the
     title spells out ("US" for "the United States"). Paragraph references and `compare` match these."""
     return token_set(f"{record.id} {record.date or ''}") | name_words(record.title)
+
+
+def _paragraph_cosines(vector: np.ndarray, matrices: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Per paragraph, the cosine of its vector (the normalised mean of its sentences') and its best sentence's.
+
+    All paragraphs in one product and one reduction: per paragraph, NumPy's mean and norm cost ~4 ms of
+    Python a question over its ~60 candidates at archive scale."""
+    if not matrices:
+        return {}
+    counts = np.array([len(matrix) for matrix in matrices.values()])
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    stacked = np.concatenate(list(matrices.values()))
+    best = np.maximum.reduceat(stacked @ vector, starts)
+    means = np.add.reduceat(stacked, starts, axis=0) / counts[:, None]
+    norms = np.linalg.norm(means, axis=1)
+    paragraph = (means @ vector) / np.where(norms > 0, norms, 1.0)
+    return {key: (float(p), float(b)) for key, p, b in zip(matrices, paragraph, best, strict=True)}
 
 
 def _overfetch_depth(share: float) -> int:
