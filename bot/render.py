@@ -106,6 +106,13 @@ def closest_mark(citation: Citation) -> str:
     return CLOSEST_SENTENCE_MARK if citation.quote else ""
 
 
+def document_name(citation: Citation) -> str:
+    """The statement a citation comes from, as shown: its title, and its date when known. Among thousands of
+    statements many share a title ("Joint Statement from the United States and India", 2021, 2023 and 2024):
+    a reader who quotes must know which one."""
+    return f"{citation.title} ({citation.date})" if citation.date else citation.title
+
+
 def quote(citation: Citation, *, closest: bool = False) -> str:
     # Under an abstention the paragraph's sentence closest to the question is the likely
     # answer the bot did not trust enough: show it, marked, not the paragraph's opening.
@@ -113,12 +120,12 @@ def quote(citation: Citation, *, closest: bool = False) -> str:
     if len(text) > QUOTE_CHARS:
         text = text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
     mark = closest_mark(citation) if closest else ""
-    return f"  {citation.marker(with_document=False)} {citation.title}\n    {mark}“{text}”"
+    return f"  {citation.marker(with_document=False)} {document_name(citation)}\n    {mark}“{text}”"
 
 
 def paragraph_text(citation: Citation) -> str:
     """A whole paragraph, verbatim, under its document title and label."""
-    return f"{citation.title} {citation.marker(with_document=False)}\n\n{citation.text}"
+    return f"{document_name(citation)} {citation.marker(with_document=False)}\n\n{citation.text}"
 
 
 # Ingest and remove reports ------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_source_prints_the_paragraph_verbatim(seeded):
     }
     plain = cli("source", SEED_ID, "¶4")
     assert plain.returncode == 0
-    assert plain.stdout == f"{SEED_TITLE} [¶4]\n\n{expected.text}\n"
+    assert plain.stdout == f"{SEED_TITLE} (2025-08-28) [¶4]\n\n{expected.text}\n"  # named by title and date
 
 
 def test_source_without_a_paragraph_lists_every_paragraph_in_order(seeded):

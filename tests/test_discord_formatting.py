@@ -127,6 +127,13 @@ def test_answer_message_holds_text_and_one_embed_per_citation() -> None:
     assert_valid([message])
 
 
+def test_a_dated_statement_is_named_with_its_date_in_its_embeds() -> None:
+    dated = citation("30", date="2023-06-22")
+    [message] = answer_messages(Answer("q", "They met. [¶30]", (dated,), False))
+    assert [e.title for e in message.embeds] == ["UK-Japan Joint Statement (2023-06-22) · ¶30"]
+    assert paragraph_messages(dated)[0].embeds[0].title == "UK-Japan Joint Statement (2023-06-22) · ¶30"
+
+
 def test_long_paragraph_is_quoted_as_an_excerpt() -> None:
     """The embed quotes at most EXCERPT_CHARS and says where the rest is."""
     embed = citation_embed(citation(text="word " * 400))

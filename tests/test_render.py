@@ -6,7 +6,7 @@ import pytest
 
 from bot.discord.formatting import report_text as discord_report_text
 from bot.discord.replies import failure_text
-from bot.render import PLAIN, answer_text, error_text, report_text
+from bot.render import PLAIN, answer_text, error_text, paragraph_text, report_text
 from errors import DocumentIdConflict, StatementbotError, UnknownDocument, UnknownParagraph
 from prompts import ABSTAIN_PHRASE, CLOSEST_HEADING
 from qa.types import Answer, Citation
@@ -65,3 +65,14 @@ def test_answer_layout_quotes_citations_or_the_closest_passages() -> None:
     abstained = answer_text(Answer("q", ABSTAIN_PHRASE, (), True, (GIGO, GIGO)))
     assert f"{CLOSEST_HEADING}:" in abstained
     assert abstained.count("[¶12]") == 1  # each paragraph once
+
+
+def test_a_dated_statement_is_named_with_its_date() -> None:
+    """Many statements share a title ("Joint Statement from the United States and India"): sources and the
+    paragraph view name the one quoted by its date too."""
+    dated = Citation(
+        "us-india-2023", "Joint Statement from the United States and India", "30", "Myanmar.", date="2023-06-22"
+    )
+    shown = answer_text(Answer("q", "Myanmar. [¶30]", (dated,), False))
+    assert "  [¶30] Joint Statement from the United States and India (2023-06-22)" in shown.splitlines()
+    assert paragraph_text(dated).startswith("Joint Statement from the United States and India (2023-06-22) [¶30]")

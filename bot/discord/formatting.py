@@ -167,7 +167,7 @@ def citation_embed(citation: Citation) -> discord.Embed:
     excerpt = truncate(quote, limits.EXCERPT_CHARS)
     partial = excerpt != citation.text
     embed = discord.Embed(
-        title=truncate(clean(f"{citation.title} · {_label(citation)}"), limits.MAX_EMBED_TITLE),
+        title=truncate(clean(f"{render.document_name(citation)} · {_label(citation)}"), limits.MAX_EMBED_TITLE),
         description="> " + clean(excerpt),
         url=_source_link(citation.source),
     )
@@ -218,7 +218,7 @@ def answer_messages(answer: Answer, *, feedback_id: str | None = None) -> list[O
 
 def paragraph_messages(citation: Citation) -> list[Outgoing]:
     """A whole paragraph, verbatim, in embeds (a long one continues over several)."""
-    title = truncate(clean(f"{citation.title} · {_label(citation)}"), limits.MAX_EMBED_TITLE)
+    title = truncate(clean(f"{render.document_name(citation)} · {_label(citation)}"), limits.MAX_EMBED_TITLE)
     pieces = split_text(clean(citation.text), limits.MAX_EMBED_DESCRIPTION) or ["(empty paragraph)"]
     where = [f"{citation.doc_id} {_label(citation)}", _source_name(citation.source)]
     footer = neutralise(" · ".join(part for part in where if part))
