@@ -16,7 +16,8 @@ work is in three decisions, all made by one fitted mechanism:
 2. whether they support the question well enough: the best candidate's
    probability must reach the fitted `abstain_below` threshold, and the
    question's answer type is a hard condition ("when" needs a date, "how
-   much/many" an amount, "who" a person or office, "where" a place: `qa.text`);
+   much" a quantity, "how many X" a count of X (`count_match`), "who" a person
+   or office, "where" a place: `qa.text`);
 3. what to quote: from the best paragraph, its best sentence that holds the
    answer type, then its other sentences whose probability (a second fitted
    combiner) reaches `quote_above`, and the sentence before any quoted one that
@@ -222,7 +223,7 @@ class Candidate:
     holds_type: bool  # holds what the question's wh-word asks for (always true for other questions)
     probability: float = 0.0
     also_holds: frozenset[AnswerType] = frozenset()  # which of the question's further kinds it holds
-    # For "how many X?": how close what its counts count comes to X (`_count_match`); 1 for other questions.
+    # For "how many X?": how close what its counts count comes to X (`count_match`); 1 for other questions.
     count_match: float = 1.0
     # Whether count_match reaches the fitted `count_match_above` (set with the probabilities: `apply_params`).
     counts_asked: bool = True
