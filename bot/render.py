@@ -107,9 +107,9 @@ def closest_mark(citation: Citation) -> str:
 
 
 def document_name(citation: Citation) -> str:
-    """The statement a citation comes from, as shown: its title, and its date when known. Among thousands of
-    statements many share a title ("Joint Statement from the United States and India", 2021, 2023 and 2024):
-    a reader who quotes must know which one."""
+    """The statement a citation comes from, as shown: its title, and its date when known. In the archive, 1,086
+    statements share their title with another (16 are "Readout of President Biden's Call with President Zelenskyy
+    of Ukraine"): a reader who quotes must know which one."""
     return f"{citation.title} ({citation.date})" if citation.date else citation.title
 
 
