@@ -422,7 +422,7 @@ def education(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> I
 def test_how_many_x_needs_a_count_of_x(education: StatementService) -> None:
     """ "How many Indian students…?" is not answered by "between the two countries" (a count, but of countries:
     real_dev's d72 was answered so), while "How many drones…?" is answered by "31 MQ-9B armed unmanned aerial
-    vehicles" (no shared stem; "drones" is close to "vehicles" in the model's static word vectors)."""
+    vehicles" (no shared stem; the counted words come within 0.36 of "drones" in the model's static word vectors)."""
     assert_abstained(education.ask("How many Indian students are studying in the US right now?"))
     drones = education.ask("How many drones is India buying?")
     assert labels(drones) == ["2"]
