@@ -336,15 +336,16 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     elif named and not by_topic:  # a topic keeps every statement it names: the content chooses
         named = _best_covered(question, named, documents)
         newest = max(documents[d].date or date.min for d in named)
-        if len(named) > 1:
+        newest_named = [d for d in named if (documents[d].date or date.min) == newest]
+        if len(newest_named) < len(named):  # older statements of the series were left out
             series = tuple(sorted(named))
-        named = [d for d in named if (documents[d].date or date.min) == newest]
+        named = newest_named
     return QuestionScope(
         date_from=date_from,
         date_to=date_to,
         doc_ids=tuple(sorted(named)) if named else None,
         naming_words=naming_words,
-        series=series if len(series) > len(named) else (),
+        series=series,
     )
 
 
