@@ -17,6 +17,7 @@ calibration script all read words, stems, dates and amounts the same way.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from datetime import date
 from enum import Enum
@@ -210,36 +211,20 @@ def counted_words(
     """The words naming what the count at `span` of `text` counts (lowercased, stop words left out): up to `after`
     content words after it within its clause and the whole run of words right after it, or, when none follow,
     up to `before` before it."""
-    tokens = _CLAUSE_WORD.findall(text[span[1] :])
-    following = _clause_words(tokens, after)
+    clause = _clause(_CLAUSE_WORD.findall(text[span[1] :]))
+    following = [word for word in clause if word not in STOPWORDS][:after]
     if following:
         # And the rest of the run of words that follows it unbroken, so that a long name does not hide the noun
         # it qualifies: "six Westinghouse Electric Company AP-1000 nuclear reactors in India" counts reactors.
-        return following + [word for word in _unbroken_words(tokens) if word not in following]
-    return _clause_words(list(reversed(_CLAUSE_WORD.findall(text[: span[0]]))), before)
+        unbroken = itertools.takewhile(lambda word: word not in STOPWORDS, clause)
+        return following + [word for word in unbroken if word not in following]
+    preceding = _clause(list(reversed(_CLAUSE_WORD.findall(text[: span[0]]))))
+    return [word for word in preceding if word not in STOPWORDS][:before]
 
 
-def _unbroken_words(tokens: list[str]) -> list[str]:
-    """The leading tokens up to the first stop word or punctuation, lowercased."""
-    words: list[str] = []
-    for token in tokens:
-        if not (token[0].isalnum() or token[0] == "_") or token.lower() in STOPWORDS:
-            break
-        words.append(token.lower())
-    return words
-
-
-def _clause_words(tokens: list[str], limit: int) -> list[str]:
-    """The first `limit` content words of `tokens`, stopping at punctuation (the clause's end)."""
-    words: list[str] = []
-    for token in tokens:
-        if not token[0].isalnum() and token[0] != "_":
-            break
-        if token.lower() not in STOPWORDS:
-            words.append(token.lower())
-            if len(words) == limit:
-                break
-    return words
+def _clause(tokens: list[str]) -> list[str]:
+    """The leading tokens up to the first punctuation (the clause's end), lowercased."""
+    return [token.lower() for token in itertools.takewhile(lambda token: token[0].isalnum() or token[0] == "_", tokens)]
 
 
 def person_spans(text: str) -> list[Span]:
