@@ -560,22 +560,16 @@ COUNT_WINDOWS = ((2, 3), (3, 3), (4, 3), (5, 3), (6, 3), (4, 0), (4, 2), (4, 4))
 
 
 def _recount(items: Sequence[Collected], after: int, before: int) -> None:
-    """Set every "how many" candidate's `count_match` as the answerer would with these windows."""
-    from qa.extractive import count_match
+    """Set every candidate's `count_match` as the answerer would with these windows."""
+    from qa.extractive import count_matcher
     from qa.termvectors import bundled_term_vectors
-    from qa.text import AnswerType, answer_types_of, counted_terms
 
     vectors = bundled_term_vectors()
     for item in items:
-        question = item.question.question
-        counted = counted_terms(question) if answer_types_of(question)[0] is AnswerType.COUNT else []
-        if not counted:
-            continue
+        match = count_matcher(item.question.question, vectors, after=after, before=before)
         for passage in item.passages:
             for candidate in passage.sentences:
-                candidate.count_match = count_match(
-                    candidate.sentence.text, counted=counted, vectors=vectors, after=after, before=before
-                )
+                candidate.count_match = match(candidate.sentence.text)
 
 
 def _compare_count_windows(

@@ -412,7 +412,7 @@ class ExtractiveAnswerer:
         # answers a question about what is yet to come. Both read the question once, not once per paragraph.
         name_only, not_before_in = asks_for_a_name(result.query), _not_before(result, (kind, *also))
         asked = {stem(term) for term in content_terms(result.query)}
-        count_match = self._count_matcher(result.query, kind)  # for "how many X?", a sentence's match with X
+        count_match = count_matcher(result.query, self.term_vectors)  # for "how many X?", a sentence's match with X
         by_paragraph: dict[str, list[int]] = {}
         for index, sentence in enumerate(sentences):
             by_paragraph.setdefault(sentence.paragraph_key, []).append(index)
@@ -568,13 +568,6 @@ class ExtractiveAnswerer:
         vectors = self.term_vectors
         return np.clip(vectors.matrix(terms) @ vectors.matrix(words).T, 0.0, 1.0)
 
-    def _count_matcher(self, question: str, kind: AnswerType) -> Callable[[str], float]:
-        """For "how many X?", a sentence's `Candidate.count_match` (`count_match`); 1 for other questions."""
-        counted = counted_terms(question) if kind is AnswerType.COUNT else []
-        if not counted:
-            return lambda _text: 1.0
-        return functools.partial(count_match, counted=counted, vectors=self.term_vectors)
-
     def _term_weights(
         self,
         result: SearchResult,
@@ -619,6 +612,17 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{quote} {citation.marker(with_document=multi_doc)}")
         return Answer(question, " ".join(parts), tuple(citations), False, retrieval_query=result.query)
+
+
+def count_matcher(
+    question: str, vectors: TermVectors, *, after: int = COUNTED_WORDS, before: int = COUNTED_WORDS_BEFORE
+) -> Callable[[str], float]:
+    """For "how many X?", a sentence's `Candidate.count_match` (`count_match`); 1 for other questions.
+    `bench/calibrate.py` calls it with other windows."""
+    counted = counted_terms(question) if answer_types_of(question)[0] is AnswerType.COUNT else []
+    if not counted:
+        return lambda _text: 1.0
+    return functools.partial(count_match, counted=counted, vectors=vectors, after=after, before=before)
 
 
 def count_match(
