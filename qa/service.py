@@ -283,7 +283,7 @@ class StatementService:
             date_from, date_to = scope.date_from, scope.date_to
         doc_ids = doc_ids or scope.doc_ids
         if scope.series and scope.doc_ids and doc_ids == scope.doc_ids:
-            doc_ids = self._with_paragraph_asked(cleaned, scope.doc_ids, scope.series)
+            doc_ids = self._with_paragraph_asked(cleaned, scope.doc_ids, scope.series, documents)
         search_filter = None
         if doc_ids or date_from or date_to:
             search_filter = SearchFilter(
@@ -291,11 +291,16 @@ class StatementService:
             )
         return cleaned, search_filter
 
-    def _with_paragraph_asked(self, cleaned: str, newest: tuple[str, ...], series: tuple[str, ...]) -> tuple[str, ...]:
+    def _with_paragraph_asked(
+        self,
+        cleaned: str,
+        newest: tuple[str, ...],
+        series: tuple[str, ...],
+        documents: dict[str, DocumentRecord],
+    ) -> tuple[str, ...]:
         """The statement a paragraph number is asked of: the newest of the series named, unless it lacks the
         number and an older one of the series has it ("paragraph 30 of the India-US statement" when the newest
         has 29). Questions without a paragraph number keep the newest."""
-        documents = self.retriever.documents()
         in_newest = self.retriever.reference_in(cleaned, newest, documents)
         if in_newest is None or in_newest.hits:
             return newest
