@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,6 +26,7 @@ from qa.types import paragraph_mark
 if TYPE_CHECKING:
     from bot.settings import Settings
     from qa.compare import Comparison
+    from qa.reading import ReadsStatements
     from qa.service import StatementService
     from qa.types import Answer
 
@@ -161,6 +162,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.feedback_command == "delete":
             return delete_feedback(settings, args.user)
         return export_feedback(settings, args.output)
+    if args.command in _READ_ONLY_COMMANDS:
+        from bot.runtime import open_mirror
+
+        mirror = open_mirror(settings)
+        if mirror is not None:
+            from qa.reading import StatementReader
+
+            # Answered from the local mirror: no chromadb, no model (≤ 1 s even at archive scale).
+            try:
+                return _READ_ONLY_COMMANDS[args.command](StatementReader(mirror), args)
+            finally:
+                mirror.close()
     from bot.runtime import build_service
 
     service = build_service(settings)
@@ -209,7 +222,7 @@ def _first_use(service: StatementService, *, quiet: bool = False) -> None:
         )
 
 
-def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
+def _cmd_documents(service: ReadsStatements, args: argparse.Namespace) -> int:
     records = service.documents()
     if args.json:
         print(
@@ -240,7 +253,7 @@ def _cmd_documents(service: StatementService, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_source(service: StatementService, args: argparse.Namespace) -> int:
+def _cmd_source(service: ReadsStatements, args: argparse.Namespace) -> int:
     if args.paragraph is None:
         # The whole document in one call: a script reading it paragraph by paragraph
         # would otherwise pay the start-up once per paragraph.
@@ -427,7 +440,12 @@ def format_comparison(comparison: Comparison, *, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
-_HANDLERS = {
+# Commands that only read the corpus: answered from the embedded store's mirror when it is current.
+_READ_ONLY_COMMANDS: dict[str, Callable[[ReadsStatements, argparse.Namespace], int]] = {
+    "documents": _cmd_documents,
+    "source": _cmd_source,
+}
+_HANDLERS: dict[str, Callable[[StatementService, argparse.Namespace], int]] = {
     "compare": _cmd_compare,
     "ingest": _cmd_ingest,
     "documents": _cmd_documents,

@@ -6,10 +6,11 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
-from qa.service import AnswerBackend, StatementService
 
 if TYPE_CHECKING:
+    from qa.service import AnswerBackend, StatementService
     from vectorstore.embeddings import Embedder
+    from vectorstore.mirror import CorpusMirror
 
 
 def build_service(settings: Settings, *, embedder: Embedder | None = None) -> StatementService:
@@ -21,9 +22,10 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
     from platformdirs import user_cache_dir
 
     from qa.extractive import ExtractiveAnswerer
+    from qa.service import StatementService
     from vectorstore.embeddings import Embedder
     from vectorstore.indexing import Indexer
-    from vectorstore.lexical import LexicalIndex
+    from vectorstore.lexical import LexicalIndex, lexical_path
     from vectorstore.retrieval import HybridRetriever
     from vectorstore.store import ParagraphStore
 
@@ -36,11 +38,11 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
         tag = hashlib.sha256(f"{settings.chroma_url}|{settings.collection}".encode()).hexdigest()[:12]
         from pathlib import Path
 
-        lexical_path = Path(user_cache_dir("statementbot")) / f"lexical-{tag}.sqlite3"
+        index_path = Path(user_cache_dir("statementbot")) / f"lexical-{tag}.sqlite3"
     else:
         store = ParagraphStore.open_embedded(settings.data_dir, embedder, prefix=settings.collection)
-        lexical_path = settings.data_dir / f"lexical-{settings.collection}.sqlite3"
-    retriever = HybridRetriever(store, LexicalIndex(store, lexical_path), resident_max_mb=settings.resident_vectors_mb)
+        index_path = lexical_path(settings.data_dir, settings.collection)
+    retriever = HybridRetriever(store, LexicalIndex(store, index_path), resident_max_mb=settings.resident_vectors_mb)
     extractive = ExtractiveAnswerer(retriever, abstain_threshold=settings.abstain_threshold)
     answerer: AnswerBackend = extractive
     if settings.llm_provider != "none":
@@ -64,3 +66,13 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
         sample_dir=settings.sample_dir,
         max_question_chars=settings.max_question_chars,
     )
+
+
+def open_mirror(settings: Settings) -> CorpusMirror | None:
+    """The embedded store's local mirror when it holds the current corpus, for read-only commands
+    (vectorstore/mirror.py); None for a server, or when the store must be opened."""
+    if settings.chroma_url:
+        return None
+    from vectorstore.mirror import CorpusMirror
+
+    return CorpusMirror.open(settings.data_dir, settings.collection)

@@ -47,6 +47,7 @@ import numpy as np
 
 from prompts import ABSTAIN_PHRASE
 from qa.citations import content_of
+from qa.reading import citation_from
 from qa.sanitise import is_instruction
 from qa.termvectors import TermVectors, bundled_term_vectors
 from qa.text import (
@@ -72,7 +73,7 @@ from qa.text import (
 )
 from qa.types import CLOSEST_SHOWN, Answer, Citation, Conversation
 from vectorstore.retrieval import Hit, HybridRetriever, SearchFilter, SearchResult
-from vectorstore.store import DocumentRecord, StoredParagraph, StoredSentence
+from vectorstore.store import StoredParagraph, StoredSentence
 
 EVIDENCE_PARAGRAPHS = 6
 # How far either side of a date, amount, person or place its words count as its context
@@ -960,17 +961,3 @@ def closest_passages(passages: list[Passage], result: SearchResult) -> tuple[Cit
 def citation_of(paragraph: StoredParagraph, result: SearchResult, quote: str = "") -> Citation:
     """A Citation for a retrieved paragraph, with its document's title and source."""
     return citation_from(paragraph, result.documents.get(paragraph.doc_id), quote)
-
-
-def citation_from(paragraph: StoredParagraph, record: DocumentRecord | None, quote: str = "") -> Citation:
-    """A Citation for a stored paragraph of the document `record` (None: its record is not readable)."""
-    return Citation(
-        doc_id=paragraph.doc_id,
-        title=record.title if record else paragraph.doc_id,
-        label=paragraph.label,
-        text=paragraph.text,
-        # The published address (front matter `source_url`) is the link a reader can follow.
-        source=(record.url or record.source) if record else "",
-        quote=quote,
-        date=record.date.isoformat() if record and record.date else "",
-    )

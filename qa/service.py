@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from errors import StatementbotError
 from qa.citations import final_check
-from qa.extractive import citation_from
 from qa.question import QuestionScope, normalise_question, question_scope, resolve_document, title_owners
+from qa.reading import StatementReader
 from qa.references import missing_paragraph_answer
 from qa.types import Answer, Citation, Conversation
 from vectorstore.indexing import Indexer, IngestReport, Progress, WhatsNew
@@ -68,6 +68,7 @@ class StatementService:
         today: Callable[[], date] = date.today,
     ) -> None:
         self.store = store
+        self.reader = StatementReader(store)
         self.indexer = indexer
         self.retriever = retriever
         self.answerer = answerer
@@ -91,22 +92,19 @@ class StatementService:
     # Corpus ---------------------------------------------------------------
     def ensure_corpus(self) -> IngestReport | None:
         """Ingest the bundled sample statements when the store is empty (first use)."""
-        if self.store.documents() or self.sample_dir is None or not self.sample_dir.exists():
+        if self.sample_dir is None or not self.sample_dir.exists() or self.store.has_documents():
             return None
         return self.ingest_paths([self.sample_dir])
 
     def documents(self) -> list[DocumentRecord]:
-        return self.store.documents()
+        return self.reader.documents()
 
     def source(self, doc_id: str, label: str) -> Citation:
-        record = self.store.document(doc_id)
-        paragraph = self.store.paragraph(doc_id, label.strip().lstrip("¶").strip())
-        return citation_from(paragraph, record)
+        return self.reader.source(doc_id, label)
 
     def source_all(self, doc_id: str) -> list[Citation]:
         """Every paragraph of a document, in its order (UnknownDocument when there is no such document)."""
-        record = self.store.document(doc_id)
-        return [citation_from(p, record) for p in self.store.paragraphs(doc_id)]
+        return self.reader.source_all(doc_id)
 
     def paragraph_labels(self, doc_id: str) -> list[str]:
         return [p.label for p in self.store.paragraphs(doc_id)]
@@ -116,6 +114,7 @@ class StatementService:
     ) -> IngestReport:
         with self._write_lock:
             report = self.indexer.ingest_paths(paths, prune=prune, doc_id=doc_id, progress=progress)
+            self._refresh_mirror()
         return self._with_whats_new(report)
 
     def ingest_bytes(
@@ -123,11 +122,21 @@ class StatementService:
     ) -> IngestReport:
         with self._write_lock:
             report = self.indexer.ingest_bytes(data, name=name, source=source, id_hint=id_hint)
+            self._refresh_mirror()
         return self._with_whats_new(report)
 
     def remove(self, doc_id: str) -> IngestReport:
         with self._write_lock:
-            return self.indexer.remove(doc_id)
+            report = self.indexer.remove(doc_id)
+            self._refresh_mirror()
+            return report
+
+    def _refresh_mirror(self) -> None:
+        """After a write: stamp the corpus version (a store written before stamps gets one here) and
+        rebuild the lexical index now, so that neither the next question nor a read-only command,
+        which reads that index alone (vectorstore/mirror.py), pays for the rebuild."""
+        self.store.stamp_version()
+        self.retriever.lexical.ensure_fresh()
 
     def compare(self, a: str, b: str) -> Comparison:
         """What changed from statement A to B (ids or title words); raises UnknownDocument / AmbiguousDocument."""

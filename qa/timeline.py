@@ -26,7 +26,8 @@ from pathlib import Path
 
 from prompts import ABSTAIN_PHRASE
 from qa.citations import final_check
-from qa.extractive import PASSAGE_FEATURES, Candidate, ExtractiveAnswerer, citation_from
+from qa.extractive import PASSAGE_FEATURES, Candidate, ExtractiveAnswerer
+from qa.reading import citation_from
 from qa.text import content_terms
 from qa.types import Answer, CheckReport, Citation
 from vectorstore.retrieval import SearchFilter

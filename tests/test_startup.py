@@ -14,11 +14,11 @@ HEAVY = ("torch", "transformers", "sentence_transformers", "langchain_core")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def modules_after(args: list[str], data_dir: Path) -> list[str]:
+def modules_after(args: list[str], data_dir: Path, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     """Run the CLI's main in a fresh interpreter and list the heavy modules it imported."""
     code = (
         "import sys, json; from bot.cli import main; code = main(sys.argv[1:]);"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr); sys.exit(code)"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]), file=sys.stderr); sys.exit(code)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATEMENTBOT_")}
     env["STATEMENTBOT_DATA_DIR"] = str(data_dir)
@@ -36,3 +36,25 @@ def modules_after(args: list[str], data_dir: Path) -> list[str]:
 def test_read_only_commands_import_no_model_stack(args: list[str], tmp_path: Path) -> None:
     """`documents`, `source`, `settings` and `feedback export` never import torch, transformers or LangChain."""
     assert modules_after(args, tmp_path / "data") == []
+
+
+def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, embedder) -> None:
+    """After an ingest, `documents` and `source` read the local mirror: chromadb is never imported, and
+    they print what they print when the store is read (as they do for a store with no stamp)."""
+    from tests.conftest import SEED, Cli
+    from vectorstore.store import DEFAULT_PREFIX, corpus_stamp_path
+
+    data_dir = tmp_path / "data"
+    cli = Cli(data_dir, embedder=embedder)
+    assert cli("ingest", SEED).returncode == 0
+    doc_id = cli("documents", "--json").json()[0]["id"]
+    commands = [["documents", "--json"], ["documents"], ["source", doc_id, "12"], ["source", doc_id, "--json"]]
+    from_mirror = []
+    for args in commands:
+        assert modules_after(args, data_dir, heavy=(*HEAVY, "chromadb")) == []
+        from_mirror.append(cli(*args).stdout)
+    corpus_stamp_path(data_dir, DEFAULT_PREFIX).unlink()
+    from_chroma = [cli(*args).stdout for args in commands]
+    assert from_mirror == from_chroma
+    assert "[¶12]" in from_mirror[2]
+    assert "chromadb" in modules_after(["documents", "--json"], data_dir, heavy=("chromadb",))

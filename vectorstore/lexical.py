@@ -18,6 +18,7 @@ every common term for each question, 14 ms at p50; summing held postings takes ~
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -28,15 +29,22 @@ from pathlib import Path
 import numpy as np
 
 from ingest.text import content_terms
-from vectorstore.store import ParagraphStore
+from vectorstore.store import ParagraphStore, record_metadata
 
-_SCHEMA_VERSION = "1"
+# 2: the documents' records and each paragraph's label and position, so that read-only commands
+# answer from this file alone (vectorstore/mirror.py).
+SCHEMA_VERSION = "2"
 _TOKENIZE = '"porter unicode61 remove_diacritics 2"'
 _MAX_CACHED_FREQUENCIES = 50_000
 # Postings held in memory, 12 bytes each (row id and float64 score, so sums equal FTS5's). The
 # archive's 82k paragraphs hold 3.1M postings of terms in at most half of them; its 641 terms in
 # 1,000 paragraphs or more hold 2.1M, and a rarer term's postings are read in well under a millisecond.
 _POSTINGS_BUDGET = 2_500_000
+
+
+def lexical_path(data_dir: Path, prefix: str) -> Path:
+    """Where an embedded store's index lives (a server's is in the user's cache, `bot.runtime`)."""
+    return data_dir / f"lexical-{prefix}.sqlite3"
 
 
 def _quoted(term: str) -> str:
@@ -119,7 +127,7 @@ class LexicalIndex:
             meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError:
             return None  # a corrupt or foreign cache is simply rebuilt
-        if meta.get("version") == version and meta.get("schema") == _SCHEMA_VERSION:
+        if meta.get("version") == version and meta.get("schema") == SCHEMA_VERSION:
             return connection
         connection.close()
         return None
@@ -136,14 +144,26 @@ class LexicalIndex:
                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
                 CREATE VIRTUAL TABLE paragraphs USING fts5(key UNINDEXED, doc_id UNINDEXED, text,
                     tokenize = {_TOKENIZE});
+                CREATE TABLE labels(rowid INTEGER PRIMARY KEY, doc_id TEXT, label TEXT, position INTEGER);
+                CREATE TABLE documents(id TEXT PRIMARY KEY, record TEXT);
                 """
             )
+            for rowid, p in enumerate(self.store.paragraphs(), start=1):
+                connection.execute(
+                    "INSERT INTO paragraphs(rowid, key, doc_id, text) VALUES (?, ?, ?, ?)",
+                    (rowid, p.key, p.doc_id, p.text),
+                )
+                connection.execute(
+                    "INSERT INTO labels(rowid, doc_id, label, position) VALUES (?, ?, ?, ?)",
+                    (rowid, p.doc_id, p.label, p.position),
+                )
+            connection.execute("CREATE INDEX labels_by_document ON labels(doc_id, label)")
             connection.executemany(
-                "INSERT INTO paragraphs(key, doc_id, text) VALUES (?, ?, ?)",
-                ((p.key, p.doc_id, p.text) for p in self.store.paragraphs()),
+                "INSERT INTO documents(id, record) VALUES (?, ?)",
+                ((r.id, json.dumps(record_metadata(r), ensure_ascii=False)) for r in self.store.documents()),
             )
             connection.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)", [("version", version), ("schema", _SCHEMA_VERSION)]
+                "INSERT INTO meta(key, value) VALUES (?, ?)", [("version", version), ("schema", SCHEMA_VERSION)]
             )
             connection.commit()
         finally:

@@ -228,6 +228,7 @@ class ParagraphStore:
         prefix: str = DEFAULT_PREFIX,
         writer_lock: _WriterLock | None = None,
         location: str = "",
+        stamp_path: Path | None = None,
     ) -> None:
         self.client = client
         self.embedder = embedder
@@ -235,6 +236,9 @@ class ParagraphStore:
         self.location = location
         self.timeout_s = DEFAULT_SERVER_TIMEOUT_S  # for messages; open_server sets the real one
         self._writer_lock = writer_lock
+        # The embedded store's corpus version, also kept in a file (`corpus_stamp_path`): read-only
+        # commands compare it with the local mirror's and answer without importing chromadb.
+        self._stamp_path = stamp_path
         metadata = {"embedding_model": embedder.name, "embedding_dimension": embedder.dimension}
         with self._translate_errors():
             self._chunks = self._collection(f"{prefix}_chunks", metadata)
@@ -256,6 +260,7 @@ class ParagraphStore:
             prefix=prefix,
             writer_lock=_WriterLock(data_dir / "writer.lock"),
             location=str(data_dir),
+            stamp_path=corpus_stamp_path(data_dir, prefix),
         )
 
     @classmethod
@@ -405,15 +410,44 @@ class ParagraphStore:
 
     def _bump_version(self) -> None:
         meta = dict(self._chunks.metadata or {})
-        meta[_VERSION_KEY] = uuid.uuid4().hex
+        version = uuid.uuid4().hex
+        meta[_VERSION_KEY] = version
         self._chunks.modify(metadata=meta)
+        self._write_stamp(version)
+
+    def _begin_change(self) -> None:
+        """Take the writer lock and withdraw the version stamp before a write that changes the version.
+
+        From here until the write's `_bump_version` stamps the new version, the file is absent, so a
+        read-only command falls back to Chroma rather than trust a mirror of the old corpus; a
+        write that fails halfway leaves no stamp at all.
+        """
+        self.acquire_writer()
+        if self._stamp_path is not None:
+            self._stamp_path.unlink(missing_ok=True)
+
+    def _write_stamp(self, version: str) -> None:
+        if self._stamp_path is None:
+            return
+        temporary = self._stamp_path.with_name(f"{self._stamp_path.name}.{os.getpid()}.tmp")
+        temporary.write_text(version, encoding="utf-8")
+        temporary.replace(self._stamp_path)
+
+    def stamp_version(self) -> None:
+        """Write the version stamp of an embedded store that has none (one written before stamps
+        existed, or after a failed write); takes the writer lock, so no write can be under way."""
+        if self._stamp_path is None:
+            return
+        self.acquire_writer()
+        with self._translate_errors():
+            self._write_stamp(self.corpus_version())
 
     # Writes ---------------------------------------------------------------
     def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, windows: dict[str, int]) -> None:
         """Upsert paragraph windows. `windows` maps paragraph key -> number of windows."""
         if not chunks:
             return
-        self.acquire_writer()
+        self._begin_change()
         ids: list[str] = []
         metadatas: list[Any] = []
         for chunk in chunks:
@@ -488,6 +522,7 @@ class ParagraphStore:
         ids = list(ids)
         if not ids:
             return  # nothing changed: the corpus version (and every cache keyed on it) stays
+        self._begin_change()
         self._delete(self._chunks, ids)
         with self._translate_errors():
             self._bump_version()
@@ -496,7 +531,7 @@ class ParagraphStore:
         """Set the position of stored windows (chunk id -> position) without re-embedding them."""
         if not positions:
             return
-        self.acquire_writer()
+        self._begin_change()
         ids = list(positions)
         with self._translate_errors():
             for start in range(0, len(ids), _WRITE_BATCH):
@@ -527,8 +562,8 @@ class ParagraphStore:
         """
         if not records:
             return
-        self.acquire_writer()
-        metadatas = [_record_metadata(record) for record in records]
+        self._begin_change()
+        metadatas = [record_metadata(record) for record in records]
         with self._translate_errors():
             for start in range(0, len(records), _WRITE_BATCH):
                 end = start + _WRITE_BATCH
@@ -546,6 +581,7 @@ class ParagraphStore:
             self._bump_version()
 
     def delete_document_record(self, doc_id: str) -> None:
+        self._begin_change()
         self._delete(self._documents, [doc_id])
         with self._translate_errors():
             self._bump_version()
@@ -565,7 +601,7 @@ class ParagraphStore:
             for sentence, _meta in self._pages(self._sentences, []):
                 state.sentence_ids.setdefault(sentence.split(":", 1)[0], set()).add(sentence)
             for doc_id, meta in self._pages(self._documents, ["metadatas"]):
-                state.records[doc_id] = _record(doc_id, meta or {})
+                state.records[doc_id] = record_from(doc_id, meta or {})
         return state
 
     def _pages(self, collection: Collection, include: list[Any]) -> Iterator[tuple[str, Any]]:
@@ -593,20 +629,25 @@ class ParagraphStore:
     def documents(self) -> list[DocumentRecord]:
         with self._translate_errors():
             page = self._documents.get(include=["metadatas"])
-        records = [_record(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
-        return sorted(records, key=lambda r: (r.date or date.min, r.id), reverse=True)
+        records = [record_from(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
+        return newest_first(records)
+
+    def has_documents(self) -> bool:
+        """Whether any document is stored: one record read, where `documents()` reads all (~1 s at archive scale)."""
+        with self._translate_errors():
+            return bool(self._documents.get(limit=1, include=[])["ids"])
 
     def document(self, doc_id: str) -> DocumentRecord:
         with self._translate_errors():
             page = self._documents.get(ids=[doc_id], include=["metadatas"])
         if not page["ids"]:
             raise UnknownDocument(f"No document with id {doc_id!r}.")
-        return _record(page["ids"][0], (page["metadatas"] or [{}])[0])
+        return record_from(page["ids"][0], (page["metadatas"] or [{}])[0])
 
     def documents_with_hash(self, content_hash: str) -> list[DocumentRecord]:
         with self._translate_errors():
             page = self._documents.get(where={"content_hash": content_hash}, include=["metadatas"])
-        return [_record(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
+        return [record_from(doc_id, meta) for doc_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)]
 
     def record_count(self) -> int:
         """Records (each with a vector) in the three collections: what store growth is counted in."""
@@ -619,31 +660,33 @@ class ParagraphStore:
 
     def paragraphs(self, doc_id: str | None = None) -> list[StoredParagraph]:
         """Paragraphs (whole, not windows), ordered by document and position."""
-        where: dict[str, Any] = {"window": 0} if doc_id is None else {"$and": [{"doc_id": doc_id}, {"window": 0}]}
+        # One clause: Chroma intersects the matches of several, and `doc_id and window == 0` read every
+        # window of the collection (~1 s at archive scale); a document's windows are few.
+        where: dict[str, Any] = {"window": 0} if doc_id is None else {"doc_id": doc_id}
         found: list[StoredParagraph] = []
         with self._translate_errors():
             for page in _read_pages(self._chunks, ["documents", "metadatas"], where=where):
                 for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
-                    found.append(_paragraph(text, meta))
+                    if meta.get("window") == 0:
+                        found.append(_paragraph(text, meta))
         return sorted(found, key=lambda p: (p.doc_id, p.position))
 
     def paragraph(self, doc_id: str, label: str) -> StoredParagraph:
-        """One paragraph by document and label; a miss costs one more query on that document, not a scan."""
+        """One paragraph by document and label: the document's ids (one clause, ~10 ms at archive scale),
+        then window 0 by id. A `doc_id and label` filter took ~1 s there (see `keys_labelled`)."""
         with self._translate_errors():
-            # No `window == 0` clause (every window matches it, so Chroma's intersection read the whole
-            # collection): the paragraph's windows are few, and window 0 is picked here.
-            page = self._chunks.get(
-                where={"$and": [{"doc_id": doc_id}, {"label": label}]}, include=["documents", "metadatas"]
-            )
-        for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
-            if meta.get("window") == 0:
-                return _paragraph(text, meta)
-        with self._translate_errors():
-            metas = self._chunks.get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"] or []
-        labels = sorted({str(meta["label"]) for meta in metas if meta.get("window") == 0})
+            ids = self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+        # Ids are `doc:label:hash:window`.
+        labels = {chunk_id.split(":", 2)[1]: chunk_id for chunk_id in ids if chunk_id.endswith(":0")}
         if not labels:
             raise UnknownDocument(f"No document with id {doc_id!r}.")
-        raise UnknownParagraph(f"Document {doc_id!r} has no paragraph {label!r}. It has {label_range(labels)}.")
+        if label not in labels:
+            raise UnknownParagraph(
+                f"Document {doc_id!r} has no paragraph {label!r}. It has {label_range(sorted(labels))}."
+            )
+        with self._translate_errors():
+            page = self._chunks.get(ids=[labels[label]], include=["documents", "metadatas"])
+        return _paragraph((page["documents"] or [""])[0], (page["metadatas"] or [{}])[0])
 
     def keys_labelled(self, labels: Sequence[str], doc_ids: Sequence[str] | None = None) -> list[str]:
         """Keys of the paragraphs with one of `labels` (in `doc_ids`, or anywhere): one query.
@@ -879,7 +922,17 @@ def _not_responding(location: str, timeout_s: float) -> StoreNotResponding:
     return StoreNotResponding(f"The Chroma server at {location} did not answer within {timeout_s:g} s.")
 
 
-def _record_metadata(record: DocumentRecord) -> Any:
+def corpus_stamp_path(data_dir: Path, prefix: str) -> Path:
+    """The file holding an embedded store's corpus version (see `ParagraphStore._begin_change`)."""
+    return data_dir / f"corpus-version-{prefix}"
+
+
+def newest_first(records: Iterable[DocumentRecord]) -> list[DocumentRecord]:
+    """Documents as listings show them: newest first, undated last, ties by id."""
+    return sorted(records, key=lambda r: (r.date or date.min, r.id), reverse=True)
+
+
+def record_metadata(record: DocumentRecord) -> Any:
     return {
         "title": record.title,
         "date": record.date.isoformat() if record.date else "",
@@ -900,7 +953,7 @@ def _where(clause: dict[str, Any]) -> Any:
     return clause
 
 
-def _record(doc_id: str, meta: Any) -> DocumentRecord:
+def record_from(doc_id: str, meta: Any) -> DocumentRecord:
     raw_date = str(meta.get("date") or "")
     return DocumentRecord(
         id=doc_id,
