@@ -75,7 +75,9 @@ def test_the_mirror_reads_what_the_store_holds(embedded_store: ParagraphStore, d
         mirror.close()
 
 
-def test_a_write_withdraws_the_mirror_until_the_index_is_rebuilt(embedded_store: ParagraphStore, data_dir: Path) -> None:
+def test_a_write_withdraws_the_mirror_until_its_index_is_rebuilt(
+    embedded_store: ParagraphStore, data_dir: Path
+) -> None:
     lexical = LexicalIndex(embedded_store, lexical_path(data_dir, DEFAULT_PREFIX))
     lexical.ensure_fresh()
     stamp = corpus_stamp_path(data_dir, DEFAULT_PREFIX)
