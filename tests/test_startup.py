@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from vectorstore.embeddings import Embedder
+
 HEAVY = ("torch", "transformers", "sentence_transformers", "langchain_core")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +40,7 @@ def test_read_only_commands_import_no_model_stack(args: list[str], tmp_path: Pat
     assert modules_after(args, tmp_path / "data") == []
 
 
-def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, embedder) -> None:
+def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, embedder: Embedder) -> None:
     """After an ingest, `documents` and `source` read the local mirror: chromadb is never imported, and
     they print what they print when the store is read (as they do for a store with no stamp)."""
     from tests.conftest import SEED, Cli
@@ -47,7 +49,9 @@ def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, e
     data_dir = tmp_path / "data"
     cli = Cli(data_dir, embedder=embedder)
     assert cli("ingest", SEED).returncode == 0
-    doc_id = cli("documents", "--json").json()[0]["id"]
+    listed = cli("documents", "--json").json()
+    assert isinstance(listed, list)
+    doc_id = listed[0]["id"]
     commands = [["documents", "--json"], ["documents"], ["source", doc_id, "12"], ["source", doc_id, "--json"]]
     from_mirror = []
     for args in commands:
