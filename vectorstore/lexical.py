@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.text import content_terms
-from vectorstore.store import ParagraphStore, record_metadata
+from vectorstore.store import DocumentRecord, ParagraphStore, record_from, record_metadata
 
 # 2: the documents' records and each paragraph's label and position, so that read-only commands
 # answer from this file alone (vectorstore/mirror.py).
@@ -45,6 +45,12 @@ _POSTINGS_BUDGET = 2_500_000
 def lexical_path(data_dir: Path, prefix: str) -> Path:
     """Where an embedded store's index lives (a server's is in the user's cache, `bot.runtime`)."""
     return data_dir / f"lexical-{prefix}.sqlite3"
+
+
+def read_records(connection: sqlite3.Connection) -> list[DocumentRecord]:
+    """The documents' records an index file holds (schema 2)."""
+    rows = connection.execute("SELECT id, record FROM documents ORDER BY rowid").fetchall()
+    return [record_from(str(doc_id), json.loads(record)) for doc_id, record in rows]
 
 
 def _quoted(term: str) -> str:
@@ -171,6 +177,14 @@ class LexicalIndex:
         temporary.replace(self.path)
 
     # Queries ----------------------------------------------------------------
+    def documents(self, version: str | None = None) -> list[DocumentRecord]:
+        """The documents' records as the index copied them for this corpus version: ~0.1 s where Chroma's
+        read of all records takes ~1 s at archive scale (6,454 records), for each cold question."""
+        self.ensure_fresh(version)
+        assert self._connection is not None
+        with self._lock:
+            return read_records(self._connection)
+
     def search(
         self, text: str, k: int, *, doc_ids: Sequence[str] | None = None, version: str | None = None
     ) -> list[tuple[str, float]]:

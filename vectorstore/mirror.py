@@ -18,7 +18,7 @@ from pathlib import Path
 
 from errors import UnknownDocument, UnknownParagraph
 from ingest.display import label_range
-from vectorstore.lexical import SCHEMA_VERSION, lexical_path
+from vectorstore.lexical import SCHEMA_VERSION, lexical_path, read_records
 from vectorstore.store import (
     DocumentRecord,
     StoredParagraph,
@@ -64,8 +64,7 @@ class CorpusMirror:
         self._connection.close()
 
     def documents(self) -> list[DocumentRecord]:
-        rows = self._connection.execute("SELECT id, record FROM documents").fetchall()
-        return newest_first(record_from(str(doc_id), json.loads(record)) for doc_id, record in rows)
+        return newest_first(read_records(self._connection))
 
     def document(self, doc_id: str) -> DocumentRecord:
         row = self._connection.execute("SELECT record FROM documents WHERE id = ?", (doc_id,)).fetchone()

@@ -356,7 +356,7 @@ class HybridRetriever:
         version = self.corpus_version() if version is None else version
         with self._lock:
             if version != self._documents_version:
-                self._documents = {r.id: r for r in self.store.documents()}
+                self._documents = {r.id: r for r in self.lexical.documents(version)}
                 self._title_owners = {}
                 for doc_id, record in self._documents.items():
                     for word in token_set(f"{doc_id} {record.title}") - _GENERIC_TITLE_WORDS:
