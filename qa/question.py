@@ -6,7 +6,7 @@ import calendar
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -280,7 +280,13 @@ def _of_the_month(
     return [doc_id for doc_id in named if dated_then(doc_id)] or named
 
 
-def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, today: date) -> QuestionScope:
+# The statements whose paragraphs hold every one of some words (`LexicalIndex.documents_with_words`).
+TextHolders = Callable[[Sequence[str]], set[str]]
+
+
+def question_scope(
+    question: str, documents: Mapping[str, DocumentRecord], *, today: date, text_holders: TextHolders | None = None
+) -> QuestionScope:
     """The filter a question implies, matched against the stored documents' titles and dates.
 
     * A named time keeps the documents dated in it, when there are any (a
@@ -302,6 +308,11 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
       whose title holds them all stays in scope, and the question's content
       chooses among them (the readouts of several such calls). A topic no
       title holds in those words names nothing: the content alone chooses.
+    * A name of two words or more that no title holds ("the Biden-Marcos joint
+      statement", titled "Joint Statement of the Leaders of the United States
+      and the Philippines") names the statements of the kind named whose
+      paragraphs hold every word of it (`text_holders`), where there are any;
+      all of them stay in scope and the content chooses.
     """
     date_from, date_to = time_scope(question, today=today)
     in_time = _dated_within(documents, date_from, date_to)
@@ -322,6 +333,11 @@ def question_scope(question: str, documents: Mapping[str, DocumentRecord], *, to
     # sheet on the new MTCR export guidance" is not the newest White House fact sheet.
     if not named and not topic_terms:
         named, naming_words = _named_documents(name_terms, documents)
+        if not named and text_holders is not None:
+            # Within the time named, where one is: "the jan 2025 US-India tech fact sheet" is not one of 2023.
+            within = {d: documents[d] for d in in_time} if date_from is not None else documents
+            named, naming_words = _named_in_text(question, name_terms, within, text_holders)
+            by_topic = bool(named)
     named = _of_the_kind_named(question, named, documents)
     # "the G7 october statement": a month without a year, said as the statement's attribute.
     month_day = statement_month(question) if date_from is None and named else None
@@ -443,6 +459,45 @@ def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecor
     if len(named) == len(documents) and len(documents) > 1:
         return [], frozenset()  # words every title has name nothing
     return named, frozenset(wanted - NAME_FILLERS) if named else frozenset()
+
+
+def _named_in_text(
+    question: str, terms: Sequence[str], documents: Mapping[str, DocumentRecord], text_holders: TextHolders
+) -> tuple[list[str], frozenset[str]]:
+    """The statements of the kind the question names that hold every word of a name no title holds whole,
+    each word in their title or their paragraphs; of those, the ones whose titles hold the most of them.
+
+    Statements are often named by who made them ("the Biden-Marcos joint statement") where their titles
+    name the countries, or by what the title says only in part ("the TTC inaugural joint statement" is the
+    "Trade and Technology Council Inaugural Joint Statement", whose text says TTC: a later TTC statement
+    that mentions the inaugural meeting holds both words only in its text). One word is no name here:
+    "Biden" alone is in thousands of statements, and a topic word ("the climate statement") picks no
+    statement out; two words that must meet in one statement do.
+    """
+    words = [t for t in terms if t not in NAME_FILLERS]
+    wanted = _kinds(_WORD.findall(unicodedata.normalize("NFKC", question.lower())))
+    if len(words) < 2 or not wanted:
+        return [], frozenset()
+    owners = title_owners(documents)
+    # Fillers are read in titles, as `_named_documents` reads them: "the Biden-Marcos *joint* statement" is
+    # not the press secretary's statement on their meeting.
+    fillers = [t for t in terms if t in NAME_FILLERS and t in owners]
+    held: set[str] | None = None
+    for word in words:
+        holders = text_holders([word]) | owners.get(word, frozenset())
+        held = holders if held is None else held & holders
+    candidates = [
+        d
+        for d in held or ()
+        if d in documents
+        and wanted & _kinds(token_set(documents[d].title))
+        and all(d in owners[filler] for filler in fillers)
+    ]
+    if not candidates:
+        return [], frozenset()
+    in_title = {d: sum(d in owners.get(word, frozenset()) for word in words) for d in candidates}
+    most = max(in_title.values())
+    return sorted(d for d in candidates if in_title[d] == most), frozenset(words)
 
 
 def resolve_document(fragment: str, documents: Mapping[str, DocumentRecord]) -> str:

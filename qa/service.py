@@ -286,8 +286,17 @@ class StatementService:
         cleaned = normalise_question(question, max_chars=self.max_question_chars)
         documents = self.retriever.documents()
         doc_ids: tuple[str, ...] | None = (resolve_document(document, documents),) if document else None
+
         # What the question names applies only where the user set no filter of that kind.
-        scope = QuestionScope() if document else question_scope(cleaned, documents, today=self.today())
+        def text_holders(words: Sequence[str]) -> set[str]:
+            # Asked only for a name no title holds: the version is read then, not for every question.
+            return self.retriever.lexical.documents_with_words(words, version=self.retriever.corpus_version())
+
+        scope = (
+            QuestionScope()
+            if document
+            else question_scope(cleaned, documents, today=self.today(), text_holders=text_holders)
+        )
         if date_from is None and date_to is None and scope.names_time:
             date_from, date_to = scope.date_from, scope.date_to
         doc_ids = doc_ids or scope.doc_ids

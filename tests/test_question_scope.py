@@ -313,3 +313,64 @@ def test_title_search_ranks_rare_words_and_prefixes_then_the_newest() -> None:
     assert [r.id for r in search_titles("", DOCUMENTS, limit=2)] == ["g7-2025", "budget-2025"]
     many = {f"doc-{i}": record(f"doc-{i}", f"Joint Statement number {i}", date(2024, 1, 1)) for i in range(3000)}
     assert len(search_titles("joint statement", many, limit=25)) == 25
+
+
+def test_a_statement_named_by_who_made_it_is_found_by_its_text(tmp_path: Path, embedder: Embedder) -> None:
+    """'the Biden-Marcos joint statement' is titled by countries: the joint statements whose paragraphs name
+    both are meant (not a joint statement naming only Biden, nor the press secretary's statement naming both).
+    A name held partly by a title ('the TTC inaugural joint statement') prefers the statement whose title
+    holds more of it; one word ('the Biden statement') names nothing."""
+    from bot.runtime import build_service
+    from bot.settings import load_settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    bodies = {
+        "philippines": (
+            "2023-05-01",
+            "Joint Statement of the Leaders of the United States and the Philippines",
+            [
+                "President Biden and President Marcos met in Washington.",
+                "The leaders agreed to hold the first bilateral Civil Space Dialogue this year.",
+            ],
+        ),
+        "korea": (
+            "2022-05-21",
+            "Joint Statement of the United States and the Republic of Korea",
+            ["President Biden and President Yoon met in Seoul.", "The leaders agreed to deepen space cooperation."],
+        ),
+        "press": (
+            "2023-04-30",
+            "Statement from the Press Secretary on the Visit of the President of the Philippines",
+            ["President Biden will welcome President Marcos.", "They will discuss space and trade."],
+        ),
+        "ttc-2021": (
+            "2021-09-29",
+            "Trade and Technology Council Inaugural Joint Statement",
+            ["The TTC met in Pittsburgh.", "The TTC set up an export controls working group."],
+        ),
+        "ttc-2024": (
+            "2024-04-05",
+            "Joint Statement of the Trade and Technology Council",
+            ["Since the inaugural meeting, the TTC has delivered.", "The TTC renewed its export controls dialogue."],
+        ),
+    }
+    for name, (day, title, paragraphs) in bodies.items():
+        numbered = "\n\n".join(f"{n}. {text}" for n, text in enumerate(paragraphs, start=1))
+        (docs / f"{name}.md").write_text(
+            f"---\ndate: '{day}'\ntitle: \"{title}\"\n---\n\n{numbered}\n", encoding="utf-8"
+        )
+    service = build_service(load_settings(data_dir=tmp_path / "data", llm_provider="none"), embedder=embedder)
+
+    def scoped(question: str) -> tuple[str, ...] | None:
+        _cleaned, search_filter = service.prepare_question(question, None, None, None)
+        return None if search_filter is None else search_filter.doc_ids
+
+    try:
+        assert service.ingest_paths([docs]).ok
+        assert scoped("In the Biden-Marcos joint statement, what did they agree on space?") == ("philippines",)
+        assert scoped("What did the Biden-Marcos statement say about space?") == ("philippines", "press")
+        assert scoped("In the TTC inaugural joint statement, what about export controls?") == ("ttc-2021",)
+        assert scoped("What did the Biden statement say about space?") is None
+    finally:
+        service.close()
