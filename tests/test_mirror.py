@@ -10,6 +10,7 @@ import pytest
 
 from errors import UnknownDocument, UnknownParagraph
 from ingest.parser import parse_statement
+from qa.service import StatementService
 from vectorstore.indexing import Indexer
 from vectorstore.lexical import LexicalIndex, lexical_path
 from vectorstore.mirror import CorpusMirror
@@ -129,3 +130,10 @@ def test_a_mirror_that_is_not_one_is_not_read(embedded_store: ParagraphStore, da
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     assert _mirror(data_dir) is None
+
+
+def test_the_service_lists_what_the_store_holds_from_retrievals_records(service: StatementService) -> None:
+    """The Discord bot's listing and autocomplete read retrieval's records of the corpus version (milliseconds),
+    not Chroma's (~1 s at archive scale): the same records in the same order."""
+    assert service.documents() == service.store.documents()
+    assert service.documents()
