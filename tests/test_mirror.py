@@ -38,7 +38,7 @@ def _mirror(data_dir: Path) -> CorpusMirror | None:
 
 
 @pytest.fixture
-def data_dir(embedded_store: ParagraphStore, tmp_path: Path) -> Path:
+def ingested_dir(embedded_store: ParagraphStore, tmp_path: Path) -> Path:
     _ingest(embedded_store, MARITIME, "maritime.txt")
     # Undated, with a paragraph long enough to be stored as several windows.
     _ingest(embedded_store, f"Long Statement\n\n1. {LONG}\n2. Short one.\n", "long.txt")
@@ -56,12 +56,12 @@ def _errors(reader: CorpusMirror | ParagraphStore) -> list[str]:
     return [*messages, str(missing.value)]
 
 
-def test_the_mirror_reads_what_the_store_holds(embedded_store: ParagraphStore, data_dir: Path) -> None:
+def test_the_mirror_reads_what_the_store_holds(embedded_store: ParagraphStore, ingested_dir: Path) -> None:
     """Records, paragraphs (a windowed one whole) and the errors for a missing one, as Chroma gives them."""
-    lexical = LexicalIndex(embedded_store, lexical_path(data_dir, DEFAULT_PREFIX))
+    lexical = LexicalIndex(embedded_store, lexical_path(ingested_dir, DEFAULT_PREFIX))
     # Retrieval reads the records from the index too (one Chroma read of all records costs ~1 s at archive scale).
     assert lexical.documents() == embedded_store.documents()
-    mirror = _mirror(data_dir)
+    mirror = _mirror(ingested_dir)
     assert mirror is not None
     try:
         assert mirror.documents() == embedded_store.documents()
@@ -79,29 +79,29 @@ def test_the_mirror_reads_what_the_store_holds(embedded_store: ParagraphStore, d
 
 
 def test_a_write_withdraws_the_mirror_until_its_index_is_rebuilt(
-    embedded_store: ParagraphStore, data_dir: Path
+    embedded_store: ParagraphStore, ingested_dir: Path
 ) -> None:
-    lexical = LexicalIndex(embedded_store, lexical_path(data_dir, DEFAULT_PREFIX))
+    lexical = LexicalIndex(embedded_store, lexical_path(ingested_dir, DEFAULT_PREFIX))
     lexical.ensure_fresh()
-    stamp = corpus_stamp_path(data_dir, DEFAULT_PREFIX)
+    stamp = corpus_stamp_path(ingested_dir, DEFAULT_PREFIX)
     assert stamp.read_text() == embedded_store.corpus_version()
     _ingest(embedded_store, MARITIME.replace("Maritime", "Harbour"), "harbour.txt")
     assert stamp.read_text() == embedded_store.corpus_version()
-    assert _mirror(data_dir) is None, "the mirror holds the corpus before the write"
+    assert _mirror(ingested_dir) is None, "the mirror holds the corpus before the write"
     lexical.ensure_fresh()
-    mirror = _mirror(data_dir)
+    mirror = _mirror(ingested_dir)
     assert mirror is not None
     assert "harbour" in {r.id for r in mirror.documents()}
     mirror.close()
 
 
 def test_a_failed_write_leaves_no_stamp_until_one_is_written_again(
-    embedded_store: ParagraphStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    embedded_store: ParagraphStore, ingested_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chroma failing halfway through a write: read-only commands go back to Chroma rather than trust the
     mirror of the corpus before it; `stamp_version` (run after each ingest) stamps the store again."""
-    LexicalIndex(embedded_store, lexical_path(data_dir, DEFAULT_PREFIX)).ensure_fresh()
-    assert _mirror(data_dir) is not None
+    LexicalIndex(embedded_store, lexical_path(ingested_dir, DEFAULT_PREFIX)).ensure_fresh()
+    assert _mirror(ingested_dir) is not None
 
     def fail(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk full")
@@ -109,27 +109,27 @@ def test_a_failed_write_leaves_no_stamp_until_one_is_written_again(
     monkeypatch.setattr(embedded_store._documents, "upsert", fail)
     with pytest.raises(RuntimeError):
         _ingest(embedded_store, MARITIME.replace("Maritime", "Harbour"), "harbour.txt")
-    assert not corpus_stamp_path(data_dir, DEFAULT_PREFIX).exists()
-    assert _mirror(data_dir) is None
+    assert not corpus_stamp_path(ingested_dir, DEFAULT_PREFIX).exists()
+    assert _mirror(ingested_dir) is None
     monkeypatch.undo()
     embedded_store.stamp_version()
-    LexicalIndex(embedded_store, lexical_path(data_dir, DEFAULT_PREFIX)).ensure_fresh()
-    assert _mirror(data_dir) is not None
+    LexicalIndex(embedded_store, lexical_path(ingested_dir, DEFAULT_PREFIX)).ensure_fresh()
+    assert _mirror(ingested_dir) is not None
 
 
-def test_a_mirror_that_is_not_one_is_not_read(embedded_store: ParagraphStore, data_dir: Path) -> None:
+def test_a_mirror_that_is_not_one_is_not_read(embedded_store: ParagraphStore, ingested_dir: Path) -> None:
     """No index file, a corrupt one, or an index of an older schema: the store is read instead."""
-    path = lexical_path(data_dir, DEFAULT_PREFIX)
-    assert _mirror(data_dir) is None  # no index yet
+    path = lexical_path(ingested_dir, DEFAULT_PREFIX)
+    assert _mirror(ingested_dir) is None  # no index yet
     path.write_bytes(b"not a database")
-    assert _mirror(data_dir) is None
+    assert _mirror(ingested_dir) is None
     path.unlink()
     LexicalIndex(embedded_store, path).ensure_fresh()
     import sqlite3
 
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    assert _mirror(data_dir) is None
+    assert _mirror(ingested_dir) is None
 
 
 def test_the_service_lists_what_the_store_holds_from_retrievals_records(service: StatementService) -> None:
