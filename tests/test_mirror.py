@@ -11,21 +11,12 @@ import pytest
 from errors import UnknownDocument, UnknownParagraph
 from ingest.parser import parse_statement
 from qa.service import StatementService
+from tests.test_store import STATEMENT as MARITIME
 from vectorstore.indexing import Indexer
 from vectorstore.lexical import LexicalIndex, lexical_path
 from vectorstore.mirror import CorpusMirror
 from vectorstore.store import DEFAULT_PREFIX, ParagraphStore, corpus_stamp_path
 
-MARITIME = """Maritime Cooperation Statement
-
-4 June 2024
-
-The two Ministers met in London.
-
-1. The Ministers welcomed the first landing of F-35B aircraft on JS KAGA.
-2. They agreed to deliver GCAP by 2035. Work will start at once.
-3. The Ministers looked forward to the next meeting in 2026.
-"""
 LONG = " ".join(f"Point {n}: the Ministers welcomed maritime cooperation in the region." for n in range(24))
 
 
