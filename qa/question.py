@@ -335,8 +335,8 @@ def question_scope(
         named, naming_words = _named_documents(name_terms, documents)
         if not named and text_holders is not None:
             # Within the time named, where one is: "the jan 2025 US-India tech fact sheet" is not one of 2023.
-            within = {d: documents[d] for d in in_time} if date_from is not None else documents
-            named, naming_words = _named_in_text(question, name_terms, within, text_holders)
+            within = set(in_time) if date_from is not None else None
+            named, naming_words = _named_in_text(question, name_terms, documents, text_holders, within=within)
             by_topic = bool(named)
     named = _of_the_kind_named(question, named, documents)
     # "the G7 october statement": a month without a year, said as the statement's attribute.
@@ -462,7 +462,12 @@ def _named_documents(terms: Sequence[str], documents: Mapping[str, DocumentRecor
 
 
 def _named_in_text(
-    question: str, terms: Sequence[str], documents: Mapping[str, DocumentRecord], text_holders: TextHolders
+    question: str,
+    terms: Sequence[str],
+    documents: Mapping[str, DocumentRecord],
+    text_holders: TextHolders,
+    *,
+    within: set[str] | None = None,
 ) -> tuple[list[str], frozenset[str]]:
     """The statements of the kind the question names that hold every word of a name no title holds whole,
     each word in their title or their paragraphs; of those, the ones whose titles hold the most of them.
@@ -472,7 +477,8 @@ def _named_in_text(
     "Trade and Technology Council Inaugural Joint Statement", whose text says TTC: a later TTC statement
     that mentions the inaugural meeting holds both words only in its text). One word is no name here:
     "Biden" alone is in thousands of statements, and a topic word ("the climate statement") picks no
-    statement out; two words that must meet in one statement do.
+    statement out; two words that must meet in one statement do. `within`: the statements of the time
+    named, when one is (the title-word index stays the whole corpus's: it is built once per corpus).
     """
     words = [t for t in terms if t not in NAME_FILLERS]
     wanted = _kinds(_WORD.findall(unicodedata.normalize("NFKC", question.lower())))
@@ -490,6 +496,7 @@ def _named_in_text(
         d
         for d in held or ()
         if d in documents
+        and (within is None or d in within)
         and wanted & _kinds(token_set(documents[d].title))
         and all(d in owners[filler] for filler in fillers)
     ]

@@ -372,5 +372,8 @@ def test_a_statement_named_by_who_made_it_is_found_by_its_text(tmp_path: Path, e
         assert scoped("What did the Biden-Marcos statement say about space?") == ("philippines", "press")
         assert scoped("In the TTC inaugural joint statement, what about export controls?") == ("ttc-2021",)
         assert scoped("What did the Biden statement say about space?") is None
+        # A time named applies first: no Biden-Marcos joint statement of 2022, so the year alone scopes it.
+        assert scoped("In the 2023 Biden-Marcos joint statement, what about space?") == ("philippines",)
+        assert scoped("In the 2022 Biden-Marcos joint statement, what about space?") is None
     finally:
         service.close()
