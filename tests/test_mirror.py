@@ -128,3 +128,28 @@ def test_the_service_lists_what_the_store_holds_from_retrievals_records(service:
     not Chroma's (~1 s at archive scale): the same records in the same order."""
     assert service.documents() == service.store.documents()
     assert service.documents()
+
+
+def test_a_stamp_that_cannot_be_written_fails_no_write(
+    embedded_store: ParagraphStore,
+    ingested_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The disk refusing the stamp file: the ingest succeeds and says so in the log, and read-only commands read
+    Chroma (no stamp) rather than a mirror of the corpus before it."""
+    stamp = corpus_stamp_path(ingested_dir, DEFAULT_PREFIX)
+    real_replace = Path.replace
+
+    def refuse(self: Path, target: Path) -> Path:
+        if Path(target) == stamp:
+            raise OSError(28, "No space left on device")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    _ingest(embedded_store, MARITIME.replace("Maritime", "Harbour"), "harbour.txt")
+    assert embedded_store.document("harbour").title.startswith("Harbour")
+    assert not stamp.exists()
+    assert not list(ingested_dir.glob("corpus-version-*.tmp"))
+    assert "could not write the corpus version stamp" in caplog.text
+    assert _mirror(ingested_dir) is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,6 +41,8 @@ from vectorstore.embeddings import Embedder
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "statementbot"
 _VERSION_KEY = "corpus_version"
@@ -430,8 +433,13 @@ class ParagraphStore:
         if self._stamp_path is None:
             return
         temporary = self._stamp_path.with_name(f"{self._stamp_path.name}.{os.getpid()}.tmp")
-        temporary.write_text(version, encoding="utf-8")
-        temporary.replace(self._stamp_path)
+        try:
+            temporary.write_text(version, encoding="utf-8")
+            temporary.replace(self._stamp_path)
+        except OSError as error:
+            # The write itself succeeded: without a stamp, read-only commands read Chroma, as before stamps.
+            log.warning("could not write the corpus version stamp %s: %s", self._stamp_path, error)
+            temporary.unlink(missing_ok=True)
 
     def stamp_version(self) -> None:
         """Write the version stamp of an embedded store that has none (one written before stamps
