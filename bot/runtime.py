@@ -25,7 +25,8 @@ def build_service(settings: Settings, *, embedder: Embedder | None = None) -> St
     from qa.service import StatementService
     from vectorstore.embeddings import Embedder
     from vectorstore.indexing import Indexer
-    from vectorstore.lexical import LexicalIndex, lexical_path
+    from vectorstore.lexical import LexicalIndex
+    from vectorstore.mirror import lexical_path
     from vectorstore.retrieval import HybridRetriever
     from vectorstore.store import ParagraphStore
 

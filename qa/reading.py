@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from qa.types import Citation
-from vectorstore.store import DocumentRecord, StoredParagraph
+from vectorstore.records import DocumentRecord, StoredParagraph
 
 
 class StoredCorpus(Protocol):

@@ -13,8 +13,8 @@ from ingest.parser import parse_statement
 from qa.service import StatementService
 from tests.test_store import STATEMENT as MARITIME
 from vectorstore.indexing import Indexer
-from vectorstore.lexical import LexicalIndex, lexical_path
-from vectorstore.mirror import CorpusMirror
+from vectorstore.lexical import LexicalIndex
+from vectorstore.mirror import CorpusMirror, lexical_path
 from vectorstore.store import DEFAULT_PREFIX, ParagraphStore, corpus_stamp_path
 
 LONG = " ".join(f"Point {n}: the Ministers welcomed maritime cooperation in the region." for n in range(24))

@@ -41,8 +41,9 @@ def test_read_only_commands_import_no_model_stack(args: list[str], tmp_path: Pat
 
 
 def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, embedder: Embedder) -> None:
-    """After an ingest, `documents` and `source` read the local mirror: chromadb is never imported, and
-    they print what they print when the store is read (as they do for a store with no stamp)."""
+    """After an ingest, `documents` and `source` read the local mirror: neither chromadb nor numpy is imported
+    (their records are vectorstore/records.py's), and they print what they print when the store is read (as
+    they do for a store with no stamp)."""
     from tests.conftest import SEED, Cli
     from vectorstore.store import DEFAULT_PREFIX, corpus_stamp_path
 
@@ -55,7 +56,7 @@ def test_read_only_commands_on_a_current_mirror_open_no_chroma(tmp_path: Path, e
     commands = [["documents", "--json"], ["documents"], ["source", doc_id, "12"], ["source", doc_id, "--json"]]
     from_mirror = []
     for args in commands:
-        assert modules_after(args, data_dir, heavy=(*HEAVY, "chromadb")) == []
+        assert modules_after(args, data_dir, heavy=(*HEAVY, "chromadb", "numpy")) == []
         from_mirror.append(cli(*args).stdout)
     corpus_stamp_path(data_dir, DEFAULT_PREFIX).unlink()
     from_chroma = [cli(*args).stdout for args in commands]

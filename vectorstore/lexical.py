@@ -29,28 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from ingest.text import content_terms
-from vectorstore.store import DocumentRecord, ParagraphStore, record_from, record_metadata
+from vectorstore.mirror import SCHEMA_VERSION, read_records
+from vectorstore.records import DocumentRecord, record_metadata
+from vectorstore.store import ParagraphStore
 
-# 2: the documents' records and each paragraph's label and position, so that read-only commands
-# answer from this file alone (vectorstore/mirror.py).
-SCHEMA_VERSION = "2"
 _TOKENIZE = '"porter unicode61 remove_diacritics 2"'
 _MAX_CACHED_FREQUENCIES = 50_000
 # Postings held in memory, 12 bytes each (row id and float64 score, so sums equal FTS5's). The
 # archive's 82k paragraphs hold 3.1M postings of terms in at most half of them; its 641 terms in
 # 1,000 paragraphs or more hold 2.1M, and a rarer term's postings are read in well under a millisecond.
 _POSTINGS_BUDGET = 2_500_000
-
-
-def lexical_path(data_dir: Path, prefix: str) -> Path:
-    """Where an embedded store's index lives (a server's is in the user's cache, `bot.runtime`)."""
-    return data_dir / f"lexical-{prefix}.sqlite3"
-
-
-def read_records(connection: sqlite3.Connection) -> list[DocumentRecord]:
-    """The documents' records an index file holds (schema 2)."""
-    rows = connection.execute("SELECT id, record FROM documents ORDER BY rowid").fetchall()
-    return [record_from(str(doc_id), json.loads(record)) for doc_id, record in rows]
 
 
 def _quoted(term: str) -> str:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from errors import UnknownDocument, UnknownParagraph
 from ingest.display import label_range
-from vectorstore.lexical import SCHEMA_VERSION, lexical_path, read_records
-from vectorstore.store import (
+from vectorstore.records import (
     DocumentRecord,
     StoredParagraph,
     corpus_stamp_path,
@@ -27,6 +26,21 @@ from vectorstore.store import (
     paragraph_key,
     record_from,
 )
+
+# 2: the documents' records and each paragraph's label and position, so that read-only commands
+# answer from this file alone (`CorpusMirror`).
+SCHEMA_VERSION = "2"
+
+
+def lexical_path(data_dir: Path, prefix: str) -> Path:
+    """Where an embedded store's index lives (a server's is in the user's cache, `bot.runtime`)."""
+    return data_dir / f"lexical-{prefix}.sqlite3"
+
+
+def read_records(connection: sqlite3.Connection) -> list[DocumentRecord]:
+    """The documents' records an index file holds (schema 2)."""
+    rows = connection.execute("SELECT id, record FROM documents ORDER BY rowid").fetchall()
+    return [record_from(str(doc_id), json.loads(record)) for doc_id, record in rows]
 
 
 class CorpusMirror:

@@ -26,7 +26,6 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -37,6 +36,15 @@ from errors import StatementbotError, UnknownDocument, UnknownParagraph
 from ingest.display import label_range
 from ingest.models import Chunk, Span
 from vectorstore.embeddings import Embedder
+from vectorstore.records import (
+    DocumentRecord,
+    StoredParagraph,
+    corpus_stamp_path,
+    newest_first,
+    paragraph_key,
+    record_from,
+    record_metadata,
+)
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -92,23 +100,6 @@ class EmbeddingModelMismatch(StatementbotError):
 
 
 @dataclass(frozen=True)
-class DocumentRecord:
-    id: str
-    title: str
-    date: date | None
-    source: str
-    content_hash: str
-    paragraphs: int
-    ingested_at: str  # ISO 8601, UTC
-    numbered: bool
-    url: str = ""  # where the statement is published (front matter `source_url`), when known
-    # sha256 of the file's bytes and of the code that read it (`vectorstore.indexing.Indexer._fingerprint`):
-    # a file with the same fingerprint is unchanged without being loaded or parsed again.
-    file_fingerprint: str = ""
-    left_out: str = ""  # what the loader left out of the text, as JSON {"kind": count}, reported again when unchanged
-
-
-@dataclass(frozen=True)
 class StoreInfo:
     model: str
     dimension: int
@@ -139,31 +130,12 @@ class IndexState:
 
 
 @dataclass(frozen=True)
-class StoredParagraph:
-    """A paragraph as the store holds it (text verbatim, white space folded)."""
-
-    doc_id: str
-    label: str
-    position: int
-    text: str
-    hash: str
-
-    @property
-    def key(self) -> str:
-        return paragraph_key(self.doc_id, self.label, self.hash)
-
-
-@dataclass(frozen=True)
 class StoredSentence:
     paragraph_key: str
     index: int
     span: Span
     text: str
     vector: np.ndarray
-
-
-def paragraph_key(doc_id: str, label: str, para_hash: str) -> str:
-    return f"{doc_id}:{label}:{para_hash}"
 
 
 def sentence_id(key: str, index: int) -> str:
@@ -930,52 +902,9 @@ def _not_responding(location: str, timeout_s: float) -> StoreNotResponding:
     return StoreNotResponding(f"The Chroma server at {location} did not answer within {timeout_s:g} s.")
 
 
-def corpus_stamp_path(data_dir: Path, prefix: str) -> Path:
-    """The file holding an embedded store's corpus version (see `ParagraphStore._begin_change`)."""
-    return data_dir / f"corpus-version-{prefix}"
-
-
-def newest_first(records: Iterable[DocumentRecord]) -> list[DocumentRecord]:
-    """Documents as listings show them: newest first, undated last, ties by id."""
-    return sorted(records, key=lambda r: (r.date or date.min, r.id), reverse=True)
-
-
-def record_metadata(record: DocumentRecord) -> Any:
-    return {
-        "title": record.title,
-        "date": record.date.isoformat() if record.date else "",
-        "date_ord": record.date.toordinal() if record.date else 0,
-        "source": record.source,
-        "content_hash": record.content_hash,
-        "paragraphs": record.paragraphs,
-        "ingested_at": record.ingested_at,
-        "numbered": record.numbered,
-        "url": record.url,
-        "file_fingerprint": record.file_fingerprint,
-        "left_out": record.left_out,
-    }
-
-
 def _where(clause: dict[str, Any]) -> Any:
     """A Chroma `where` filter (its TypedDicts reject `$in` lists built at run time)."""
     return clause
-
-
-def record_from(doc_id: str, meta: Any) -> DocumentRecord:
-    raw_date = str(meta.get("date") or "")
-    return DocumentRecord(
-        id=doc_id,
-        title=str(meta.get("title", doc_id)),
-        date=date.fromisoformat(raw_date) if raw_date else None,
-        source=str(meta.get("source", "")),
-        content_hash=str(meta.get("content_hash", "")),
-        paragraphs=int(meta.get("paragraphs", 0)),
-        ingested_at=str(meta.get("ingested_at", "")),
-        numbered=bool(meta.get("numbered", True)),
-        url=str(meta.get("url") or ""),
-        file_fingerprint=str(meta.get("file_fingerprint") or ""),
-        left_out=str(meta.get("left_out") or ""),
-    )
 
 
 def _paragraph(text: str, meta: Any) -> StoredParagraph:
