@@ -18,14 +18,8 @@ from pathlib import Path
 
 from errors import UnknownDocument, UnknownParagraph
 from ingest.display import label_range
-from vectorstore.records import (
-    DocumentRecord,
-    StoredParagraph,
-    corpus_stamp_path,
-    newest_first,
-    paragraph_key,
-    record_from,
-)
+from vectorstore import records
+from vectorstore.records import DocumentRecord, StoredParagraph
 
 # 2: the documents' records and each paragraph's label and position, so that read-only commands
 # answer from this file alone (`CorpusMirror`).
@@ -40,7 +34,7 @@ def lexical_path(data_dir: Path, prefix: str) -> Path:
 def read_records(connection: sqlite3.Connection) -> list[DocumentRecord]:
     """The documents' records an index file holds (schema 2)."""
     rows = connection.execute("SELECT id, record FROM documents ORDER BY rowid").fetchall()
-    return [record_from(str(doc_id), json.loads(record)) for doc_id, record in rows]
+    return [records.record_from(str(doc_id), json.loads(record)) for doc_id, record in rows]
 
 
 class CorpusMirror:
@@ -53,7 +47,7 @@ class CorpusMirror:
     def open(cls, data_dir: Path, prefix: str) -> CorpusMirror | None:
         """The mirror when it holds the store's current corpus, else None."""
         try:
-            version = corpus_stamp_path(data_dir, prefix).read_text(encoding="utf-8").strip()
+            version = records.corpus_stamp_path(data_dir, prefix).read_text(encoding="utf-8").strip()
         except OSError:
             return None
         path = lexical_path(data_dir, prefix)
@@ -78,13 +72,13 @@ class CorpusMirror:
         self._connection.close()
 
     def documents(self) -> list[DocumentRecord]:
-        return newest_first(read_records(self._connection))
+        return records.newest_first(read_records(self._connection))
 
     def document(self, doc_id: str) -> DocumentRecord:
         row = self._connection.execute("SELECT record FROM documents WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
             raise UnknownDocument(f"No document with id {doc_id!r}.")
-        return record_from(doc_id, json.loads(row[0]))
+        return records.record_from(doc_id, json.loads(row[0]))
 
     def paragraphs(self, doc_id: str) -> list[StoredParagraph]:
         """The document's paragraphs in order."""
@@ -112,5 +106,5 @@ class CorpusMirror:
 
 def _paragraph(doc_id: str, label: str, position: int, key: str, text: str) -> StoredParagraph:
     # The key is `doc:label:hash` (store.paragraph_key); the hash is what follows the label.
-    para_hash = key[len(paragraph_key(doc_id, label, "")) :]
+    para_hash = key[len(records.paragraph_key(doc_id, label, "")) :]
     return StoredParagraph(doc_id=doc_id, label=str(label), position=int(position), text=str(text), hash=para_hash)
