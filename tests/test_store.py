@@ -271,7 +271,9 @@ def test_an_older_store_is_opened_with_the_wider_search(tmp_path: Path, embedder
     )
     old.add(ids=["x:1:h:0"], embeddings=[[1.0] + [0.0] * 383], metadatas=[{"doc_id": "x", "para_key": "x:1:h"}])
     assert old.configuration_json["hnsw"]["ef_search"] < HNSW_SEARCH_EF
-    del client
+    # Closed, not just dropped: an unclosed client's system kept its SQLite connections, and the store's first
+    # write (raising ef_search) failed once in a full CI run with "database is locked".
+    client.close()
     store = ParagraphStore.open_embedded(tmp_path / "data", embedder)
     assert store.search_ef() == HNSW_SEARCH_EF
     assert store.dense_search(np.array([1.0] + [0.0] * 383, dtype=np.float32), 1) == [("x:1:h", pytest.approx(1.0))]
