@@ -280,8 +280,8 @@ def _of_the_month(
     return [doc_id for doc_id in named if dated_then(doc_id)] or named
 
 
-# The statements whose paragraphs hold every one of some words (`LexicalIndex.documents_with_words`).
-TextHolders = Callable[[Sequence[str]], set[str]]
+# The statements with a paragraph holding a word (`LexicalIndex.documents_with_word`).
+TextHolders = Callable[[str], set[str]]
 
 
 def question_scope(
@@ -490,7 +490,7 @@ def _named_in_text(
     fillers = [t for t in terms if t in NAME_FILLERS and t in owners]
     held: set[str] | None = None
     for word in words:
-        holders = text_holders([word]) | owners.get(word, frozenset())
+        holders = text_holders(word) | owners.get(word, frozenset())
         held = holders if held is None else held & holders
     candidates = [
         d

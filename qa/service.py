@@ -291,9 +291,12 @@ class StatementService:
         doc_ids: tuple[str, ...] | None = (resolve_document(document, documents),) if document else None
 
         # What the question names applies only where the user set no filter of that kind.
-        def text_holders(words: Sequence[str]) -> set[str]:
-            # Asked only for a name no title holds: the version is read then, not for every question.
-            return self.retriever.lexical.documents_with_words(words, version=self.retriever.corpus_version())
+        version: list[str] = []  # read once, and only for a name no title holds (not for every question)
+
+        def text_holders(word: str) -> set[str]:
+            if not version:
+                version.append(self.retriever.corpus_version())
+            return self.retriever.lexical.documents_with_word(word, version=version[0])
 
         scope = (
             QuestionScope()

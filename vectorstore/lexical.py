@@ -112,7 +112,7 @@ class LexicalIndex:
                 keys.setdefault(str(doc_id), []).append(str(key))
                 rowids.setdefault(str(doc_id), []).append(int(rowid))
             self._rowids_by_document = {d: np.asarray(r, dtype=np.int64) for d, r in rowids.items()}
-            # Row id -> document, as an index into `_document_names` (-1: no row), for `documents_with_words`.
+            # Row id -> document, as an index into `_document_names` (-1: no row), for `documents_with_word`.
             self._document_names = list(rowids)
             last = max((int(r[-1]) for r in rowids.values() if r), default=0)
             self._document_of_row = np.full(last + 1, -1, dtype=np.int32)
@@ -347,23 +347,15 @@ class LexicalIndex:
             rows = self._connection.execute(sql, (query, *doc_ids)).fetchall()
         return {doc_id for (doc_id,) in rows}
 
-    def documents_with_words(self, terms: Sequence[str], *, version: str | None = None) -> set[str]:
-        """The documents with a paragraph holding each of `terms` (not necessarily the same paragraph), as the
-        index tokenizes them ("Marcos" is held by "Marcos'"), from the terms' postings: ~1 ms where
-        reading the documents of every row matching a common name ("Biden") took ~800 ms at archive scale."""
-        if not terms:
-            return set()
+    def documents_with_word(self, term: str, *, version: str | None = None) -> set[str]:
+        """The documents with a paragraph holding `term` as the index tokenizes it ("Marcos" is held by
+        "Marcos'"), from its postings: ~1 ms where reading the document of every row matching a common name
+        ("Biden") took ~800 ms at archive scale."""
         self.ensure_fresh(version)
         with self._lock:
             self._documents()
-            held: set[int] | None = None
-            for term in terms:
-                rows, _scores = self._term_postings(term)
-                found = set(np.unique(self._document_of_row[rows]).tolist())
-                held = found if held is None else held & found
-                if not held:
-                    return set()
-            return {self._document_names[index] for index in held or ()}
+            rows, _scores = self._term_postings(term)
+            return {self._document_names[index] for index in np.unique(self._document_of_row[rows]).tolist()}
 
     def idf(self, terms: Sequence[str], *, version: str | None = None) -> dict[str, float]:
         """BM25-style inverse document frequency; unseen terms get the highest weight."""
